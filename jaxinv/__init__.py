@@ -1,0 +1,54 @@
+"""jaxinv: understanding image representations by inverting them, in JAX.
+
+A reimplementation of Mahendran & Vedaldi, "Understanding Deep Image Representations by
+Inverting Them" (CVPR 2015), with the IJCV 2016 variant as an option.
+"""
+
+from jaxinv import images, masks, metrics, registry, schedules
+try:  # TEMP-DEV
+    from jaxinv import networks
+except ImportError:  # TEMP-DEV
+    pass
+from jaxinv.errors import JaxinvError
+from jaxinv.inversion import InversionResult, invert, invert_batch
+from jaxinv.objective import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
+from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
+from jaxinv.representation import Representation, from_function
+try:  # TEMP-DEV
+    from jaxinv.representations.cnn import cnn
+except ImportError:  # TEMP-DEV
+    pass
+from jaxinv.representations.dsift import dsift
+from jaxinv.representations.hog import hog
+from jaxinv.representations.pooling import average_pool
+from jaxinv.schedules import Schedule, Stage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IJCVObjective",
+    "InversionResult",
+    "JaxinvError",
+    "LAMBDA_ALPHA",
+    "PaperObjective",
+    "Representation",
+    "SIGMA",
+    "Schedule",
+    "Stage",
+    "adagrad_momentum_with_reset",
+    "average_pool",
+    "cnn",
+    "dsift",
+    "from_function",
+    "hog",
+    "images",
+    "invert",
+    "invert_batch",
+    "masks",
+    "metrics",
+    "momentum_with_reset",
+    "networks",
+    "paper_lambdas_from_code",
+    "registry",
+    "schedules",
+]

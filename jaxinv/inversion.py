@@ -1,0 +1,307 @@
+"""The public inversion API: `invert` one picture (or a code), `invert_batch` many.
+
+Both run the same compiled chunk (`jaxinv.optimize.run_chunk`) back to back, k steps at a
+time; between chunks they collect snapshots and, if asked, move a progress bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinv import optimize
+from jaxinv.errors import JaxinvError
+from jaxinv.images import as_picture
+from jaxinv.objective import IJCVObjective, PaperObjective
+from jaxinv.representation import Representation
+from jaxinv.schedules import PRESETS, Schedule, resolve_schedule
+
+__all__ = ["InversionResult", "invert", "invert_batch", "run_inversion", "make_objective"]
+
+
+@dataclasses.dataclass(frozen=True)
+class InversionResult:
+    """Reconstructions of one or more codes; leading axes (N, S) for `invert_batch`, (S,) for `invert`.
+
+    Attributes:
+      images: reconstructions as pictures in [0, 255] (clipped), (..., H, W, C').
+      inputs: reconstructions in the representation's input space, (..., H, W, C); the
+        final iterate.
+      errors: ‖M ⊙ (Φ(x*) − Φ0)‖² / ‖M ⊙ Φ0‖² per reconstruction, (...).
+      codes: Φ(x*) per reconstruction.
+      targets: Φ0 per picture ((N, ...) or (...)).
+      energy: per iteration [data, TV, α, total] (..., T, 4), in the objective's units; for
+        the coupled mode the joint energy, repeated for each copy.
+      snapshots: input-space iterates after iterations ``snapshot_iterations``, (..., K, H, W, C);
+        with the default chunk of 25 these include the paper's saved iteration 376 (CNN) or 776.
+      snapshot_iterations: 1-based iteration numbers of the snapshots, (K,).
+      diverged: True where some steps overflowed and were refused (the result is then the
+        last finite iterate); lower the learning rate for those.
+      seconds: wall-clock time of the optimisation, compilation included.
+    """
+
+    images: np.ndarray
+    inputs: np.ndarray
+    errors: np.ndarray
+    codes: np.ndarray
+    targets: np.ndarray
+    energy: np.ndarray
+    snapshots: np.ndarray | None
+    snapshot_iterations: np.ndarray
+    diverged: np.ndarray
+    seconds: float
+
+
+def make_objective(rep: Representation, *, method: str = "paper", lambda_tv: float | None = None,
+                   lambda_alpha: float | None = None, objective: PaperObjective | IJCVObjective | None = None
+                   ) -> PaperObjective | IJCVObjective:
+    """The objective for ``rep``: its recommended λ unless given (paper units, METHOD.md §1.2)."""
+    if objective is not None:
+        return objective
+    if method == "paper":
+        return PaperObjective(
+            lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
+            lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha),
+        )
+    if method == "ijcv":
+        return IJCVObjective()
+    raise JaxinvError(f"unknown method {method!r}; use 'paper' (CVPR 2015) or 'ijcv' (IJCV 2016)")
+
+
+def _targets_from_pictures(rep: Representation, pictures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    inputs = []
+    for p in pictures:
+        x = np.asarray(rep.preprocess(as_picture(p)), np.float32)
+        rep.check_input(x.shape)
+        inputs.append(x)
+    shapes = {x.shape for x in inputs}
+    if len(shapes) != 1:
+        raise JaxinvError(
+            f"{rep.name}: pictures give inputs of different shapes {sorted(shapes)};"
+            " resize them to one size or invert them separately"
+        )
+    xs = np.stack(inputs)
+    codes = np.asarray(jax.jit(jax.vmap(rep.features, in_axes=(None, 0)))(rep.params, jnp.asarray(xs)))
+    return xs, codes
+
+
+def _check_code(rep: Representation, code: np.ndarray, image_shape: tuple[int, int, int]) -> np.ndarray:
+    rep.check_input(tuple(image_shape))
+    expected = jax.eval_shape(rep.features, rep.params, jax.ShapeDtypeStruct(tuple(image_shape), jnp.float32))
+    code = np.asarray(code, np.float32)
+    if code.shape[1:] != expected.shape:
+        raise JaxinvError(
+            f"{rep.name}: target code of shape {code.shape[1:]} does not fit the code of a {tuple(image_shape)}"
+            f" input, {expected.shape}; compute it with the same representation and image size"
+        )
+    if not np.all(np.isfinite(code)):
+        raise JaxinvError(f"{rep.name}: the target code has NaN or infinite values; pass a finite code")
+    if not np.any(code != 0, axis=tuple(range(1, code.ndim))).all():
+        raise JaxinvError(f"{rep.name}: a target code is all zeros, so its normaliser ‖Φ0‖² is 0; pass a non-zero code")
+    return code
+
+
+def invert_batch(
+    rep: Representation,
+    pictures: Sequence[np.ndarray] | np.ndarray | None = None,
+    *,
+    key: jax.Array,
+    codes: np.ndarray | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    **options: Any,
+) -> InversionResult:
+    """Invert the codes of N pictures of one size (or N given codes), S seeds each, at once.
+
+    Args:
+      rep: the representation.
+      pictures: N pictures (H, W, C) in [0, 255]; their codes are the targets.
+      key: a `jax.random` key. Picture i uses ``fold_in(key, i)``, split into its S seeds,
+        so a picture's result does not depend on the rest of the batch.
+      codes: instead of pictures, N target codes (N, ...) with ``image_shape`` (H, W, C) of
+        the input space (an artificial code, say).
+      **options: as `run_inversion`.
+    """
+    if (pictures is None) == (codes is None):
+        raise JaxinvError("pass either pictures or codes (with image_shape), not both or neither")
+    if pictures is not None:
+        if isinstance(pictures, np.ndarray) and pictures.ndim in (2, 3):
+            raise JaxinvError("invert_batch takes a sequence of pictures; use invert() for one picture")
+        pictures = list(pictures)
+        if not pictures:
+            raise JaxinvError("no pictures given; pass at least one")
+    count = len(pictures) if pictures is not None else len(codes)
+    image_keys = [jax.random.fold_in(key, i) for i in range(count)]
+    return run_inversion(rep, pictures, codes=codes, image_shape=image_shape, image_keys=image_keys, **options)
+
+
+def run_inversion(
+    rep: Representation,
+    pictures: Sequence[np.ndarray] | None,
+    *,
+    image_keys: Sequence[jax.Array],
+    codes: np.ndarray | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    seeds: int = 1,
+    coupled: bool = False,
+    schedule: str | Schedule | Sequence[tuple[float, int]] | None = None,
+    method: str = "paper",
+    lambda_tv: float | None = None,
+    lambda_alpha: float | None = None,
+    objective: PaperObjective | IJCVObjective | None = None,
+    mask: np.ndarray | None = None,
+    chunk: int = 25,
+    keep_snapshots: bool = True,
+    progress: bool | Callable[[int], Any] = False,
+    sharding: Any = None,
+) -> InversionResult:
+    """The inversion program shared by `invert` and `invert_batch`.
+
+    Args:
+      rep: the representation.
+      pictures: N pictures, or None with ``codes``.
+      image_keys: one `jax.random` key per picture or code, split into its S seeds.
+      seeds: S reconstructions per code.
+      coupled: optimise the S seeds jointly as the paper's ``numRepeats`` (METHOD.md §2.2):
+        one normaliser S‖Φ0‖², one initial norm σ over the block. Default: independent seeds.
+      schedule: a preset name (``cnn``, ``shallow``, …), a `Schedule`, or [(lr, iterations)].
+        Default: the representation's (``ijcv`` for ``method="ijcv"``).
+      method: ``"paper"`` (CVPR 2015) or ``"ijcv"`` (IJCV 2016: bounded α-norm, projection,
+        jitter, AdaGrad-momentum).
+      lambda_tv, lambda_alpha: paper-unit weights λ_V, λ_α; default the representation's.
+      objective: a full `PaperObjective` or `IJCVObjective` (overrides the λ arguments).
+      mask: a 0/1 array broadcastable to the code (`jaxinv.masks`).
+      chunk: steps per compiled chunk and the snapshot period.
+      progress: True for a tqdm bar, or a callable given the number of steps done.
+      sharding: a `jax.sharding.Sharding` for the problem axis (see `jaxinv.parallel`).
+    """
+    if not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise JaxinvError(f"chunk = {chunk!r}; use a whole number of steps >= 1")
+    if pictures is not None:
+        _, targets = _targets_from_pictures(rep, list(pictures))
+        image_shape = tuple(np.asarray(rep.preprocess(as_picture(pictures[0]))).shape)
+    else:
+        if image_shape is None:
+            image_shape = rep.input_shape
+        if image_shape is None:
+            raise JaxinvError(f"{rep.name}: pass image_shape=(H, W, C) with codes; this representation takes any size")
+        targets = _check_code(rep, np.asarray(codes), tuple(image_shape))
+    if not np.all(np.isfinite(targets)):
+        raise JaxinvError(f"{rep.name}: the picture's code has NaN or infinite values")
+    schedule = resolve_schedule(schedule if schedule is not None else ("ijcv" if method == "ijcv" else rep.schedule))
+    obj = make_objective(rep, method=method, lambda_tv=lambda_tv, lambda_alpha=lambda_alpha, objective=objective)
+    jitter = obj.jitter_for(rep.stride) if isinstance(obj, IJCVObjective) else 1
+    n = targets.shape[0]
+    copies = seeds if coupled else 1
+    per_image = 1 if coupled else seeds
+    problem = optimize.Problem(rep.features, obj, schedule, tuple(int(s) for s in image_shape),
+                               copies=copies, jitter=jitter, chunk=int(chunk))
+    mask_arr = None
+    if mask is not None:
+        mask_arr = np.asarray(mask, np.float32)
+        try:
+            np.broadcast_shapes(mask_arr.shape, targets.shape[1:])
+        except ValueError:
+            raise JaxinvError(f"mask of shape {mask_arr.shape} does not fit codes of shape {targets.shape[1:]};"
+                              " build it with jaxinv.masks for this code") from None
+        if not np.any(mask_arr * np.ones(targets.shape[1:], np.float32)):
+            raise JaxinvError("the mask selects nothing; select at least one code entry")
+        mask_arr = jnp.asarray(mask_arr)
+
+    if len(image_keys) != n:
+        raise JaxinvError(f"{len(image_keys)} keys for {n} targets; pass one key per target")
+    keys = jnp.stack([jax.random.split(k, per_image) for k in image_keys])
+    keys = keys.reshape(n * per_image, *keys.shape[2:])
+    batch_targets = jnp.asarray(np.repeat(targets, per_image, axis=0))
+    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
+    if sharding is not None:
+        batch_targets, carries = jax.device_put((batch_targets, carries), sharding)
+
+    started = time.perf_counter()
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=schedule.total, desc=f"inverting {rep.name}", unit="it", leave=False)
+    energies, snapshots, snap_its = [], [], []
+    for t0 in range(0, schedule.total, chunk):
+        carries, energy = optimize.run_chunk(problem, rep.params, batch_targets, mask_arr, carries,
+                                             jnp.asarray(t0, jnp.int32))
+        energies.append(np.asarray(energy))
+        if keep_snapshots:
+            snapshots.append(np.asarray(carries.snapshot))
+        snap_its.append(t0 + 1)
+        done = min(t0 + chunk, schedule.total)
+        if bar is not None:
+            bar.update(done - t0)
+        elif callable(progress):
+            progress(done)
+    if bar is not None:
+        bar.close()
+    images_in, final_codes, errors = optimize.evaluate(problem, rep.params, batch_targets, mask_arr, carries.variable)
+    seconds = time.perf_counter() - started
+    if np.any(np.asarray(carries.rejected) > 0):
+        warnings.warn(f"{rep.name}: some inversions diverged and kept their last finite iterate"
+                      " (InversionResult.diverged); use a smaller learning rate for them", stacklevel=3)
+
+    s = seeds
+    inputs = np.asarray(images_in).reshape(n, s, *image_shape)
+    energy = np.concatenate(energies, axis=1)[:, : schedule.total]
+    energy = np.repeat(energy[:, None], copies, axis=1).reshape(n, s, schedule.total, 4)
+    snaps = None
+    if keep_snapshots:
+        snaps = np.stack(snapshots, axis=1)  # (B, K, R, H', W', C)
+        snaps = np.moveaxis(snaps, 2, 1).reshape(n * s, len(snap_its), *problem.variable_shape[1:])
+        snaps = np.asarray(problem.images(jnp.asarray(snaps)))
+        snaps = snaps.reshape(n, s, len(snap_its), *image_shape)
+    pictures_out = np.stack([np.clip(rep.deprocess(x), 0, 255) for x in inputs.reshape(n * s, *image_shape)])
+    return InversionResult(
+        images=pictures_out.reshape(n, s, *pictures_out.shape[1:]).astype(np.float32),
+        inputs=inputs,
+        errors=np.asarray(errors).reshape(n, s),
+        codes=np.asarray(final_codes).reshape(n, s, *targets.shape[1:]),
+        targets=targets,
+        energy=energy,
+        snapshots=snaps,
+        snapshot_iterations=np.asarray(snap_its),
+        diverged=np.repeat(np.asarray(carries.rejected) > 0, copies).reshape(n, s),
+        seconds=seconds,
+    )
+
+
+def invert(
+    rep: Representation,
+    picture: np.ndarray | None = None,
+    *,
+    key: jax.Array,
+    code: np.ndarray | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    **options: Any,
+) -> InversionResult:
+    """Invert the code of one picture (or a given ``code``); see `invert_batch` for options.
+
+    The result's arrays have a leading seed axis (S, ...); the seeds' keys are
+    ``jax.random.split(key, S)``, so item i of ``invert_batch(rep, pictures, key=k)`` equals
+    ``invert(rep, pictures[i], key=jax.random.fold_in(k, i))``.
+    """
+    if (picture is None) == (code is None):
+        raise JaxinvError("pass either a picture or code=..., not both or neither")
+    if picture is not None:
+        picture = as_picture(picture)
+    batch = run_inversion(
+        rep, None if picture is None else [picture], image_keys=[key],
+        codes=None if code is None else np.asarray(code)[None], image_shape=image_shape, **options,
+    )
+    return InversionResult(
+        images=batch.images[0], inputs=batch.inputs[0], errors=batch.errors[0], codes=batch.codes[0],
+        targets=batch.targets[0], energy=batch.energy[0],
+        snapshots=None if batch.snapshots is None else batch.snapshots[0],
+        snapshot_iterations=batch.snapshot_iterations, diverged=batch.diverged[0], seconds=batch.seconds,
+    )

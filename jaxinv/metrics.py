@@ -1,0 +1,116 @@
+"""Reconstruction errors (METHOD.md §4).
+
+Three feature-space errors that must not be mixed (METHOD.md pitfall 9), and image-space
+PSNR / SSIM through scikit-image:
+
+- `normalized_error`: ‖Φ(x*) − Φ0‖² / ‖Φ0‖², what the optimiser minimises (``res.err``).
+- `paper_errors`: the CVPR tables' metric, ‖Φ(x*_i) − Φ0_i‖² / N with N the mean squared
+  pairwise distance between the reference codes of the image set, all ordered pairs with
+  the diagonal included (`experiment_shallow_quantitative.m`).
+- `ijcv_error`: √(‖Φ(x*) − Φ0‖² / ‖Φ0‖²), the IJCV relative error; `ijcv_summary` gives the
+  mean and the 95% half-width 1.96·std/√n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxinv.errors import JaxinvError
+
+__all__ = ["normalized_error", "ijcv_error", "set_normaliser", "paper_errors", "mean_std",
+           "ijcv_summary", "psnr", "ssim", "pairwise_spread"]
+
+
+def _flat(a) -> np.ndarray:
+    return np.asarray(a, np.float64).ravel()
+
+
+def normalized_error(code, target) -> float:
+    """‖Φ(x*) − Φ0‖² / ‖Φ0‖²."""
+    c, t = _flat(code), _flat(target)
+    if c.shape != t.shape:
+        raise JaxinvError(f"code has {c.size} values but the target {t.size}; compare codes of one representation")
+    return float(np.sum((c - t) ** 2) / max(np.sum(t ** 2), 1e-300))
+
+
+def ijcv_error(code, target) -> float:
+    """√(‖Φ(x*) − Φ0‖² / ‖Φ0‖²) (IJCV 2016, `exp_inversion.m`)."""
+    return float(np.sqrt(normalized_error(code, target)))
+
+
+def _padded(codes: Sequence) -> np.ndarray:
+    flats = [_flat(c) for c in codes]
+    length = max(f.size for f in flats)
+    out = np.zeros((len(flats), length))
+    for i, f in enumerate(flats):
+        out[i, : f.size] = f
+    return out
+
+
+def set_normaliser(targets: Sequence) -> float:
+    """Mean of ‖Φ0_i − Φ0_j‖² over all ordered pairs (i, j), diagonal included.
+
+    Codes of different lengths are zero-padded to the longest, as the authors' script does.
+    Computed through the Gram matrix: mean_ij ‖a_i − a_j‖² = 2·mean_i ‖a_i‖² − 2‖mean_i a_i‖².
+    """
+    a = _padded(targets)
+    if len(a) == 0:
+        raise JaxinvError("the image set is empty; pass at least one reference code")
+    return float(2 * np.mean(np.sum(a * a, axis=1)) - 2 * np.sum(a.mean(axis=0) ** 2))
+
+
+def paper_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
+    """e_i = ‖Φ(x*_i) − Φ0_i‖² / N (CVPR Table 1 metric; multiply by 100 for percent)."""
+    if len(codes) != len(targets):
+        raise JaxinvError(f"{len(codes)} codes for {len(targets)} targets; pass one code per target")
+    n = set_normaliser(targets) if normaliser is None else normaliser
+    return np.array([np.sum((_flat(c) - _flat(t)) ** 2) / n for c, t in zip(codes, targets)])
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (n − 1, MATLAB's std)."""
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def ijcv_summary(values) -> tuple[float, float]:
+    """Mean and 95% confidence half-width 1.96·std/√n (IJCV `table2.m`)."""
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(1.96 * v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+
+
+def psnr(reconstruction, reference, *, data_range: float = 255.0) -> float:
+    """PSNR in dB of two [0, 255] pictures (scikit-image)."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return float(peak_signal_noise_ratio(np.asarray(reference, np.float64),
+                                         np.asarray(reconstruction, np.float64), data_range=data_range))
+
+
+def ssim(reconstruction, reference, *, data_range: float = 255.0) -> float:
+    """Mean SSIM of two [0, 255] pictures (H, W, C) (scikit-image, channel axis last)."""
+    from skimage.metrics import structural_similarity
+
+    a, b = np.asarray(reference, np.float64), np.asarray(reconstruction, np.float64)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a, b = a[..., 0], b[..., 0]
+    win = min(7, min(a.shape[:2]) // 2 * 2 - 1) if min(a.shape[:2]) < 7 else 7
+    if win < 3:
+        raise JaxinvError(f"pictures of {a.shape[:2]} pixels are too small for SSIM; use at least 3x3")
+    return float(structural_similarity(a, b, data_range=data_range, win_size=win,
+                                       channel_axis=-1 if a.ndim == 3 else None))
+
+
+def pairwise_spread(images, reference) -> float:
+    """Invariance measure: mean pairwise distance between reconstructions of one code,
+    divided by the norm of the reference picture (0 = every seed gives the same image).
+    """
+    x = np.asarray(images, np.float64).reshape(len(images), -1)
+    if len(x) < 2:
+        raise JaxinvError("the spread needs at least two reconstructions; use seeds >= 2")
+    sq = np.sum(x * x, axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
+    iu = np.triu_indices(len(x), 1)
+    return float(np.mean(np.sqrt(d2[iu])) / max(np.linalg.norm(np.asarray(reference, np.float64)), 1e-300))

@@ -1,0 +1,11 @@
+"""The CNN zoo: CaffeNet, BVLC AlexNet, torchvision AlexNet, SqueezeNet v1.1, GoogLeNet.
+
+``net = load(NAME, weights=PATH_OR_BLOBS)``; ``net.apply(x, layer=...)`` on NHWC batches;
+``net.features`` is the pure ``features(params, x, *, layer)``.
+"""
+
+from jaxinv.networks.registry import (NETWORKS, Features, Network, init_blobs, load,
+                                      receptive_field, resolve_layer, spec)
+
+__all__ = ["NETWORKS", "Features", "Network", "init_blobs", "load", "receptive_field",
+           "resolve_layer", "spec"]

@@ -1,0 +1,260 @@
+"""``load(name, weights=...)``: a network with its weights, pre-processing and pure features.
+
+The pure function is ``features(params, x, *, layer)`` on an NHWC batch ``x`` (N, S, S, 3) in
+the network's input space (channel order of the network, 0-255 minus the mean). It computes
+only what ``layer`` needs. ``params`` is the `flax.nnx.State` of the network's `Graph`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jaxinv.errors import JaxinvError
+from jaxinv.networks import alexnet, caffenet, googlenet, squeezenet
+from jaxinv.networks.graph import (Graph, NetworkSpec, blob_shapes, params_from_blobs,
+                                   receptive_fields)
+
+__all__ = ["NETWORKS", "Features", "Network", "init_blobs", "load", "receptive_field",
+           "resolve_layer", "spec"]
+
+NETWORKS: dict[str, NetworkSpec] = {
+    s.name: s for s in (caffenet.SPEC, alexnet.SPEC, alexnet.TORCHVISION_SPEC,
+                        squeezenet.SPEC, googlenet.SPEC)
+}
+
+Blobs = dict[str, list[np.ndarray]]
+
+
+def spec(name: str) -> NetworkSpec:
+    """The architecture of network ``name``; `JaxinvError` listing valid names otherwise."""
+    try:
+        return NETWORKS[name]
+    except (KeyError, TypeError):
+        raise JaxinvError(
+            f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}") from None
+
+
+def resolve_layer(name: str, layer: str) -> str:
+    """The canonical layer name of ``layer`` (aliases such as ``fire5`` resolved)."""
+    s = spec(name)
+    aliases = dict(s.aliases)
+    layer = aliases.get(layer, layer)
+    if layer not in s.layers:
+        valid = ", ".join(s.layers)
+        extra = f" (aliases: {', '.join(aliases)})" if aliases else ""
+        raise JaxinvError(f"{name} has no layer {layer!r}; choose one of {valid}{extra}")
+    return layer
+
+
+def receptive_field(name: str) -> dict[str, tuple[int, int]]:
+    """(size, stride) in input pixels of the units of every layer of network ``name``."""
+    s = spec(name)
+    rf = receptive_fields(s.nodes, s.input_shape)
+    return {layer: rf[layer] for layer in s.layers}
+
+
+@functools.lru_cache(maxsize=None)
+def _graphdef(name: str) -> nnx.GraphDef:
+    s = spec(name)
+    shapes = _kernel_shapes(s)
+    abstract = nnx.eval_shape(lambda: Graph(s.nodes, {
+        k: (jax.numpy.zeros(w), jax.numpy.zeros(b)) for k, (w, b) in shapes.items()}))
+    return nnx.split(abstract)[0]
+
+
+def _kernel_shapes(s: NetworkSpec) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    out = {}
+    for k, (w, b) in blob_shapes(s.nodes, s.input_shape).items():
+        node = next(n for n in s.nodes if n.name == k)
+        if node.op == "conv":
+            o, ci, kh, kw = w
+            out[k] = ((node.group, kh, kw, ci, o // node.group), b)
+        else:
+            out[k] = ((w[1], w[0]), b)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """``features(params, x, *, layer)``: the pure forward pass of one network, to ``layer``.
+
+    A frozen dataclass so that equal networks compare (and hash) equal: jit caches on it.
+    """
+
+    network: str
+
+    def __call__(self, params: Any, x: jax.Array, *, layer: str) -> jax.Array:
+        layer = resolve_layer(self.network, layer)
+        model = nnx.merge(_graphdef(self.network), params)
+        return model(x, layer=layer)
+
+    def activations(self, params: Any, x: jax.Array, *, layer: str = "prob") -> dict[str, jax.Array]:
+        """{layer: activation} of every user-facing layer computed on the way to ``layer``."""
+        layer = resolve_layer(self.network, layer)
+        acts = nnx.merge(_graphdef(self.network), params).activations(x, layer=layer)
+        hidden = spec(self.network).hidden
+        return {k: v for k, v in acts.items() if k not in hidden}
+
+
+def check_blobs(name: str, blobs: Blobs) -> None:
+    """Raise `JaxinvError` naming missing layers or blob shapes that do not fit ``name``."""
+    s = spec(name)
+    expected = blob_shapes(s.nodes, s.input_shape)
+    missing = [k for k in expected if k not in blobs]
+    if missing:
+        raise JaxinvError(
+            f"weights for {name} lack blobs for layer(s) {', '.join(missing)}; use the weight"
+            f" file of {name} ({s.description})")
+    for layer, shapes in expected.items():
+        got = [tuple(np.shape(a)) for a in blobs[layer]]
+        if got[:2] != [tuple(x) for x in shapes]:
+            raise JaxinvError(
+                f"{name} layer {layer!r}: blob shapes {got} do not fit the architecture, which"
+                f" expects {[tuple(x) for x in shapes]} (weight, bias); use the weight file of"
+                f" {name}")
+
+
+def params_from(name: str, blobs: Blobs) -> nnx.State:
+    """Canonical blobs -> the `nnx.State` that `Features` takes (checked first)."""
+    s = spec(name)
+    check_blobs(name, blobs)
+    weights = params_from_blobs(s.nodes, s.input_shape, blobs)
+    return nnx.split(Graph(s.nodes, weights))[1]
+
+
+def init_blobs(name: str, *, key: jax.Array | int = 0) -> Blobs:
+    """Random canonical blobs for ``name``: He-normal weights, N(0, 1) biases.
+
+    Weights ~ N(0, 2 / fan_in) keep each layer's activations at the scale of the input
+    (±100 for 0-255 images), where LRN is active; biases are visible but small.
+    """
+    s = spec(name)
+    if not isinstance(key, int):
+        key = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    rng = np.random.default_rng(key)
+    out = {}
+    for layer, (w, b) in blob_shapes(s.nodes, s.input_shape).items():
+        fan_in = int(np.prod(w[1:]))
+        weight = rng.standard_normal(w, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+        out[layer] = [weight, rng.standard_normal(b, dtype=np.float32)]
+    return out
+
+
+def _as_picture(picture: Any) -> np.ndarray:
+    img = np.asarray(picture)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise JaxinvError(
+            f"expected a picture of shape (H, W, 3), got shape {img.shape}; pass an RGB image")
+    return img[:, :, :3]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Network:
+    """A loaded network: architecture, weights and pre-processing."""
+
+    spec: NetworkSpec
+    params: nnx.State
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return self.spec.layers
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    @property
+    def features(self) -> Features:
+        return Features(self.spec.name)
+
+    def preprocess(self, picture: Any) -> np.ndarray:
+        """(H, W, 3) RGB picture in [0, 255] -> network input (S, S, 3) float32.
+
+        A warp (no crop) with ``skimage.transform.resize(..., anti_aliasing=True)``, then the
+        network's channel order, minus its mean (the README's Caffe pre-processing).
+        """
+        from skimage.transform import resize
+
+        img = _as_picture(picture)
+        size = (self.input_size, self.input_size)
+        if img.dtype == np.uint8:
+            img = resize(img, size, anti_aliasing=True) * 255.0  # skimage scales uint8 to [0, 1]
+        else:
+            img = resize(img.astype(np.float64), size, anti_aliasing=True)
+        if self.spec.bgr:
+            img = img[:, :, ::-1]
+        return (img - np.asarray(self.spec.mean)).astype(np.float32)
+
+    def deprocess(self, x: Any) -> np.ndarray:
+        """Network input -> RGB picture in [0, 255] (unclipped)."""
+        img = np.asarray(x, np.float32) + np.asarray(self.spec.mean, np.float32)
+        return img[..., ::-1] if self.spec.bgr else img
+
+    def apply(self, x: jax.Array, *, layer: str) -> jax.Array:
+        """The features of batch ``x`` (N, S, S, 3) at ``layer`` with this network's params."""
+        return _jit_features(self.features, resolve_layer(self.name, layer))(self.params, x)
+
+    def activations(self, x: jax.Array, *, layer: str = "prob") -> dict[str, jax.Array]:
+        """All activations up to ``layer`` of batch ``x`` in one jitted pass (for tests)."""
+        layer = resolve_layer(self.name, layer)
+        return _jit_activations(self.features, layer)(self.params, x)
+
+    def receptive_field(self) -> dict[str, tuple[int, int]]:
+        return receptive_field(self.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _jit_features(features: Features, layer: str):
+    return jax.jit(functools.partial(features, layer=layer))
+
+
+@functools.lru_cache(maxsize=None)
+def _jit_activations(features: Features, layer: str):
+    return jax.jit(functools.partial(features.activations, layer=layer))
+
+
+def _cached_weights(name: str) -> pathlib.Path:
+    hint = (f"no weights given for {name} and none in the cache; run `jaxinv weights convert"
+            f" FILE` or `jaxinv weights download {name}`, or pass weights=PATH")
+    try:
+        from jaxinv.weights.cache import cached_path
+    except ImportError:
+        raise JaxinvError(hint) from None
+    try:
+        path = cached_path(name)
+    except (FileNotFoundError, KeyError, LookupError):
+        path = None
+    if path is None or not pathlib.Path(path).is_file():
+        raise JaxinvError(hint)
+    return pathlib.Path(path)
+
+
+def load(name: str, *, weights: str | pathlib.Path | Blobs | None = None,
+         prototxt: str | pathlib.Path | None = None) -> Network:
+    """Network ``name`` with ``weights``: a file path, a canonical blobs dict, or None (cache)."""
+    s = spec(name)
+    if weights is None:
+        weights = _cached_weights(name)
+    if isinstance(weights, (str, pathlib.Path)):
+        from jaxinv.weights import read_blobs
+        blobs = read_blobs(weights, network=name, prototxt=prototxt)
+    elif isinstance(weights, dict):
+        blobs = weights
+    else:
+        raise JaxinvError(
+            f"weights must be a file path, a blobs dict or None, got {type(weights).__name__};"
+            " pass a path to a weight file")
+    return Network(s, params_from(name, blobs))

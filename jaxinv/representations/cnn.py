@@ -1,0 +1,81 @@
+"""``cnn(name, layer=...)``: a layer of a CNN of the zoo as a `Representation`.
+
+The code of an image is the layer's activation; the input space is the network's (channel
+order of the network, 0-255 minus its mean, warped to S×S). Recommended λ_V (paper units on
+u = x/σ, METHOD.md §1.2-1.3):
+
+- CaffeNet: the paper's per-layer values, 0.5 for conv1…relu2, 5 for pool2…relu4, 50 for
+  conv5…fc8 (the code's λ_TV 1/10/100 halved);
+- other networks, by the layer's receptive-field stride s (which is how CaffeNet's values
+  fall): s ≤ 8 → 0.5, 8 < s < 32 → 5, s ≥ 32 → 50.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxinv.networks import load
+from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
+from jaxinv.representation import Representation
+
+__all__ = ["cnn", "lambda_tv", "receptive_field", "CNNFeatures"]
+
+#: λ_α of the paper for every CNN layer: λ_L/2·σ⁴ = 4e-10 σ⁴ (METHOD.md §10, pitfall 2).
+LAMBDA_ALPHA = 2.157e8
+
+_CAFFENET_LAMBDA = {
+    **dict.fromkeys(("conv1", "relu1", "pool1", "norm1", "conv2", "relu2"), 0.5),
+    **dict.fromkeys(("pool2", "norm2", "conv3", "relu3", "conv4", "relu4"), 5.0),
+    **dict.fromkeys(("conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7", "fc8",
+                     "prob"), 50.0),
+}
+
+
+def lambda_tv(name: str, layer: str) -> float:
+    """Recommended λ_V (paper units) for ``layer`` of network ``name`` (see module doc)."""
+    layer = resolve_layer(name, layer)
+    if name == "caffenet":
+        return _CAFFENET_LAMBDA[layer]
+    stride = receptive_field(name)[layer][1]
+    return 0.5 if stride <= 8 else 5.0 if stride < 32 else 50.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CNNFeatures:
+    """``features(params, x)`` on one image (S, S, 3): the code at ``layer``.
+
+    Frozen so that equal (network, layer) compare and hash equal, and jit reuses programs.
+    """
+
+    network: str
+    layer: str
+
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
+        return Features(self.network)(params, x[None], layer=self.layer)[0]
+
+
+def cnn(name: str, *, layer: str, weights: str | pathlib.Path | dict | None = None,
+        prototxt: str | pathlib.Path | None = None) -> Representation:
+    """Layer ``layer`` of network ``name`` (weights: a file, blobs, or None for the cache)."""
+    spec(name)
+    layer = resolve_layer(name, layer)
+    net = load(name, weights=weights, prototxt=prototxt)
+    return Representation(
+        name=f"{name}:{layer}",
+        features=CNNFeatures(name, layer),
+        params=net.params,
+        input_shape=(net.input_size, net.input_size, 3),
+        channels=3,
+        preprocess=net.preprocess,
+        deprocess=net.deprocess,
+        stride=int(receptive_field(name)[layer][1]),
+        lambda_tv=lambda_tv(name, layer),
+        lambda_alpha=LAMBDA_ALPHA,
+        schedule="cnn",
+        layers=net.layers,
+    )

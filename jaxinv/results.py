@@ -1,0 +1,110 @@
+"""Append-only JSON-lines result files that survive being killed.
+
+The first line records the configuration that wrote the file; each further line is one
+finished result, written whole with a flush and fsync. A run started again reads the file,
+skips what is done and appends the rest, so a killed run loses at most the batch in flight
+and never repeats a result. A file written by another configuration is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+from collections.abc import Iterable
+from typing import Any
+
+from jaxinv.errors import JaxinvError
+
+__all__ = ["ResultsFile", "environment"]
+
+
+def environment() -> dict[str, Any]:
+    """Device, precision and versions, recorded in every results file."""
+    import jax
+
+    import jaxinv
+
+    device = jax.devices()[0]
+    return {
+        "jax": jax.__version__,
+        "jaxinv": jaxinv.__version__,
+        "backend": jax.default_backend(),
+        "device": getattr(device, "device_kind", str(device)),
+        "device_count": jax.device_count(),
+        "precision": f"float32, matmul precision {jax.config.jax_default_matmul_precision or 'default'}",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+class ResultsFile:
+    """A JSON-lines file of results keyed by ``key_field``, bound to one configuration."""
+
+    def __init__(self, path: str | os.PathLike, config: dict[str, Any], *, key_field: str = "key"):
+        self.path = pathlib.Path(path)
+        self.config = json.loads(json.dumps(config))  # normalised like a round trip
+        self.key_field = key_field
+        self._rows: list[dict[str, Any]] = []
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._load()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            header = {"kind": "config", "config": self.config, "environment": environment()}
+            self._append_line(header, truncate=True)
+
+    def _load(self) -> None:
+        good_bytes = 0
+        with open(self.path, "rb") as f:
+            lines = f.read().split(b"\n")
+        records = []
+        for raw in lines:
+            if not raw.strip():
+                good_bytes += len(raw) + 1
+                continue
+            try:
+                records.append(json.loads(raw))
+            except json.JSONDecodeError:
+                break  # a line cut off by a kill: everything after it is dropped
+            good_bytes += len(raw) + 1
+        if not records or records[0].get("kind") != "config":
+            raise JaxinvError(f"{self.path} is not a jaxinv results file; pass another output path")
+        if records[0]["config"] != self.config:
+            differs = sorted(k for k in set(self.config) | set(records[0]["config"])
+                             if self.config.get(k) != records[0]["config"].get(k))
+            raise JaxinvError(
+                f"{self.path} was written by another configuration (differs in: {', '.join(differs)});"
+                " use another output file or delete it to start over"
+            )
+        self._rows = [r for r in records[1:] if r.get("kind") == "result"]
+        size = self.path.stat().st_size
+        if good_bytes < size:
+            with open(self.path, "r+b") as f:
+                f.truncate(min(good_bytes, size))
+
+    def _append_line(self, record: dict[str, Any], *, truncate: bool = False) -> None:
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        with open(self.path, "wb" if truncate else "ab") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows)
+
+    def done(self) -> set[str]:
+        return {str(r[self.key_field]) for r in self._rows}
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append finished results (each with ``key_field``); a key already present is refused."""
+        done = self.done()
+        for row in rows:
+            key = str(row[self.key_field])
+            if key in done:
+                raise JaxinvError(f"result {key!r} is already in {self.path}; a result is recorded once")
+            record = {"kind": "result", **row}
+            self._append_line(record)
+            self._rows.append(record)
+            done.add(key)

@@ -1,0 +1,128 @@
+"""torchvision ``.pth`` state dicts → canonical blobs (PyTorch needed only here, imported lazily).
+
+Only torchvision's AlexNet (``alexnet-owt-*.pth``) is supported. Its tensors already have
+Caffe's layouts: conv weights (out, in, kh, kw) and linear weights (out, in) with ``torch.flatten``
+of an NCHW pool5, i.e. Caffe's (C, H, W) order. Channels stay RGB, the network's own order.
+
+Files are opened with ``torch.load(..., weights_only=True)``: a ``.pth`` is a pickle, and the
+full unpickler would run whatever code the file names.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from jaxinv.errors import JaxinvError
+from jaxinv.weights import Blobs
+
+__all__ = ["ALEXNET_KEYS", "read_pth", "write_pth"]
+
+#: torchvision AlexNet module prefix → canonical layer name.
+ALEXNET_KEYS: Mapping[str, str] = {
+    "features.0": "conv1",
+    "features.3": "conv2",
+    "features.6": "conv3",
+    "features.8": "conv4",
+    "features.10": "conv5",
+    "classifier.1": "fc6",
+    "classifier.4": "fc7",
+    "classifier.6": "fc8",
+}
+_NETWORKS = ("alexnet_torchvision",)
+_FIX = "use torchvision's AlexNet weights (alexnet-owt-7be5be79.pth)"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise JaxinvError(
+            "reading .pth files needs PyTorch, which is not installed; pip install torch"
+            " (the CPU build is enough), or convert the file on a machine that has it"
+        ) from None
+    return torch
+
+
+def _state_dict(obj: Any, name: str) -> dict[str, Any]:
+    """The state dict inside what ``torch.load`` returned (bare, or a training checkpoint)."""
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping):
+        raise JaxinvError(f"{name!r} holds a {type(obj).__name__}, not a state dict; {_FIX}")
+    # nn.DataParallel saves every key under 'module.'.
+    return {(k[7:] if isinstance(k, str) and k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def read_pth(path: str | os.PathLike[str], *, network: str | None = None) -> Blobs:
+    """Read a torchvision AlexNet state dict into canonical blobs (RGB, Caffe layouts).
+
+    Missing or unexpected keys and wrong shapes raise :class:`JaxinvError`, so a different
+    model's file is never half-converted.
+    """
+    from jaxinv.weights.official import expected_shapes
+
+    path = pathlib.Path(path)
+    if network is not None and network not in _NETWORKS:
+        raise JaxinvError(
+            f".pth files hold torchvision networks ({', '.join(_NETWORKS)}), not {network!r};"
+            " pass --name alexnet_torchvision or convert the network's own weight file"
+        )
+    torch = _torch()
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        # Any failure here means the file is not a loadable tensor pickle: say so on one line.
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise JaxinvError(f"{path.name!r} is not a readable PyTorch file ({detail[:200]}); {_FIX}") from None
+    state = _state_dict(obj, path.name)
+    wanted = {f"{prefix}.{part}" for prefix in ALEXNET_KEYS for part in ("weight", "bias")}
+    missing = sorted(wanted - state.keys())
+    unexpected = sorted(str(k) for k in state.keys() - wanted)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:4]}" + (" ..." if len(missing) > 4 else ""))
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected[:4]}" + (" ..." if len(unexpected) > 4 else ""))
+        raise JaxinvError(f"{path.name!r} is not a torchvision AlexNet state dict: {'; '.join(parts)}; {_FIX}")
+    shapes = expected_shapes("alexnet_torchvision") or {}
+    blobs: Blobs = {}
+    for prefix, layer in ALEXNET_KEYS.items():
+        arrays = []
+        for index, part in enumerate(("weight", "bias")):
+            tensor = state[f"{prefix}.{part}"]
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+                raise JaxinvError(f"{path.name!r}: {prefix}.{part} is not a floating-point tensor; {_FIX}")
+            if tuple(tensor.shape) != tuple(shapes[layer][index]):
+                raise JaxinvError(
+                    f"{path.name!r}: {prefix}.{part} has shape {tuple(tensor.shape)},"
+                    f" torchvision AlexNet needs {tuple(shapes[layer][index])}; {_FIX}"
+                )
+            arrays.append(np.ascontiguousarray(tensor.detach().to(torch.float32).numpy()))
+        blobs[layer] = arrays
+    return blobs
+
+
+def write_pth(blobs: Mapping[str, list[np.ndarray]], path: str | os.PathLike[str]) -> pathlib.Path:
+    """Write AlexNet canonical blobs as a torchvision state dict, atomically (tests, export)."""
+    from jaxinv.weights.cache import atomic_path
+
+    torch = _torch()
+    state = {}
+    for prefix, layer in ALEXNET_KEYS.items():
+        if layer not in blobs:
+            raise JaxinvError(f"the blobs lack layer {layer!r} of torchvision AlexNet")
+        for part, array in zip(("weight", "bias"), blobs[layer]):
+            state[f"{prefix}.{part}"] = torch.from_numpy(np.array(array, np.float32))
+    path = pathlib.Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, str(tmp))
+    return path

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install jaxinv with everything the tests need (the VLFeat oracle included) and run them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! python -c "import cyvlfeat" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvlfeat-dev >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvlfeat-dev >/dev/null
+  fi
+fi
+python -m pip install -q numpy cython setuptools wheel scipy
+python -m pip install -q --no-build-isolation cyvlfeat==0.7.1
+python -m pip install -q -e ".[test]"
+python -m pytest -q "$@"

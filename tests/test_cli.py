@@ -1,0 +1,71 @@
+"""The command line: outputs, one-line errors with exit status 2, no tracebacks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-m", "jaxinv.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def picture_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pics") / "pic.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_invert_writes_pictures_and_summary(tmp_path, picture_file):
+    out = tmp_path / "out"
+    proc = run_cli("invert", str(picture_file), "--rep", "avgpool", "--schedule", "0.004x20,0.0004x10",
+                   "--seeds", "2", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["original.png", "reconstruction_0.png", "reconstruction_0_stretched.png",
+                     "reconstruction_1.png", "reconstruction_1_stretched.png", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 30 and len(summary["seeds"]) == 2
+    assert 0 <= summary["seeds"][0]["error"] < 1
+    assert "seed 1:" in proc.stdout and str(out) in proc.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["invert", "/no/such/file.png"], "not found"),
+    (["invert", "{empty}"], "empty"),
+    (["invert", "{junk}"], "cannot read"),
+    (["invert", "{pic}", "--rep", "nosuchrep"], "unknown representation"),
+    (["invert", "{pic}", "--rep", "avgpool", "--schedule", "0.004x0"], "iterations"),
+    (["invert", "{pic}", "--rep", "avgpool", "--schedule", "0.004x-4"], "iterations"),
+    (["invert", "{pic}", "--rep", "avgpool", "--lambda-tv", "-1"], ">= 0"),
+    (["invert", "{pic}", "--rep", "avgpool", "--seeds", "0"], "seeds"),
+    (["invert", "{pic}", "--rep", "avgpool", "--schedule", "fast"], "schedule"),
+])
+def test_bad_input_gives_one_line_and_status_2(tmp_path, picture_file, args, words):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    subs = {"{empty}": str(tmp_path / "empty.png"), "{junk}": str(tmp_path / "junk.png"), "{pic}": str(picture_file)}
+    args = [subs.get(a, a) for a in args]
+    proc = run_cli(*args, "--out", str(tmp_path / "o"), "--no-progress")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("jaxinv: error")]
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_image_smaller_than_the_representation_accepts(tmp_path):
+    path = tmp_path / "one.png"
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(path)
+    proc = run_cli("invert", str(path), "--rep", "avgpool", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "smaller" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,173 @@
+"""The inversion program: linear recovery, batching, determinism, compilation, modes, errors."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxinv
+from jaxinv import masks, optimize
+from jaxinv.errors import JaxinvError
+from jaxinv.images import default_picture, resize
+from jaxinv.representations.pooling import average_pool
+
+REP = average_pool(factor=2)
+SHORT = [(0.004, 30), (0.0004, 20)]
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    base = default_picture("astronaut")
+    return [resize(base[:256, :256], (32, 32)), resize(base[256:, 256:], (32, 32)),
+            resize(default_picture("coffee"), (32, 32))]
+
+
+def test_linear_representation_is_recovered_without_regularisers(pictures):
+    result = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), lambda_tv=0.0, lambda_alpha=0.0,
+                           schedule="shallow")
+    assert result.errors[0] < 1e-3
+    assert result.energy[0, 0, 0] > 100 * result.errors[0]
+
+
+def test_batch_equals_per_item_loop(pictures):
+    key = jax.random.key(7)
+    batch = jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT)
+    for i, picture in enumerate(pictures):
+        single = jaxinv.invert(REP, picture, key=jax.random.fold_in(key, i), seeds=2, schedule=SHORT)
+        np.testing.assert_allclose(batch.inputs[i], single.inputs, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(batch.errors[i], single.errors, rtol=1e-4)
+    assert batch.images.shape == (3, 2, 32, 32, 3)
+    assert batch.energy.shape == (3, 2, 50, 4)
+
+
+def test_same_key_same_bits_other_key_other_result(pictures):
+    a = jaxinv.invert(REP, pictures[0], key=jax.random.key(1), seeds=2, schedule=SHORT)
+    b = jaxinv.invert(REP, pictures[0], key=jax.random.key(1), seeds=2, schedule=SHORT)
+    c = jaxinv.invert(REP, pictures[0], key=jax.random.key(2), seeds=2, schedule=SHORT)
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    np.testing.assert_array_equal(a.energy, b.energy)
+    assert not np.allclose(a.inputs, c.inputs)
+    assert not np.allclose(a.inputs[0], a.inputs[1])  # the seeds differ
+
+
+def test_new_image_or_key_does_not_recompile(pictures):
+    jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT, chunk=10)
+    before = optimize.trace_count()
+    jaxinv.invert(REP, pictures[1], key=jax.random.key(5), schedule=SHORT, chunk=10)
+    jaxinv.invert(REP, pictures[2], key=jax.random.key(6), schedule=SHORT, chunk=10)
+    assert optimize.trace_count() == before
+    jaxinv.invert(REP, pictures[2], key=jax.random.key(6), schedule=SHORT, chunk=7)  # another program
+    assert optimize.trace_count() == before + 1
+
+
+def test_energy_falls_and_snapshots_include_the_papers_iteration(pictures):
+    result = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule="cnn")
+    assert 376 in result.snapshot_iterations.tolist()
+    assert result.snapshot_iterations.tolist()[:2] == [1, 26]
+    assert result.snapshots.shape == (1, 16, 32, 32, 3)
+    total = result.energy[0, :, 3]
+    assert total[-1] < total[0] / 10
+    # the last snapshot is the iterate after step 376, not the final one
+    assert not np.allclose(result.snapshots[0, -1], result.inputs[0])
+
+
+def test_first_snapshot_is_one_plain_gradient_step(pictures):
+    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.PRESETS["cnn"],
+                               (32, 32, 3))
+    key = jax.random.key(3)
+    result = jaxinv.invert(REP, pictures[0], key=key, schedule="cnn")
+    seed_key = jax.random.split(key, 1)[0]
+    carry = optimize.init_carry(problem, seed_key)
+    target = REP(pictures[0])
+    grad = jax.grad(lambda v: optimize.energy_terms(problem, None, v, target, None)[3])(carry.variable)
+    expected = (carry.variable - 0.004 * grad)[0] * jaxinv.SIGMA
+    np.testing.assert_allclose(result.snapshots[0, 0], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_paper_start_has_norm_sigma_at_the_papers_size():
+    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.PRESETS["cnn"],
+                               (227, 227, 3), copies=4)
+    carry = optimize.init_carry(problem, jax.random.key(0))
+    x = problem.images(carry.variable)
+    assert float(jnp.linalg.norm(x.ravel())) == pytest.approx(jaxinv.SIGMA, rel=1e-5)
+    assert problem.size_weight == 1.0
+
+
+def test_coupled_mode_shares_one_normaliser(pictures):
+    seeds = 3
+    result = jaxinv.invert(REP, pictures[0], key=jax.random.key(4), seeds=seeds, coupled=True,
+                           schedule=[(0.004, 1)])
+    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.Schedule.of([(0.004, 1)]),
+                               (32, 32, 3), copies=seeds)
+    carry = optimize.init_carry(problem, jax.random.split(jax.random.key(4), 1)[0])
+    target = np.asarray(REP(pictures[0]))
+    codes = [np.asarray(REP.code(x)) for x in problem.images(carry.variable)]
+    want = sum(np.sum((c - target) ** 2) for c in codes) / (seeds * np.sum(target ** 2))
+    assert result.energy[0, 0, 0] == pytest.approx(want, rel=1e-4)
+    np.testing.assert_array_equal(result.energy[0], result.energy[2])
+    assert result.images.shape[0] == seeds
+
+
+def test_invert_a_code_given_directly(pictures):
+    code = np.asarray(REP(pictures[1]))
+    a = jaxinv.invert(REP, code=code, image_shape=(32, 32, 3), key=jax.random.key(0), schedule=SHORT)
+    b = jaxinv.invert(REP, pictures[1], key=jax.random.key(0), schedule=SHORT)
+    np.testing.assert_allclose(a.inputs, b.inputs, rtol=1e-5, atol=1e-4)
+
+
+def test_channel_mask_ignores_the_other_channels(pictures):
+    code = np.asarray(REP(pictures[0]))
+    mask = masks.channel_group(code.shape, 1, groups=3)
+    other = code.copy()
+    other[..., 1:] = 0.0  # only channel 0 is constrained; the rest of the target is irrelevant
+    other[..., 1:] += 50.0
+    a = jaxinv.invert(REP, code=code, image_shape=(32, 32, 3), key=jax.random.key(0), mask=mask, schedule=SHORT)
+    b = jaxinv.invert(REP, code=other, image_shape=(32, 32, 3), key=jax.random.key(0), mask=mask, schedule=SHORT)
+    np.testing.assert_allclose(a.inputs, b.inputs, rtol=1e-5, atol=1e-4)
+
+
+def test_ijcv_method_projects_and_decreases(pictures):
+    rep = average_pool(factor=8)
+    result = jaxinv.invert(rep, pictures[0], key=jax.random.key(0), method="ijcv",
+                           objective=jaxinv.IJCVObjective(data_weight=100.0))
+    norms = np.linalg.norm(result.inputs[0], axis=-1)
+    assert norms.max() <= 160.0 + 1e-3
+    assert result.energy[0, -1, 3] < result.energy[0, 0, 3]
+    assert result.errors[0] < 0.1
+    assert result.energy.shape[1] == 350
+
+
+@pytest.mark.parametrize("value", [0.0, 255.0, 128.0])
+def test_no_nan_on_flat_black_saturated_or_tiny_pictures(value):
+    for shape in [(32, 32, 3), (2, 2, 3)]:
+        picture = np.full(shape, value, np.float32)
+        picture[0, 0, 0] = 255.0 - value if value != 128.0 else 129.0  # a non-zero code
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a near-zero code may diverge: flagged, not NaN
+            result = jaxinv.invert(REP, picture, key=jax.random.key(0), schedule=SHORT)
+        assert np.all(np.isfinite(result.inputs)) and np.all(np.isfinite(result.images))
+        assert result.diverged.shape == (1,)
+
+
+def test_bad_input_errors(pictures):
+    key = jax.random.key(0)
+    cases = [
+        (dict(picture=np.zeros((1, 1, 3))), "smaller"),
+        (dict(picture=pictures[0], schedule=[(0.004, 0)]), "iterations"),
+        (dict(picture=pictures[0], schedule=[(0.004, -3)]), "iterations"),
+        (dict(picture=pictures[0], lambda_tv=-1.0), "negative"),
+        (dict(picture=pictures[0], seeds=0), "seeds"),
+        (dict(code=np.zeros((3, 3, 3)), image_shape=(32, 32, 3)), "does not fit"),
+        (dict(code=np.full((16, 16, 3), np.nan), image_shape=(32, 32, 3)), "NaN"),
+        (dict(picture=np.full((8, 8, 3), np.nan)), "NaN"),
+        (dict(picture=pictures[0], mask=np.ones((5, 5, 5))), "mask"),
+        (dict(picture=pictures[0], method="lbfgs"), "method"),
+        (dict(picture=pictures[0], schedule="fast"), "schedule"),
+    ]
+    for kwargs, match in cases:
+        picture = kwargs.pop("picture", None)
+        with pytest.raises(JaxinvError, match=match):
+            jaxinv.invert(REP, picture, key=key, **kwargs)
+    jaxinv.invert(REP, pictures[0], key=key, lambda_tv=0.0, lambda_alpha=0.0, schedule=[(0.004, 2)])

@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from jaxinv.errors import JaxinvError
+from jaxinv.results import ResultsFile
+
+
+def test_append_reload_and_skip(tmp_path):
+    path = tmp_path / "r.jsonl"
+    f = ResultsFile(path, {"rep": "hog", "n": 3})
+    f.append([{"key": "a", "error": 0.1}, {"key": "b", "error": 0.2}])
+    again = ResultsFile(path, {"rep": "hog", "n": 3})
+    assert again.done() == {"a", "b"}
+    assert [r["error"] for r in again.rows] == [0.1, 0.2]
+    with pytest.raises(JaxinvError, match="already"):
+        again.append([{"key": "a", "error": 0.3}])
+    header = json.loads(path.read_text().splitlines()[0])
+    assert header["kind"] == "config" and "jax" in header["environment"]
+
+
+def test_other_configuration_is_refused(tmp_path):
+    path = tmp_path / "r.jsonl"
+    ResultsFile(path, {"rep": "hog", "n": 3})
+    with pytest.raises(JaxinvError, match="another configuration .*rep"):
+        ResultsFile(path, {"rep": "dsift", "n": 3})
+
+
+def test_a_line_cut_off_by_a_kill_is_dropped(tmp_path):
+    path = tmp_path / "r.jsonl"
+    f = ResultsFile(path, {"x": 1})
+    f.append([{"key": "a", "v": 1}])
+    with open(path, "ab") as out:
+        out.write(b'{"kind": "result", "key": "b", "v"')  # killed mid-write
+    again = ResultsFile(path, {"x": 1})
+    assert again.done() == {"a"}
+    again.append([{"key": "b", "v": 2}])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line) for line in lines)
+
+
+def test_not_a_results_file(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"kind": "result"}\n')
+    with pytest.raises(JaxinvError, match="not a jaxinv results file"):
+        ResultsFile(path, {})

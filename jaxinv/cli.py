@@ -27,6 +27,8 @@ def _schedule_arg(text: str):
     try:
         stages = [tuple(part.split("x")) for part in text.split(",")]
         return Schedule.of([(float(lr), int(n)) for lr, n in stages])
+    except JaxinvError:
+        raise
     except (ValueError, TypeError):
         raise JaxinvError(
             f"cannot read schedule {text!r}; use a preset ({', '.join(PRESETS)}) or stages as LRxITERS,..."

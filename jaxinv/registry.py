@@ -53,13 +53,13 @@ def shallow_names() -> list[str]:
 
 
 def network_names() -> list[str]:
-    from jaxinv.networks import names
-    return list(names())
+    from jaxinv.networks import NETWORKS
+    return list(NETWORKS)
 
 
 def network_layers(network: str) -> list[str]:
-    from jaxinv.networks import layer_names
-    return list(layer_names(network))
+    from jaxinv.networks import spec
+    return list(spec(network).layers)
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -132,7 +132,7 @@ def test_manifest_keeps_every_entry(tmp_path, squeezenet_mat):
 
 
 @pytest.mark.parametrize("case", ["wrong-type", "not-found", "wrong-shape", "missing-layer",
-                                  "unknown-network", "bad-name", "empty-mat"])
+                                  "unknown-network", "bad-name", "empty-mat", "prototxt-for-mat"])
 def test_failed_conversion_writes_nothing(tmp_path, squeezenet_mat, case):
     from jaxinv.weights.matconvnet import write_mat
 
@@ -153,17 +153,20 @@ def test_failed_conversion_writes_nothing(tmp_path, squeezenet_mat, case):
         name = "squeezenet9"
     elif case == "bad-name":
         name = "../outside"
+    elif case == "prototxt-for-mat":
+        prototxt = tmp_path / "deploy.prototxt"
+        prototxt.write_text("name: 'x'")
     else:
         require("scipy.io").savemat(tmp_path / "empty.mat", {"layers": np.empty((1, 0), dtype=object)})
         src = tmp_path / "empty.mat"
     home = tmp_path / "home"
     with pytest.raises(JaxinvError) as info:
-        convert(src, name=name, home=home)
+        convert(src, name=name, home=home, prototxt=tmp_path / "deploy.prototxt" if case == "prototxt-for-mat" else None)
     message = str(info.value)
     assert "\n" not in message
     assert {"wrong-type": "unsupported type", "not-found": "not found", "wrong-shape": "fire3/expand3x3",
             "missing-layer": "conv10", "unknown-network": "squeezenet9", "bad-name": "invalid weights name",
-            "empty-mat": "no weights"}[case] in message
+            "empty-mat": "no weights", "prototxt-for-mat": "only to .caffemodel"}[case] in message
     assert not home.exists()
     assert not (tmp_path / "outside.safetensors").exists()
 
@@ -247,3 +250,17 @@ def test_convert_caffemodel(tmp_path, squeezenet_mat):
     for layer in blobs:
         for a, b in zip(back[layer], blobs[layer]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_convert_caffemodel_with_prototxt_records_it(tmp_path, squeezenet_mat):
+    """--prototxt is passed to the Caffe reader's check and recorded (name, sha256)."""
+    from conftest import shared_weights
+
+    caffe = pytest.importorskip("jaxinv.weights.caffe")
+    prototxt = shared_weights() / "squeezenet_v1.1" / "deploy.prototxt"
+    _, blobs = squeezenet_mat
+    src = caffe.write_caffemodel(tmp_path / "s.caffemodel", blobs, layer_types={k: "Convolution" for k in blobs})
+    home = tmp_path / "home"
+    convert(src, name="squeezenet1_1", prototxt=prototxt, home=home)
+    source = read_manifest(home)["entries"]["squeezenet1_1"]["source"]
+    assert source["prototxt"] == {"file": "deploy.prototxt", "sha256": sha256(prototxt)}

@@ -147,6 +147,13 @@ def test_net_wrapper_and_meta(tmp_path, caffenet_blobs):
     np.testing.assert_array_equal(stored[..., 0], meta["average_image"][..., 2])  # stored RGB
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 1), (1, 3)])
+def test_mean_pixel_any_orientation(tmp_path, shape):
+    path = _save(tmp_path / "mean.mat", [{"name": "relu", "type": "relu"}],
+                 meta={"normalization": {"averageImage": np.array([122.7, 116.7, 104.0]).reshape(shape)}})
+    np.testing.assert_allclose(read_mat_meta(path)["average_image"], [[[104.0, 116.7, 122.7]]], rtol=1e-6)
+
+
 def test_dagnn_without_layer_links(tmp_path):
     """DagNN params named conv1f / conv1b are paired even when layers do not list them."""
     rng = np.random.default_rng(2)

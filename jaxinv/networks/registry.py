@@ -210,7 +210,8 @@ class Network:
     def activations(self, x: jax.Array, *, layer: str = "prob") -> dict[str, jax.Array]:
         """All activations up to ``layer`` of batch ``x`` in one jitted pass (for tests)."""
         layer = resolve_layer(self.name, layer)
-        return _jit_activations(self.features, layer)(self.params, x)
+        acts = _jit_activations(self.features, layer)(self.params, x)
+        return {k: acts[k] for k in self.layers if k in acts}  # jit sorts dict keys
 
     def receptive_field(self) -> dict[str, tuple[int, int]]:
         return receptive_field(self.name)

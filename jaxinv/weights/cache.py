@@ -307,6 +307,8 @@ def convert(
 
     check_name(name)
     src = pathlib.Path(src)
+    if prototxt is not None and src.suffix.lower() != ".caffemodel":
+        raise JaxinvError(f"--prototxt applies only to .caffemodel files, not {src.name!r}; leave it out")
     blobs = read_blobs(src, network=name, prototxt=prototxt)
     if not blobs:
         raise JaxinvError(f"no weights found in {src.name!r}; check it is the network's weight file")

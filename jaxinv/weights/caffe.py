@@ -17,6 +17,7 @@ weights (out, in/group, kh, kw), inner-product weights (out, in), biases 1-D.
 
 from __future__ import annotations
 
+import math
 import pathlib
 import re
 import struct
@@ -126,7 +127,7 @@ def _blob(buf: memoryview, start: int, end: int) -> np.ndarray:
             chunks.append(np.frombuffer(buf[lo:hi], dtype).astype(np.float32))
     dims = tuple(shape) if shape is not None else tuple(legacy[k] for k in (1, 2, 3, 4))
     data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    if data.size != int(np.prod(dims)):
+    if data.size != math.prod(dims):
         raise _Truncated(f"blob of shape {dims} holds {data.size} values")
     return data.reshape(dims)
 

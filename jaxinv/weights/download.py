@@ -139,7 +139,7 @@ def _fetch_once(url: str, part: pathlib.Path, *, progress: bool, timeout: float)
             os.fsync(handle.fileno())
             # http.client returns b"" when the peer closes early instead of raising, so the
             # byte count is the only sign of a cut-off transfer.
-            if False:
+            if length is not None and received < length:
                 raise _Interrupted(f"connection closed after {have + received} of {total} bytes")
 
 

@@ -220,7 +220,8 @@ def read_mat_meta(path: str | os.PathLike[str], *, to_bgr: bool = True) -> dict[
     classes = _field(meta, "classes") if meta is not None else _unwrap(contents.get("classes"))
     average = _numeric(_field(normalization, "averageImage")) if normalization is not None else None
     if average is not None:
-        average = average.reshape(average.shape[:2] + (-1,)) if average.ndim >= 2 else average.reshape(1, 1, -1)
+        # A mean pixel may be stored 1x1x3, 1x3 or 3x1; a mean image is H x W x 3.
+        average = average.reshape(1, 1, -1) if average.size == 3 else average.reshape(average.shape[:2] + (-1,))
         if to_bgr and average.shape[-1] == 3:
             average = average[..., ::-1]
     size = _numeric(_field(normalization, "imageSize")) if normalization is not None else None

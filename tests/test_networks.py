@@ -1,0 +1,216 @@
+"""The CNN zoo: parity with PyTorch, real pretrained weights, truncation, aliases, errors."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+import skimage.data
+import skimage.transform
+
+from jaxinv.errors import JaxinvError
+from jaxinv.networks import NETWORKS, init_blobs, load, receptive_field, resolve_layer, spec
+from jaxinv.networks.graph import ancestors
+from jaxinv.weights.caffe import write_caffemodel
+from tests.conftest import require, shared_weights
+
+# How each network's random weights reach the loader: both .caffemodel formats are exercised.
+FORMATS = {"caffenet": "v1", "alexnet": "current", "alexnet_torchvision": "blobs",
+           "squeezenet1_1": "v1", "googlenet": "current"}
+
+
+def layer_types(name: str) -> dict[str, str]:
+    return {n.name: "Convolution" if n.op == "conv" else "InnerProduct"
+            for n in spec(name).nodes if n.op in ("conv", "fc")}
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_parity_with_pytorch_every_layer(name, tmp_path):
+    require("torch")
+    from tests.torch_reference import torch_model
+
+    blobs = init_blobs(name, key=7)
+    weights = blobs
+    if FORMATS[name] != "blobs":
+        weights = write_caffemodel(tmp_path / f"{name}.caffemodel", blobs,
+                                   layer_types=layer_types(name), v1=FORMATS[name] == "v1")
+    net = load(name, weights=weights)
+    del weights
+    s = net.input_size
+    x = np.random.default_rng(3).uniform(-120, 130, (2, s, s, 3)).astype(np.float32)
+    with jax.default_matmul_precision("highest"):
+        ours = net.activations(x, layer="prob")
+    ref = torch_model(name, blobs)(x)
+    assert list(ours) == list(net.layers)
+    for layer in net.layers:
+        got, want = np.asarray(ours[layer]), ref[layer]
+        assert got.shape == want.shape, (layer, got.shape, want.shape)
+        rel = np.abs(got - want).max() / np.abs(want).max()
+        assert rel <= 1e-4, f"{name} {layer}: max rel diff {rel:.2e}"
+
+
+README_TOP3 = {  # shared/weights/README.md
+    "squeezenet1_1": {"chelsea": [(285, 0.5018), (282, 0.3006), (281, 0.1765)],
+                      "coffee": [(967, 0.9976), (968, 0.0005), (504, 0.0002)]},
+    "googlenet": {"chelsea": [(285, 0.5621), (282, 0.2549), (281, 0.1589)],
+                  "coffee": [(967, 0.9708), (968, 0.0226), (504, 0.0023)]},
+}
+PRETRAINED = {"squeezenet1_1": "squeezenet_v1.1/squeezenet_v1.1.caffemodel",
+              "googlenet": "bvlc_googlenet/bvlc_googlenet.caffemodel"}
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED))
+def test_pretrained_classification(name):
+    net = load(name, weights=shared_weights() / PRETRAINED[name])
+    s = net.input_size
+    for image, top3 in README_TOP3[name].items():
+        rgb = getattr(skimage.data, image)()
+        # exactly the README's pre-processing
+        x = skimage.transform.resize(rgb, (s, s), anti_aliasing=True) * 255
+        x = (x[:, :, ::-1] - np.array([104, 117, 123])).astype(np.float32)
+        np.testing.assert_allclose(net.preprocess(rgb), x, atol=1e-3)
+        prob = np.asarray(net.apply(x[None], layer="prob")).reshape(-1)
+        for cls, p in top3:
+            assert abs(prob[cls] - p) <= 0.005, (image, cls, prob[cls], p)
+        assert [c for c, _ in top3] == list(np.argsort(-prob)[:3])
+        prob2 = np.asarray(net.apply(net.preprocess(rgb)[None], layer="prob")).reshape(-1)
+        assert int(np.argmax(prob2)) == top3[0][0]
+
+
+@pytest.fixture(scope="module")
+def small_nets():
+    return {n: load(n, weights=init_blobs(n, key=0)) for n in ("squeezenet1_1", "googlenet")}
+
+
+def _count_convs(jaxpr) -> int:
+    count = 0
+    for eqn in jaxpr.eqns:
+        count += eqn.primitive.name == "conv_general_dilated"
+        for sub in jax.core.subjaxprs(eqn) if hasattr(jax.core, "subjaxprs") else ():
+            count += _count_convs(sub)
+        for p in eqn.params.values():
+            inner = getattr(p, "jaxpr", None)
+            if inner is not None and hasattr(inner, "eqns"):
+                count += _count_convs(inner)
+    return count
+
+
+@pytest.mark.parametrize("name,layers", [
+    ("caffenet", ["conv1", "relu2", "norm2", "conv5", "pool5", "fc6", "fc8", "prob"]),
+    ("squeezenet1_1", ["fire2/squeeze1x1", "fire2/relu_expand1x1", "fire5", "pool10"]),
+    ("googlenet", ["pool1/norm1", "inception_3a/relu_3x3", "inception_3a/pool",
+                   "inception_4c", "loss3/classifier"]),
+])
+def test_features_stop_at_layer(name, layers):
+    """The traced program holds exactly the convolutions the layer depends on, nothing after."""
+    s = spec(name)
+    shapes = jax.eval_shape(lambda: init_blobs(name, key=0))  # only shapes are needed
+    blobs = jax.tree.map(lambda a: np.zeros(a.shape, np.float32), shapes)
+    net = load(name, weights=blobs)
+    x = jax.ShapeDtypeStruct((1, s.input_size, s.input_size, 3), np.float32)
+    for layer in layers:
+        canonical = resolve_layer(name, layer)
+        need = ancestors(s.nodes, canonical)
+        expected = sum(n.group for n in s.nodes if n.op == "conv" and n.name in need)
+        jaxpr = jax.make_jaxpr(lambda p, x: net.features(p, x, layer=layer))(net.params, x)
+        assert _count_convs(jaxpr.jaxpr) == expected, layer
+        n_dots = sum(e.primitive.name == "dot_general" for e in jaxpr.jaxpr.eqns)
+        expected_dots = sum(n.op in ("fc", "lrn") for n in s.nodes if n.name in need)
+        assert n_dots == expected_dots, layer
+
+
+def test_aliases_and_layer_lists(small_nets):
+    net = small_nets["squeezenet1_1"]
+    x = np.random.default_rng(0).normal(0, 50, (1, 227, 227, 3)).astype(np.float32)
+    np.testing.assert_array_equal(net.apply(x, layer="fire5"), net.apply(x, layer="fire5/concat"))
+    assert net.apply(x, layer="fire9").shape == (1, 14, 14, 512)
+    g = small_nets["googlenet"]
+    assert resolve_layer("googlenet", "inception_3a") == "inception_3a/output"
+    assert g.layers[:4] == ("conv1/7x7_s2", "conv1/relu_7x7", "pool1/3x3_s2", "pool1/norm1")
+    assert g.layers[-1] == "prob" and "loss3/classifier" in g.layers
+    assert not any("loss1" in l or "loss2" in l for l in g.layers)  # no auxiliary heads
+    assert spec("caffenet").layers == (
+        "conv1", "relu1", "pool1", "norm1", "conv2", "relu2", "pool2", "norm2", "conv3",
+        "relu3", "conv4", "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7",
+        "fc8", "prob")
+    assert spec("alexnet").layers[2:4] == ("norm1", "pool1")
+    assert "normalize" not in spec("alexnet_torchvision").layers
+
+
+def test_caffe_ceil_pooling_shapes(small_nets):
+    g = small_nets["googlenet"]
+    x = np.zeros((1, 224, 224, 3), np.float32)
+    assert g.apply(x, layer="conv1/7x7_s2").shape == (1, 112, 112, 64)
+    assert g.apply(x, layer="pool1/3x3_s2").shape == (1, 56, 56, 64)  # ceil: not 55
+    assert g.apply(x, layer="inception_5b").shape == (1, 7, 7, 1024)
+    assert small_nets["squeezenet1_1"].apply(
+        np.zeros((1, 227, 227, 3), np.float32), layer="pool1").shape == (1, 56, 56, 64)
+
+
+def test_receptive_fields_match_method_table():
+    rf = receptive_field("caffenet")
+    sizes = [11, 11, 19, 19, 51, 51, 67, 67, 99, 99, 131, 131, 163, 163, 195, 355, 355]
+    strides = [4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 16, 16, 16, 16, 32, 32, 32]
+    assert [rf[l] for l in spec("caffenet").layers[:17]] == list(zip(sizes, strides))
+
+
+def test_preprocess_deprocess(small_nets):
+    net = small_nets["squeezenet1_1"]
+    rgb = skimage.data.astronaut()
+    x = net.preprocess(rgb)
+    assert x.shape == (227, 227, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(net.preprocess(rgb.astype(np.float32)), x, atol=1e-3)
+    pic = net.deprocess(x)
+    want = skimage.transform.resize(rgb, (227, 227), anti_aliasing=True) * 255
+    np.testing.assert_allclose(pic, want, atol=1e-3)
+    gray = net.preprocess(skimage.data.camera())
+    assert gray.shape == (227, 227, 3)
+    with pytest.raises(JaxinvError, match="RGB"):
+        net.preprocess(np.zeros((4, 4, 5)))
+    tv = load("alexnet_torchvision", weights=jax.tree.map(
+        lambda a: np.zeros(a.shape, np.float32),
+        jax.eval_shape(lambda: init_blobs("alexnet_torchvision", key=0))))
+    np.testing.assert_allclose(tv.preprocess(np.full((8, 8, 3), 255.0))[0, 0],
+                               255 * (1 - np.array([0.485, 0.456, 0.406])), rtol=1e-5)
+
+
+def test_init_blobs_shapes_and_determinism():
+    a, b = init_blobs("squeezenet1_1", key=3), init_blobs("squeezenet1_1", key=3)
+    assert a.keys() == b.keys()
+    np.testing.assert_array_equal(a["conv10"][0], b["conv10"][0])
+    assert a["conv1"][0].shape == (64, 3, 3, 3) and a["conv1"][0].dtype == np.float32
+    c = init_blobs("squeezenet1_1", key=jax.random.key(3))
+    assert c["conv1"][0].shape == (64, 3, 3, 3)
+
+
+def test_errors(tmp_path, small_nets):
+    with pytest.raises(JaxinvError, match="unknown network 'vgg'.*caffenet.*googlenet"):
+        load("vgg", weights={})
+    with pytest.raises(JaxinvError, match="no layer 'conv9'.*conv1.*fire5/concat"):
+        small_nets["squeezenet1_1"].apply(np.zeros((1, 227, 227, 3), np.float32), layer="conv9")
+    blobs = init_blobs("squeezenet1_1", key=0)
+    partial = {k: v for k, v in blobs.items() if k not in ("conv10", "fire9/expand3x3")}
+    with pytest.raises(JaxinvError, match="fire9/expand3x3, conv10"):
+        load("squeezenet1_1", weights=partial)
+    wrong = dict(blobs, conv1=[np.zeros((64, 3, 5, 5), np.float32), blobs["conv1"][1]])
+    with pytest.raises(JaxinvError, match=r"'conv1'.*\(64, 3, 5, 5\).*\(64, 3, 3, 3\)"):
+        load("squeezenet1_1", weights=wrong)
+    with pytest.raises(JaxinvError, match="blobs for layer"):  # GoogLeNet weights, SqueezeNet
+        load("squeezenet1_1", weights=init_blobs("googlenet", key=0))
+    bad = tmp_path / "model.caffemodel"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(JaxinvError):
+        load("squeezenet1_1", weights=bad)
+    with pytest.raises(JaxinvError, match="weights must be"):
+        load("squeezenet1_1", weights=3)
+
+
+def test_missing_cache_tells_how_to_get_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXINV_CACHE", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    try:
+        load("caffenet")
+    except JaxinvError as exc:
+        assert "jaxinv weights" in str(exc) or "weights" in str(exc)
+    else:  # a cache elsewhere on this machine already holds CaffeNet
+        pass

@@ -12,7 +12,7 @@ from jaxinv.networks import spec
 from jaxinv.weights import read_blobs
 from jaxinv.weights.caffe import (prototxt_layers, read_caffemodel, read_prototxt,
                                   write_caffemodel)
-from tests.conftest import shared_weights
+from conftest import shared_weights
 
 
 def small_blobs(seed: int = 0) -> tuple[dict, dict]:
@@ -78,6 +78,20 @@ def test_unpacked_floats_legacy_dims_and_doubles(tmp_path):
     got = read_caffemodel(path)
     np.testing.assert_array_equal(got["conv"][0], values.reshape(2, 3, 1, 1))
     np.testing.assert_array_equal(got["conv"][1], [1.5, -2.0])
+
+
+def test_v0_layers_nested_in_v1(tmp_path):
+    """Pre-2014 models: V1LayerParameter.layer (field 1) = V0LayerParameter, blobs field 50."""
+    w = np.arange(4, dtype=np.float32)
+    blob = b"".join(_varint(f << 3) + _varint(d) for f, d in zip((1, 2, 3, 4), (1, 1, 2, 2)))
+    blob += _ld(5, w.tobytes())
+    bias = _ld(5, w[:2].tobytes()) + _varint(4 << 3) + _varint(2)  # legacy width 2
+    v0 = _ld(1, b"fc8") + _ld(2, b"innerproduct") + _ld(50, blob) + _ld(50, bias)
+    path = tmp_path / "v0.caffemodel"
+    path.write_bytes(_ld(2, _ld(1, v0)))
+    got = read_caffemodel(path)
+    np.testing.assert_array_equal(got["fc8"][0], w.reshape(2, 2))
+    np.testing.assert_array_equal(got["fc8"][1], w[:2])
 
 
 def test_truncated_and_corrupt_files_raise_clean_errors(tmp_path):

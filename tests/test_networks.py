@@ -10,13 +10,19 @@ import skimage.transform
 
 from jaxinv.errors import JaxinvError
 from jaxinv.networks import NETWORKS, init_blobs, load, receptive_field, resolve_layer, spec
-from jaxinv.networks.graph import ancestors
+from jaxinv.networks.graph import ancestors, blob_shapes
 from jaxinv.weights.caffe import write_caffemodel
-from tests.conftest import require, shared_weights
+from conftest import require, shared_weights
 
 # How each network's random weights reach the loader: both .caffemodel formats are exercised.
 FORMATS = {"caffenet": "v1", "alexnet": "current", "alexnet_torchvision": "blobs",
            "squeezenet1_1": "v1", "googlenet": "current"}
+
+
+def zero_blobs(name: str) -> dict[str, list[np.ndarray]]:
+    s = spec(name)
+    return {k: [np.zeros(w, np.float32), np.zeros(b, np.float32)]
+            for k, (w, b) in blob_shapes(s.nodes, s.input_shape).items()}
 
 
 def layer_types(name: str) -> dict[str, str]:
@@ -27,7 +33,7 @@ def layer_types(name: str) -> dict[str, str]:
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_parity_with_pytorch_every_layer(name, tmp_path):
     require("torch")
-    from tests.torch_reference import torch_model
+    from torch_reference import torch_model
 
     blobs = init_blobs(name, key=7)
     weights = blobs
@@ -82,16 +88,16 @@ def small_nets():
     return {n: load(n, weights=init_blobs(n, key=0)) for n in ("squeezenet1_1", "googlenet")}
 
 
-def _count_convs(jaxpr) -> int:
+def _count(jaxpr, primitive: str) -> int:
+    """Occurrences of ``primitive`` in ``jaxpr`` and the jaxprs nested in its equations."""
     count = 0
     for eqn in jaxpr.eqns:
-        count += eqn.primitive.name == "conv_general_dilated"
-        for sub in jax.core.subjaxprs(eqn) if hasattr(jax.core, "subjaxprs") else ():
-            count += _count_convs(sub)
+        count += eqn.primitive.name == primitive
         for p in eqn.params.values():
-            inner = getattr(p, "jaxpr", None)
-            if inner is not None and hasattr(inner, "eqns"):
-                count += _count_convs(inner)
+            for sub in p if isinstance(p, (tuple, list)) else (p,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    count += _count(inner, primitive)
     return count
 
 
@@ -104,17 +110,15 @@ def _count_convs(jaxpr) -> int:
 def test_features_stop_at_layer(name, layers):
     """The traced program holds exactly the convolutions the layer depends on, nothing after."""
     s = spec(name)
-    shapes = jax.eval_shape(lambda: init_blobs(name, key=0))  # only shapes are needed
-    blobs = jax.tree.map(lambda a: np.zeros(a.shape, np.float32), shapes)
-    net = load(name, weights=blobs)
+    net = load(name, weights=zero_blobs(name))  # only shapes matter here
     x = jax.ShapeDtypeStruct((1, s.input_size, s.input_size, 3), np.float32)
     for layer in layers:
         canonical = resolve_layer(name, layer)
         need = ancestors(s.nodes, canonical)
         expected = sum(n.group for n in s.nodes if n.op == "conv" and n.name in need)
         jaxpr = jax.make_jaxpr(lambda p, x: net.features(p, x, layer=layer))(net.params, x)
-        assert _count_convs(jaxpr.jaxpr) == expected, layer
-        n_dots = sum(e.primitive.name == "dot_general" for e in jaxpr.jaxpr.eqns)
+        assert _count(jaxpr.jaxpr, "conv_general_dilated") == expected, layer
+        n_dots = _count(jaxpr.jaxpr, "dot_general")  # fc layers and LRN window sums
         expected_dots = sum(n.op in ("fc", "lrn") for n in s.nodes if n.name in need)
         assert n_dots == expected_dots, layer
 
@@ -167,9 +171,7 @@ def test_preprocess_deprocess(small_nets):
     assert gray.shape == (227, 227, 3)
     with pytest.raises(JaxinvError, match="RGB"):
         net.preprocess(np.zeros((4, 4, 5)))
-    tv = load("alexnet_torchvision", weights=jax.tree.map(
-        lambda a: np.zeros(a.shape, np.float32),
-        jax.eval_shape(lambda: init_blobs("alexnet_torchvision", key=0))))
+    tv = load("alexnet_torchvision", weights=zero_blobs("alexnet_torchvision"))
     np.testing.assert_allclose(tv.preprocess(np.full((8, 8, 3), 255.0))[0, 0],
                                255 * (1 - np.array([0.485, 0.456, 0.406])), rtol=1e-5)
 
@@ -211,6 +213,5 @@ def test_missing_cache_tells_how_to_get_weights(monkeypatch, tmp_path):
     try:
         load("caffenet")
     except JaxinvError as exc:
-        assert "jaxinv weights" in str(exc) or "weights" in str(exc)
-    else:  # a cache elsewhere on this machine already holds CaffeNet
-        pass
+        assert "jaxinv weights" in str(exc)
+    # else: a cache on this machine already holds CaffeNet, which is fine

@@ -95,7 +95,8 @@ class Features:
         model = nnx.merge(_graphdef(self.network), params)
         return model(x, layer=layer)
 
-    def activations(self, params: Any, x: jax.Array, *, layer: str = "prob") -> dict[str, jax.Array]:
+    def activations(self, params: Any, x: jax.Array, *,
+                    layer: str = "prob") -> dict[str, jax.Array]:
         """{layer: activation} of every user-facing layer computed on the way to ``layer``."""
         layer = resolve_layer(self.network, layer)
         acts = nnx.merge(_graphdef(self.network), params).activations(x, layer=layer)

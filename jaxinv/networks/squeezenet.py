@@ -1,7 +1,7 @@
 """SqueezeNet v1.1 (DeepScale ``SqueezeNet_v1.1/deploy.prototxt``), 227×227 BGR.
 
-Fire module ``fireN``: squeeze 1×1 → ReLU → (expand 1×1 → ReLU ‖ expand 3×3 pad 1 → ReLU)
-→ concat. Max pools use Caffe's ceil rounding (113 → 56 → 28 → 14); conv10 + ReLU then a
+Fire module ``fireN``: squeeze 1×1 → ReLU → (expand 1×1 → ReLU ‖ expand 3×3 pad 1 →
+ReLU) → concat. Max pools use Caffe's ceil rounding (113 → 56 → 28 → 14); conv10 + ReLU then a
 global average pool give the logits ``pool10`` (1×1×1000).
 """
 

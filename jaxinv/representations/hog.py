@@ -271,10 +271,8 @@ def _top2_bins(score: jax.Array, n: int) -> tuple[jax.Array, ...]:
             jnp.where(c_wins, cb, db),
         )
 
-    init = (
-        jnp.float32(-jnp.inf), jnp.int32(n), jnp.int32(-1),
-        jnp.float32(-jnp.inf), jnp.int32(n), jnp.int32(-1),
-    )
+    lowest = jnp.array(-jnp.inf, strength.dtype)
+    init = (lowest, jnp.int32(n), jnp.int32(-1), lowest, jnp.int32(n), jnp.int32(-1))
     return jax.lax.reduce(
         (strength, k, directed, none_s, none_i, none_b), init, merge, (score.ndim - 1,)
     )
@@ -293,8 +291,11 @@ def orientation_votes(
 
     Derivatives (reverse mode): the bins are piecewise constant, so only ‖g‖
     (hard) or ‖g‖ and the angle (bilinear) carry them. The angle's derivative is
-    that of atan2(|g×d|, |g·d|) (d the k0 direction), equal to acos' away from 0
-    and finite at 0 where acos' is not.
+    that of atan2(|g×d|, |g·d|) (d the k0 direction), the exact angle to the bin
+    centre: finite at 0, where acos' is not. hog.c's float32 direction vectors are
+    not exactly unit, so its acos value bends away from the exact angle within
+    ~1e-3 rad of a bin centre (and is clamped at 0); there, and only there, this
+    derivative is the smooth one, not the (near-singular) slope of that value.
     """
     return _votes(gx, gy, num_orientations, bilinear)
 
@@ -352,7 +353,7 @@ def _votes_bwd(n, bilinear, residuals, cotangent):
         d_magnitude = jnp.sum(jnp.where(bins == bin0[..., None], cotangent, 0.0), axis=-1)
         return d_magnitude * mx, d_magnitude * my
     bin0, bin1, magnitude, weight1, (mx, my), (ax, ay) = residuals
-    zero = jnp.float32(0)
+    zero = jnp.zeros((), cotangent.dtype)
     # Both picks in one variadic reduce, so the cotangent is produced once.
     ct0, ct1 = jax.lax.reduce(
         (
@@ -549,17 +550,28 @@ class HogFeatures:
     def __call__(self, params, x: jax.Array) -> jax.Array:
         del params
         self.check(x)
-        x = jnp.asarray(x, jnp.float32)
-        hist = hog_cells(
-            x,
+        return _hog_features(
+            jnp.asarray(x, jnp.float32),
             cell_size=self.cell_size,
+            variant=self.variant,
             num_orientations=self.num_orientations,
             bilinear=self.bilinear_orientations,
+            paper_layout=self.paper_layout,
         )
-        out = normalise_cells(hist, variant=self.variant, num_orientations=self.num_orientations)
-        if self.paper_layout:
-            out = out[..., : 3 * self.num_orientations]
-        return out
+
+
+# Jitted so that eager calls (rep(picture), rep.code(x)) run as one compiled program
+# rather than op by op; inside an outer jit or vmap it is simply inlined.
+@functools.partial(
+    jax.jit, static_argnames=("cell_size", "variant", "num_orientations", "bilinear", "paper_layout")
+)
+def _hog_features(
+    x: jax.Array, *, cell_size: int, variant: str, num_orientations: int, bilinear: bool,
+    paper_layout: bool,
+) -> jax.Array:
+    hist = hog_cells(x, cell_size=cell_size, num_orientations=num_orientations, bilinear=bilinear)
+    out = normalise_cells(hist, variant=variant, num_orientations=num_orientations)
+    return out[..., : 3 * num_orientations] if paper_layout else out
 
 
 def rgb2gray(picture: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ few messages used are decoded here from the protobuf wire format directly:
 - current format: ``NetParameter.layer`` (field 100) of ``LayerParameter`` {name 1, type 2
   (string), blobs 7};
 - V1 format: ``NetParameter.layers`` (field 2) of ``V1LayerParameter`` {name 4, type 5 (enum),
-  blobs 6};
+  blobs 6}, or the V0 ``V1LayerParameter.layer`` (field 1) {name 1, type 2 (string), blobs 50};
 - ``BlobProto`` {num 1, channels 2, height 3, width 4 (legacy 4-D dims), data 5 (float32,
   packed or not), shape 7 (``BlobShape.dim`` 1, int64), double_data 8}.
 
@@ -146,23 +146,37 @@ def _canonical(kind: str, blobs: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+_V0_TYPES = {"conv": "Convolution", "innerproduct": "InnerProduct"}
+
+
+def _layer(buf: memoryview, span: tuple[int, int], fields: tuple[int, int, int],
+           v1: bool) -> tuple[str, str, list[np.ndarray]]:
+    name_f, type_f, blob_f = fields
+    name, kind, blobs = "", "", []
+    for f, w, v in _fields(buf, *span):
+        if f == name_f and w == 2:
+            name = _string(buf, v)
+        elif f == type_f and w == 0 and v1:
+            kind = _V1_NAMES.get(v, str(v))
+        elif f == type_f and w == 2:
+            kind = _string(buf, v)
+            kind = _V0_TYPES.get(kind, kind)
+        elif f == blob_f and w == 2:
+            blobs.append(_blob(buf, *v))
+        elif v1 and f == 1 and w == 2 and not blobs:
+            # V0 (pre-2014) layer nested in a V1 one: {name 1, type 2 (string), blobs 50}
+            name0, kind0, blobs0 = _layer(buf, v, (1, 2, 50), False)
+            name, kind, blobs = name or name0, kind or kind0, blobs0
+    return name, kind, blobs
+
+
 def _layers(buf: memoryview) -> Iterator[tuple[str, str, list[np.ndarray]]]:
     """(name, type, blobs) of each layer, either format."""
     for field, wire, value in _fields(buf, 0, len(buf)):
-        if wire != 2 or field not in (2, 100):
-            continue
-        v1 = field == 2
-        name_f, type_f, blob_f = (4, 5, 6) if v1 else (1, 2, 7)
-        name, kind, blobs = "", "", []
-        for f, w, v in _fields(buf, *value):
-            if f == name_f and w == 2:
-                name = _string(buf, v)
-            elif f == type_f:
-                kind = _V1_NAMES.get(v, str(v)) if (v1 and w == 0) else (
-                    _string(buf, v) if w == 2 else kind)
-            elif f == blob_f and w == 2:
-                blobs.append(_blob(buf, *v))
-        yield name, kind, blobs
+        if wire == 2 and field == 100:
+            yield _layer(buf, value, (1, 2, 7), False)
+        elif wire == 2 and field == 2:
+            yield _layer(buf, value, (4, 5, 6), True)
 
 
 # --------------------------------------------------------------------------- reader
@@ -203,7 +217,8 @@ def _check_against_prototxt(blobs: Blobs, layers: list[dict[str, Any]], model: s
     for layer in layers:
         kind = layer.get("type")
         params = layer.get("convolution_param") or layer.get("inner_product_param")
-        if kind not in ("Convolution", "InnerProduct", 4, 14) or params is None:
+        if kind not in ("Convolution", "InnerProduct", "CONVOLUTION", "INNER_PRODUCT") or (
+                params is None):
             continue
         name = layer.get("name")
         if name not in blobs:

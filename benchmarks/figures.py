@@ -1,0 +1,176 @@
+"""The paper's figures for a network, into one folder (PNG, matplotlib), plus the invariance table.
+
+    python benchmarks/figures.py --network squeezenet1_1 --out benchmarks/results/figures
+
+Figures: reconstructions from every layer (a grid); several random starts from one code
+(invariance); the receptive-field experiment (only a central 5×5 window of the code); channel
+groups (first vs second half of the channels); the effect of the TV weight; energy curves; and
+the invariance measure — the mean pairwise distance between the reconstructions of N seeds,
+over the picture's norm — per layer, as a table and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402
+import table_cnn  # noqa: E402
+
+from jaxinv import masks, metrics  # noqa: E402
+from jaxinv.errors import JaxinvError  # noqa: E402
+from jaxinv.images import atomic_write_bytes, contrast_stretch  # noqa: E402
+from jaxinv.inversion import invert  # noqa: E402
+from jaxinv.representations.cnn import cnn  # noqa: E402
+from jaxinv.results import environment  # noqa: E402
+from jaxinv.schedules import resolve_schedule  # noqa: E402
+
+
+def _save(fig, path: pathlib.Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _grid(path, images, titles, *, cols, suptitle):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = int(np.ceil(len(images) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, im, title in zip(axes.ravel(), images, titles):
+        ax.imshow(np.clip(contrast_stretch(im), 0, 255).astype(np.uint8).squeeze())
+        ax.set_title(title, fontsize=7)
+    fig.suptitle(suptitle, fontsize=9)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", default="squeezenet1_1")
+    parser.add_argument("--weights")
+    parser.add_argument("--picture", default="chelsea", help="a scikit-image photograph (see benchmarks/common.py)")
+    parser.add_argument("--layers", help="comma-separated layers (default: table_cnn's)")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--iterations-scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "figures"))
+    args = parser.parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    out = pathlib.Path(args.out)
+    weights = args.weights or table_cnn.DEFAULT_WEIGHTS.get(args.network)
+    layers = args.layers.split(",") if args.layers else table_cnn.MAIN_LAYERS[args.network]
+    picture = common.skimage_photo(args.picture)
+    key = jax.random.key(args.seed)
+    scale = args.iterations_scale
+
+    def sched(name):
+        s = resolve_schedule(name)
+        return s if scale == 1.0 else s.shortened(scale)
+
+    record: dict = {"network": args.network, "picture": args.picture, "iterations_scale": scale,
+                    "environment": environment(), "layers": {}}
+    every, spread_rows, curves = [], [], {}
+    for layer in tqdm(layers, desc="layers"):
+        rep = cnn(args.network, layer=layer, weights=weights)
+        res = invert(rep, picture, key=key, seeds=args.seeds, schedule=sched(rep.schedule), keep_snapshots=False)
+        reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
+        spread = metrics.pairwise_spread(res.inputs, rep.preprocess(picture)) if args.seeds > 1 else float("nan")
+        name = rep.name.split(":", 1)[1]
+        record["layers"][name] = {"errors": res.errors.tolist(), "spread": spread, "lambda_tv": rep.lambda_tv,
+                                  "psnr": metrics.psnr(res.images[0], reference)}
+        every.append((res.images[0], f"{name}\nerr {100 * res.errors[0]:.1f}%"))
+        spread_rows.append((name, spread, float(np.mean(res.errors))))
+        curves[name] = res.energy[0, :, 3]
+        if layer in layers[len(layers) // 2:: max(1, len(layers) // 3)]:
+            _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(args.seeds)],
+                  cols=args.seeds, suptitle=f"{rep.name}: {args.seeds} random starts (spread {spread:.3f})")
+    _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
+          suptitle=f"{args.network}: reconstruction from each layer of {args.picture}")
+
+    # Receptive field: only a central 5×5 window of the code (METHOD.md §5), λ_TV 100 (λ_V 50).
+    window_imgs, window_titles = [], []
+    for layer in layers:
+        rep = cnn(args.network, layer=layer, weights=weights)
+        code = np.asarray(rep(picture))
+        if code.ndim != 3 or min(code.shape[:2]) < 5:
+            continue
+        res = invert(rep, picture, key=key, mask=masks.central_window(code.shape, 5), lambda_tv=50.0,
+                     schedule=sched("receptive_field"), keep_snapshots=False)
+        window_imgs.append(res.images[0])
+        window_titles.append(rep.name.split(":", 1)[1])
+    if window_imgs:
+        _grid(out / "receptive-field.png", window_imgs, window_titles, cols=6,
+              suptitle="inverting only a central 5×5 window of the code")
+
+    # Channel groups: first vs second half of the channels of the first three layers.
+    group_imgs, group_titles = [], []
+    for layer in layers[:3]:
+        rep = cnn(args.network, layer=layer, weights=weights)
+        code = np.asarray(rep(picture))
+        for g in (1, 2):
+            res = invert(rep, picture, key=key, mask=masks.channel_group(code.shape, g), lambda_tv=0.5,
+                         schedule=sched(rep.schedule), keep_snapshots=False)
+            group_imgs.append(res.images[0])
+            group_titles.append(f"{rep.name.split(':', 1)[1]} half {g}")
+    _grid(out / "channel-groups.png", group_imgs, group_titles, cols=6, suptitle="first vs second half of the channels")
+
+    # TV weight: λ_V ∈ {0.5, 5, 50} at the deepest layer.
+    rep = cnn(args.network, layer=layers[-1], weights=weights)
+    tv_imgs = [invert(rep, picture, key=key, lambda_tv=lam, schedule=sched(rep.schedule), keep_snapshots=False).images[0]
+               for lam in (0.5, 5.0, 50.0)]
+    _grid(out / "tv-weight.png", tv_imgs, [f"λ_V = {lam:g}" for lam in (0.5, 5.0, 50.0)], cols=3,
+          suptitle=f"{rep.name}: effect of the TV weight")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        ax.semilogy(np.arange(1, len(curve) + 1), curve, label=name, lw=0.8)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("total energy")
+    ax.legend(fontsize=5, ncol=2)
+    _save(fig, out / "energy-curves.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r[1] for r in spread_rows], "o-")
+    ax.set_xticks(range(len(spread_rows)), [r[0] for r in spread_rows], rotation=70, fontsize=6)
+    ax.set_ylabel("pairwise spread / ‖x0‖")
+    ax.set_title(f"invariance: spread of {args.seeds} reconstructions per layer")
+    _save(fig, out / "invariance.png")
+    plt.close(fig)
+
+    table = "\n".join([
+        f"{args.network}, picture {args.picture}, {args.seeds} seeds, iterations ×{scale:g}.",
+        "", "| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
+        *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in spread_rows]])
+    atomic_write_bytes(out / "invariance.md", (table + "\n").encode())
+    atomic_write_bytes(out / "figures.json", json.dumps(record, indent=1).encode())
+    print(table)
+    print(f"figures in {out}/; total time {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except JaxinvError as exc:
+        print(f"figures: error: {exc}", file=sys.stderr)
+        sys.exit(2)

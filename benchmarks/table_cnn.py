@@ -1,0 +1,118 @@
+"""Per-layer inversion errors of a network (the paper's Table 3 protocol), resumable.
+
+    python benchmarks/table_cnn.py --network squeezenet1_1 --sweep      # three λ per layer
+    python benchmarks/table_cnn.py --network googlenet                  # the chosen λ only
+
+Every picture of the set (scikit-image's photographs by default) is warped to the network's
+input size; for each layer and λ_V the results go to their own JSON-lines file, so the run
+can be killed and started again at any point. The paper's Table 3 swept λ_V ∈ {λ1, 10λ1,
+100λ1} with λ1 = 0.5 (paper units) and highlighted its chosen value; ``--sweep`` does the
+same, and the chosen value (jaxinv's per-layer rule) is marked with *.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+from jaxinv.errors import JaxinvError  # noqa: E402
+from jaxinv.images import atomic_write_bytes  # noqa: E402
+from jaxinv.representations.cnn import cnn  # noqa: E402
+from jaxinv.results import ResultsFile, environment  # noqa: E402
+from jaxinv.schedules import resolve_schedule  # noqa: E402
+
+SHARED = pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", common.REPO.parent / "shared" / "weights"))
+DEFAULT_WEIGHTS = {
+    "squeezenet1_1": SHARED / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel",
+    "googlenet": SHARED / "bvlc_googlenet" / "bvlc_googlenet.caffemodel",
+}
+#: The layers tabulated by default: each block's output, as the paper's figure of every layer.
+MAIN_LAYERS = {
+    "squeezenet1_1": ["conv1", "relu_conv1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
+                      "fire6", "fire7", "fire8", "fire9", "conv10", "relu_conv10", "pool10"],
+    "googlenet": ["conv1/7x7_s2", "pool1/3x3_s2", "pool1/norm1", "conv2/3x3", "conv2/norm2", "pool2/3x3_s2",
+                  "inception_3a", "inception_3b", "pool3/3x3_s2", "inception_4a", "inception_4b", "inception_4c",
+                  "inception_4d", "inception_4e", "pool4/3x3_s2", "inception_5a", "inception_5b",
+                  "pool5/7x7_s1", "loss3/classifier"],
+    "caffenet": ["conv1", "relu1", "pool1", "norm1", "conv2", "relu2", "pool2", "norm2", "conv3", "relu3",
+                 "conv4", "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7", "fc8"],
+}
+SWEEP = (0.5, 5.0, 50.0)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_common_args(parser)
+    parser.add_argument("--network", default="squeezenet1_1")
+    parser.add_argument("--weights", help="weight file (default: ../shared/weights for SqueezeNet/GoogLeNet, else the cache)")
+    parser.add_argument("--layers", help="comma-separated layers (default: each block's output)")
+    parser.add_argument("--sweep", action="store_true", help="λ_V ∈ {0.5, 5, 50} per layer, as the paper's Table 3")
+    args = parser.parse_args(argv)
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    out = pathlib.Path(args.out)
+    weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
+    layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
+    if not layers:
+        raise JaxinvError(f"no default layers for {args.network}; pass --layers")
+    probe = cnn(args.network, layer=layers[0], weights=weights)
+    size = probe.input_shape[:2]
+    pictures = common.load_image_set(args.images, size=size, limit=args.limit)
+    names = [n for n, _ in pictures]
+    rows = []
+    bar = tqdm(total=len(layers) * len(pictures) * (len(SWEEP) if args.sweep else 1), desc=args.network, unit="inv")
+    for layer in layers:
+        rep = cnn(args.network, layer=layer, weights=weights)
+        lambdas = SWEEP if args.sweep else (rep.lambda_tv,)
+        for lam in lambdas:
+            schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
+            if args.iterations_scale != 1.0:
+                schedule = schedule.shortened(args.iterations_scale)
+            config = {"table": "cnn", "network": args.network, "layer": rep.name, "lambda_tv": lam,
+                      "method": args.method, "images": names, "seed": args.seed,
+                      "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
+                      "source": args.images or "skimage"}
+            tag = f"{rep.name.replace('/', '_').replace(':', '-')}-l{lam:g}-{args.method}"
+            results = ResultsFile(out / "cnn" / args.network / f"{tag}.jsonl", config)
+            bar.update(len(results.done()))
+            common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+                           key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
+                           save_dir=out / "cnn" / args.network / tag, progress=bar)
+            s = common.summarise(rep, pictures, results)
+            mark = "*" if lam == rep.lambda_tv else ""
+            rows.append(f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['paper'])} | "
+                        f"{common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} |"
+                        f" {s['n']} | {s['seconds']:.0f} |")
+    bar.close()
+    env = environment()
+    table = "\n".join([
+        f"{args.network}, {args.method} optimiser; images: {', '.join(names)} warped to {size[1]}×{size[0]}.",
+        "",
+        "| layer | λ_V | paper metric % | IJCV error % (± 95% CI) | PSNR dB | SSIM | n | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"jax {env['jax']} on {env['backend']} ({env['device']}), {env['precision']}.",
+    ])
+    print(table)
+    print(f"total time {time.perf_counter() - started:.0f} s")
+    suffix = "-sweep" if args.sweep else ""
+    atomic_write_bytes(out / "cnn" / f"table-{args.network}-{args.method}{suffix}.md", (table + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except JaxinvError as exc:
+        print(f"table_cnn: error: {exc}", file=sys.stderr)
+        sys.exit(2)

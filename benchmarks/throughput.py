@@ -1,0 +1,375 @@
+"""Inversion throughput: jaxinv (XLA CPU) vs the same algorithm in PyTorch eager, side by side.
+
+    python benchmarks/throughput.py                                  # every case, batch 1,8,32
+    python benchmarks/throughput.py --cases caffenet:conv5 --batch 1,8 --steps 5 --repeats 3
+    python benchmarks/throughput.py --check                          # iterate equality only
+    python benchmarks/throughput.py --json benchmarks/results/throughput.json
+
+What is timed: complete inversion steps (objective, gradient, momentum update) of B
+independent problems, reported as image-iterations per second (B × steps / seconds).
+
+- JAX: the library's own compiled chunk `jaxinv.optimize.run_chunk` (a `Problem` with
+  ``chunk = --steps``, the representation's objective and schedule preset, the random start of
+  `init_carry`), lowered and compiled ahead of time so that compilation is timed apart
+  ("compile s"); the first execution is timed apart too ("first s"); then ``--repeats`` chunks
+  of ``--steps`` steps. Each chunk continues from the previous carries at the next step index.
+- PyTorch: `baselines.torch_inversion.TorchInversion` on the same canonical blobs, targets,
+  initial image and schedule; its first chunk (oneDNN primitive creation, allocator warm-up) is
+  timed apart as well. JAX and torch chunks alternate, repeat by repeat, so that both see the
+  same load of the machine; "it/s" is the best repeat, the JSON also holds the median.
+- Networks have random canonical weights (`jaxinv.networks.init_blobs`): speed does not depend
+  on their values. HOG and DSIFT are the paper's presets on 375×500 gray pictures; there is no
+  PyTorch VLFeat HOG/DSIFT, so they are JAX only.
+- Memory per image: "XLA MB/img" = (temp + argument bytes) of the compiled chunk's
+  ``memory_analysis()`` / B — arguments include the network weights, shared by the batch;
+  "RSS MB/img" = (peak resident set size − resident size before) / B over the first and the
+  timed chunks, from Linux's VmHWM after resetting it (``/proc/self/clear_refs`` 5; falls back to
+  ``getrusage`` max RSS, which cannot be reset). glibc's mmap threshold is pinned at 128 KiB
+  (``mallopt``) so freed large buffers leave the resident set and one framework's freed memory
+  is not counted as the other's reuse.
+- GFLOP/s: 2.66 GFLOP per CaffeNet conv5 image-iteration and 2.90 per fc8 (forward +
+  backward to the input, from the issue); other cases have no figure.
+- Threads: torch uses ``--threads`` (default: every core) intra-op threads; XLA CPU uses its
+  own pool over every core, with ``XLA_FLAGS`` as found in the environment (recorded in the
+  JSON).
+
+``--check`` runs both on 20 steps of CaffeNet conv5 (227×227, batch 1) from the same start
+and prints the relative difference of the final images (tests/test_baselines.py asserts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import json
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxinv import optimize, registry  # noqa: E402
+from jaxinv.inversion import make_objective  # noqa: E402
+from jaxinv.networks import init_blobs  # noqa: E402
+from jaxinv.representations.cnn import cnn  # noqa: E402
+from jaxinv.schedules import resolve_schedule  # noqa: E402
+
+#: GFLOP per image-iteration (forward + input gradient), from the issue "Speed and scale".
+GFLOP_PER_IMAGE_ITERATION = {"caffenet:conv5": 2.66, "caffenet:fc8": 2.90}
+CASES = ("caffenet:conv5", "caffenet:fc8", "squeezenet1_1:fire9", "hog", "dsift")
+TORCH_CASES = ("caffenet:conv5", "caffenet:fc8", "squeezenet1_1:fire9")
+SHALLOW_SIZE = (375, 500)  # (H, W), a typical ImageNet validation picture
+
+
+# ----------------------------------------------------------------------------- set-up
+
+
+@dataclasses.dataclass
+class Case:
+    """One representation at one batch size, set up for both frameworks."""
+
+    name: str
+    batch: int
+    rep: object
+    problem: optimize.Problem
+    targets: jax.Array          # (B, ...) Φ0 per problem
+    carries: optimize.Carry     # (B, ...) init_carry per problem
+    blobs: dict | None          # canonical weights (CNN cases)
+
+    @property
+    def network(self) -> str | None:
+        return self.name.split(":")[0] if self.blobs is not None else None
+
+    @property
+    def layer(self) -> str | None:
+        return self.name.split(":")[1] if self.blobs is not None else None
+
+
+def _pictures(count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    import common
+
+    photos = [p for _, p in common.load_image_set(None, size=size)]
+    return [photos[i % len(photos)] for i in range(count)]
+
+
+def make_case(name: str, batch: int, *, steps: int, seed: int = 0, blobs: dict | None = None) -> Case:
+    """Representation, `Problem` (chunk = ``steps``), targets and random starts for ``name``."""
+    if name in ("hog", "dsift", "hogb"):
+        rep = registry.get(name)
+        size = SHALLOW_SIZE
+        blobs = None
+    else:
+        network, layer = name.split(":")
+        blobs = blobs if blobs is not None else init_blobs(network, key=seed)
+        rep = cnn(network, layer=layer, weights=blobs)
+        size = rep.input_shape[:2]
+    xs = np.stack([np.asarray(rep.preprocess(p), np.float32) for p in _pictures(batch, size)])
+    targets = jax.jit(jax.vmap(rep.features, in_axes=(None, 0)))(rep.params, jnp.asarray(xs))
+    problem = optimize.Problem(rep.features, make_objective(rep), resolve_schedule(rep.schedule),
+                               tuple(int(s) for s in xs.shape[1:]), chunk=int(steps))
+    keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), i) for i in range(batch)])
+    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
+    return Case(name, batch, rep, problem, targets, carries, blobs)
+
+
+def torch_inversion(case: Case, *, channels_last: bool = False):
+    """The PyTorch baseline of ``case``: same blobs, targets, start, schedule and constants."""
+    from baselines.torch_inversion import TorchInversion, build_network
+
+    obj = case.problem.objective
+    net = build_network(case.network, case.blobs, case.layer)
+    return TorchInversion(
+        net, np.asarray(case.targets), np.asarray(case.carries.variable)[:, 0],
+        schedule=[(s.learning_rate, s.iterations) for s in case.problem.schedule.stages],
+        lambda_tv=obj.lambda_tv, lambda_alpha=obj.lambda_alpha, alpha=obj.alpha, beta=obj.beta,
+        sigma=obj.sigma, size_weight=case.problem.size_weight, channels_last=channels_last)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def _pin_mmap_threshold() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD; also stops its dynamic growth
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakRSS:
+    """Peak resident set size over a block, minus the resident size at its start (bytes)."""
+
+    def __enter__(self):
+        self.resettable = False
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.resettable = True
+        except OSError:
+            pass
+        self.start = self._status("VmRSS") if self.resettable else self._maxrss()
+        return self
+
+    def __exit__(self, *exc):
+        self.delta = (self._status("VmHWM") if self.resettable else self._maxrss()) - self.start
+
+    @staticmethod
+    def _status(field: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise OSError(field)
+
+    @staticmethod
+    def _maxrss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+class JaxRunner:
+    """Drives `optimize.run_chunk` for a case: AOT compile, first chunk, timed chunks."""
+
+    def __init__(self, case: Case):
+        self.case = case
+        p = case.problem
+        self.total = p.schedule.total
+        self.t0 = 0
+        args = (p, case.rep.params, case.targets, None, case.carries, jnp.asarray(0, jnp.int32))
+        started = time.perf_counter()
+        self.compiled = optimize.run_chunk.lower(*args).compile()
+        self.compile_s = time.perf_counter() - started
+        mem = self.compiled.memory_analysis()
+        self.xla_bytes = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes)
+        self.carries = case.carries
+
+    def chunk(self) -> float:
+        c = self.case
+        started = time.perf_counter()
+        self.carries, energy = self.compiled(c.rep.params, c.targets, None, self.carries,
+                                             jnp.asarray(self.t0, jnp.int32))
+        jax.block_until_ready((self.carries, energy))
+        seconds = time.perf_counter() - started
+        self.t0 = (self.t0 + c.problem.chunk) % self.total
+        return seconds
+
+
+class TorchRunner:
+    def __init__(self, case: Case, *, channels_last: bool = False):
+        self.inv = torch_inversion(case, channels_last=channels_last)
+        self.steps = case.problem.chunk
+
+    def chunk(self) -> float:
+        started = time.perf_counter()
+        self.inv.run(self.steps)
+        return time.perf_counter() - started
+
+
+def bench_case(name: str, batch: int, *, steps: int, repeats: int, with_torch: bool,
+               channels_last: bool = False) -> dict:
+    import gc
+
+    gc.collect()
+    case = make_case(name, batch, steps=steps)
+    its = batch * steps
+    row: dict = {"case": name, "batch": batch, "steps": steps, "repeats": repeats}
+    jr = JaxRunner(case)
+    row["jax_compile_s"] = jr.compile_s
+    row["jax_xla_bytes_per_image"] = None if jr.xla_bytes is None else jr.xla_bytes / batch
+    tr = TorchRunner(case, channels_last=channels_last) if with_torch else None
+    with PeakRSS() as mj:
+        row["jax_first_chunk_s"] = jr.chunk()
+        jax_times = [jr.chunk() for _ in range(1)]  # settle the allocator before torch starts
+    jax_rss = mj.delta
+    torch_times: list[float] = []
+    if tr is not None:
+        with PeakRSS() as mt:
+            row["torch_first_chunk_s"] = tr.chunk()
+            torch_times.append(tr.chunk())
+        torch_rss = mt.delta
+    jax_times = jax_times[:1]
+    for _ in range(repeats - 1):  # alternate, so both see the same machine load
+        jax_times.append(jr.chunk())
+        if tr is not None:
+            torch_times.append(tr.chunk())
+    row["jax_rss_bytes_per_image"] = jax_rss / batch
+    row["jax_seconds"] = jax_times
+    row["jax_its"] = its / min(jax_times)
+    row["jax_its_median"] = its / statistics.median(jax_times)
+    if tr is not None:
+        row["torch_rss_bytes_per_image"] = torch_rss / batch
+        row["torch_seconds"] = torch_times
+        row["torch_its"] = its / min(torch_times)
+        row["torch_its_median"] = its / statistics.median(torch_times)
+        row["ratio"] = row["jax_its"] / row["torch_its"]
+        row["ratio_median"] = row["jax_its_median"] / row["torch_its_median"]
+    gflop = GFLOP_PER_IMAGE_ITERATION.get(name)
+    if gflop is not None:
+        row["jax_gflops"] = gflop * row["jax_its"]
+        if tr is not None:
+            row["torch_gflops"] = gflop * row["torch_its"]
+    return row
+
+
+# ----------------------------------------------------------------------------- check
+
+
+def check_iterates(steps: int = 20, *, name: str = "caffenet:conv5", batch: int = 1,
+                   seed: int = 0) -> dict:
+    """Both frameworks from the same start for ``steps`` steps: relative difference of the images."""
+    case = make_case(name, batch, steps=steps, seed=seed)
+    carries, energy = optimize.run_chunk(case.problem, case.rep.params, case.targets, None,
+                                         case.carries, jnp.asarray(0, jnp.int32))
+    sigma = case.problem.objective.sigma
+    x_jax = np.asarray(carries.variable)[:, 0].astype(np.float64) * sigma
+    inv = torch_inversion(case)
+    inv.run(steps)
+    x_torch = inv.images_nhwc().astype(np.float64)
+    x0 = np.asarray(case.carries.variable)[:, 0].astype(np.float64) * sigma
+    rel = float(np.linalg.norm(x_jax - x_torch) / np.linalg.norm(x_jax))
+    moved = float(np.linalg.norm(x_jax - x0) / np.linalg.norm(x0))
+    e_jax = np.asarray(energy)[:, -1, 3]
+    return {"case": name, "batch": batch, "steps": steps, "relative_difference": rel,
+            "relative_move_from_start": moved, "jax_energy_last_step": e_jax.tolist()}
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _fmt(v, spec=".1f", scale=1.0) -> str:
+    return "—" if v is None else format(v * scale, spec)
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| case | B | JAX it/s | torch it/s | JAX/torch | JAX GFLOP/s | torch GFLOP/s "
+            "| JAX compile s | JAX first s | torch first s | XLA MB/img | JAX RSS MB/img | torch RSS MB/img |")
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    mb = 1 / 2 ** 20
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['batch']} | {_fmt(r['jax_its'], '.2f')} | {_fmt(r.get('torch_its'), '.2f')}"
+            f" | {_fmt(r.get('ratio'), '.2f')} | {_fmt(r.get('jax_gflops'))} | {_fmt(r.get('torch_gflops'))}"
+            f" | {_fmt(r['jax_compile_s'])} | {_fmt(r['jax_first_chunk_s'], '.2f')}"
+            f" | {_fmt(r.get('torch_first_chunk_s'), '.2f')} | {_fmt(r['jax_xla_bytes_per_image'], '.0f', mb)}"
+            f" | {_fmt(r['jax_rss_bytes_per_image'], '.0f', mb)} | {_fmt(r.get('torch_rss_bytes_per_image'), '.0f', mb)} |")
+    return "\n".join(lines)
+
+
+def environment(threads: int) -> dict:
+    import torch
+
+    return {"python": platform.python_version(), "jax": jax.__version__, "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "torch_threads": threads,
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""), "machine": platform.machine(),
+            "loadavg_start": os.getloadavg()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
+    parser.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timed chunk")
+    parser.add_argument("--repeats", type=int, default=3, help="timed chunks per framework")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--no-torch", action="store_true", help="JAX only")
+    parser.add_argument("--channels-last", action="store_true", help="torch activations channels-last")
+    parser.add_argument("--check", action="store_true", help="only the 20-step iterate check")
+    parser.add_argument("--json", help="write the rows and the environment here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    _pin_mmap_threshold()
+    env = environment(args.threads)
+    print(f"# jax {env['jax']} ({jax.devices()[0].platform}), torch {env['torch']} with {args.threads}"
+          f" threads, {env['cpu_count']} cores, XLA_FLAGS={env['XLA_FLAGS']!r},"
+          f" load average {env['loadavg_start'][0]:.1f}", flush=True)
+    out: dict = {"environment": env}
+    if args.check:
+        chk = check_iterates()
+        out["check"] = chk
+        print(f"iterate check ({chk['case']}, batch {chk['batch']}, {chk['steps']} steps):"
+              f" ‖x_jax − x_torch‖/‖x_jax‖ = {chk['relative_difference']:.2e}"
+              f" (images moved {chk['relative_move_from_start']:.2e} from the start)", flush=True)
+    else:
+        cases = [c for c in args.cases.split(",") if c]
+        unknown = [c for c in cases if c not in CASES]
+        if unknown:
+            parser.error(f"unknown case(s) {unknown}; use {', '.join(CASES)}")
+        rows = []
+        for name in cases:
+            for batch in (int(b) for b in args.batch.split(",")):
+                row = bench_case(name, batch, steps=args.steps, repeats=args.repeats,
+                                 with_torch=(name in TORCH_CASES and not args.no_torch),
+                                 channels_last=args.channels_last)
+                rows.append(row)
+                print(f"  {name} B={batch}: JAX {row['jax_its']:.2f} it/s"
+                      + (f", torch {row['torch_its']:.2f} it/s, ratio {row['ratio']:.2f}" if "ratio" in row else "")
+                      + f" (compile {row['jax_compile_s']:.1f} s)", flush=True)
+        out["rows"] = rows
+        print()
+        print(markdown(rows))
+        print("\nit/s: image-iterations per second, best of the repeats (the JSON also has medians);"
+              " JAX/torch > 1: JAX faster.")
+    if args.json:
+        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""Shared plumbing of the example scripts: arguments, weights, schedules, figures, outputs.
+
+Nothing here is part of the library; each example imports it as ``from _common import ...``
+(the scripts put their own folder on ``sys.path``). Only `jaxinv` submodules are imported,
+never the top-level package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from jaxinv.images import contrast_stretch  # noqa: E402
+from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
+
+#: Weight files under --weights-dir, per network (the paper's CaffeNet falls back to the cache).
+WEIGHT_FILES = {
+    "squeezenet1_1": "squeezenet_v1.1/squeezenet_v1.1.caffemodel",
+    "googlenet": "bvlc_googlenet/bvlc_googlenet.caffemodel",
+    "caffenet": "bvlc_reference_caffenet/bvlc_reference_caffenet.caffemodel",
+}
+
+#: A middle and a deep layer per network (the deep one is the last before the classifier's
+#: logits), chosen so that each example runs in minutes on a laptop CPU.
+DEFAULT_LAYERS = {
+    "squeezenet1_1": ("fire5/concat", "fire9/concat"),
+    "googlenet": ("inception_3b/output", "inception_4e/output"),
+    "caffenet": ("relu3", "relu7"),
+}
+
+#: The layer just before the softmax, where a class score vector lives.
+LOGIT_LAYERS = {"squeezenet1_1": "pool10", "googlenet": "loss3/classifier", "caffenet": "fc8"}
+
+
+def default_weights_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", REPO.parent / "shared" / "weights"))
+
+
+def parser(name: str, description: str, *, seeds: int = 2, iterations_scale: float = 1.0,
+           network: bool = True) -> argparse.ArgumentParser:
+    """The options every example shares; ``name`` sets the default output folder."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", type=pathlib.Path, default=HERE / "out" / name, help="output folder")
+    p.add_argument("--iterations-scale", type=float, default=iterations_scale,
+                   help="fraction of the paper's schedule (1 = 100+200+100 iterations for a CNN)")
+    p.add_argument("--seeds", type=int, default=seeds, help="random starts per code")
+    p.add_argument("--seed", type=int, default=0, help="seed of the jax.random key")
+    if network:
+        p.add_argument("--network", default="squeezenet1_1", choices=sorted(WEIGHT_FILES),
+                       help="network to invert (caffenet needs its weights in the cache)")
+        p.add_argument("--weights-dir", type=pathlib.Path, default=default_weights_dir(),
+                       help="folder of the pretrained weights (env JAXINV_SHARED_WEIGHTS)")
+        p.add_argument("--picture", default="astronaut",
+                       help="a scikit-image picture name (astronaut, chelsea, coffee) or an image file")
+    return p
+
+
+def weights_for(network: str, weights_dir: pathlib.Path) -> str | None:
+    """The weight file of ``network`` under ``weights_dir``, or None to use jaxinv's cache."""
+    path = pathlib.Path(weights_dir) / WEIGHT_FILES[network]
+    if path.is_file():
+        return str(path)
+    if network == "caffenet":
+        return None  # `jaxinv weights` puts the converted CaffeNet in the cache
+    raise SystemExit(f"no weights for {network} at {path}; pass --weights-dir or set JAXINV_SHARED_WEIGHTS")
+
+
+def representation(network: str, layer: str, weights_dir: pathlib.Path):
+    from jaxinv.representations.cnn import cnn
+
+    return cnn(network, layer=layer, weights=weights_for(network, weights_dir))
+
+
+def load_picture(name: str) -> np.ndarray:
+    from jaxinv.images import default_picture, load
+
+    if pathlib.Path(name).is_file():
+        return load(name)
+    return default_picture(name)
+
+
+def schedule(rep_or_name: Any, scale: float) -> Schedule:
+    """The representation's schedule (or a preset name), its stages shortened by ``scale``."""
+    name = rep_or_name if isinstance(rep_or_name, str) else rep_or_name.schedule
+    sched = resolve_schedule(name)
+    return sched if scale == 1 else sched.shortened(scale)
+
+
+def reference(rep, picture: np.ndarray) -> np.ndarray:
+    """The picture as the network sees it (warped to its input size), back in [0, 255]."""
+    return np.clip(np.asarray(rep.deprocess(np.asarray(rep.preprocess(picture)))), 0, 255)
+
+
+def display(rep, inputs: np.ndarray) -> np.ndarray:
+    """The paper's display of a reconstruction: de-processed, then min-max stretched."""
+    return contrast_stretch(np.asarray(rep.deprocess(np.asarray(inputs)))) / 255.0
+
+
+def short(layer: str) -> str:
+    return layer.replace("/", "_")
+
+
+class Outputs:
+    """An example's output folder: figures, ``metrics.json`` (energies per run) and ``summary.md``."""
+
+    def __init__(self, folder: pathlib.Path, title: str, args: argparse.Namespace):
+        self.folder = pathlib.Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.started = time.perf_counter()
+        self.lines = [f"# {title}", "", "Command: `python " + " ".join([sys.argv[0], *sys.argv[1:]]) + "`", ""]
+        self.runs: list[dict[str, Any]] = []
+        self.extra: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+        self.figures: list[str] = []
+
+    def record(self, name: str, result) -> None:
+        """Keep the first and last total energy of every reconstruction of ``result``."""
+        energy = np.asarray(result.energy)
+        energy = energy.reshape(-1, *energy.shape[-2:])
+        for i, e in enumerate(energy):
+            self.runs.append({"run": f"{name}#{i}", "first_total": float(e[0, 3]), "last_total": float(e[-1, 3]),
+                              "iterations": int(e.shape[0]), "seconds": float(result.seconds)})
+
+    def figure(self, fig, name: str, caption: str) -> None:
+        path = self.folder / name
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.figures.append(name)
+        self.lines += [f"![{caption}]({name})", "", f"*{name}*: {caption}", ""]
+
+    def text(self, *lines: str) -> None:
+        self.lines += [*lines, ""]
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        def fmt(v):
+            return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+        self.lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        self.lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+        self.lines.append("")
+
+    def finish(self, **extra: Any) -> None:
+        seconds = time.perf_counter() - self.started
+        self.extra.update(extra)
+        self.lines.append(f"Wall time: {seconds:.0f} s.")
+        (self.folder / "summary.md").write_text("\n".join(self.lines) + "\n")
+        data = {"runs": self.runs, "figures": self.figures, "seconds": seconds, **self.extra}
+        (self.folder / "metrics.json").write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        print(f"wrote {self.folder}/summary.md ({seconds:.0f} s)")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], *, row_labels: Sequence[str] = (),
+               titles: Sequence[Sequence[str]] | None = None, size: float = 2.0, cmap: str | None = None):
+    """A figure of images (values in [0, 1], or any with ``cmap``) in rows."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * n_rows + 0.3), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(row):
+                ax.axis("off")
+                continue
+            im = np.asarray(row[j])
+            if im.ndim == 3 and im.shape[-1] == 1:
+                im = im[..., 0]
+            ax.imshow(np.clip(im, 0, 1) if cmap is None else im, cmap=cmap if im.ndim == 2 else None)
+            if titles is not None and j < len(titles[i]):
+                ax.set_title(titles[i][j], fontsize=8)
+        if i < len(row_labels):
+            axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
+    fig.tight_layout()
+    return fig

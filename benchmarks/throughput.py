@@ -313,7 +313,8 @@ def environment(threads: int) -> dict:
 
     return {"python": platform.python_version(), "jax": jax.__version__, "torch": torch.__version__,
             "cpu_count": os.cpu_count(), "torch_threads": threads,
-            "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""), "machine": platform.machine(),
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "machine": platform.machine(),
             "loadavg_start": os.getloadavg()}
 
 
@@ -324,11 +325,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="steps per timed chunk")
     parser.add_argument("--repeats", type=int, default=3, help="timed chunks per framework")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--omp-passive", action="store_true",
+                        help="OMP_WAIT_POLICY=PASSIVE for torch's OpenMP pool (helps on a shared, loaded machine)")
     parser.add_argument("--no-torch", action="store_true", help="JAX only")
     parser.add_argument("--channels-last", action="store_true", help="torch activations channels-last")
     parser.add_argument("--check", action="store_true", help="only the 20-step iterate check")
     parser.add_argument("--json", help="write the rows and the environment here")
     args = parser.parse_args(argv)
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read when libgomp starts, i.e. at import torch
 
     import torch
 
@@ -337,6 +342,7 @@ def main(argv=None) -> int:
     env = environment(args.threads)
     print(f"# jax {env['jax']} ({jax.devices()[0].platform}), torch {env['torch']} with {args.threads}"
           f" threads, {env['cpu_count']} cores, XLA_FLAGS={env['XLA_FLAGS']!r},"
+          f" OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']!r},"
           f" load average {env['loadavg_start'][0]:.1f}", flush=True)
     out: dict = {"environment": env}
     if args.check:

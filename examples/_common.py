@@ -176,7 +176,8 @@ def _jsonable(v: Any) -> Any:
 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], *, row_labels: Sequence[str] = (),
-               titles: Sequence[Sequence[str]] | None = None, size: float = 2.0, cmap: str | None = None):
+               titles: Sequence[Sequence[str]] | None = None, size: float = 2.0, cmap: str | None = None,
+               suptitle: str | None = None):
     """A figure of images (values in [0, 1], or any with ``cmap``) in rows."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * n_rows + 0.3), squeeze=False)
@@ -196,5 +197,9 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], *, row_labels: Sequence[str
                 ax.set_title(titles[i][j], fontsize=8)
         if i < len(row_labels):
             axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
-    fig.tight_layout()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (size * n_rows + 0.3)))
+    else:
+        fig.tight_layout()
     return fig

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinv import optimize
+from jaxinv import optimize, parallel
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture
 from jaxinv.objective import IJCVObjective, PaperObjective
@@ -223,7 +223,7 @@ def run_inversion(
     batch_targets = jnp.asarray(np.repeat(targets, per_image, axis=0))
     carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
     if sharding is not None:
-        batch_targets, carries = jax.device_put((batch_targets, carries), sharding)
+        batch_targets, carries = parallel.shard_batch((batch_targets, carries), sharding)
 
     started = time.perf_counter()
     bar = None
@@ -234,9 +234,9 @@ def run_inversion(
     for t0 in range(0, schedule.total, chunk):
         carries, energy = optimize.run_chunk(problem, rep.params, batch_targets, mask_arr, carries,
                                              jnp.asarray(t0, jnp.int32))
-        energies.append(np.asarray(energy))
+        energies.append(parallel.to_host(energy))
         if keep_snapshots:
-            snapshots.append(np.asarray(carries.snapshot))
+            snapshots.append(parallel.to_host(carries.snapshot))
         snap_its.append(t0 + 1)
         done = min(t0 + chunk, schedule.total)
         if bar is not None:
@@ -245,9 +245,11 @@ def run_inversion(
             progress(done)
     if bar is not None:
         bar.close()
-    images_in, final_codes, errors = optimize.evaluate(problem, rep.params, batch_targets, mask_arr, carries.variable)
+    images_in, final_codes, errors = parallel.gather(
+        optimize.evaluate(problem, rep.params, batch_targets, mask_arr, carries.variable))
+    rejected = parallel.to_host(carries.rejected)
     seconds = time.perf_counter() - started
-    if np.any(np.asarray(carries.rejected) > 0):
+    if np.any(rejected > 0):
         warnings.warn(f"{rep.name}: some inversions diverged and kept their last finite iterate"
                       " (InversionResult.diverged); use a smaller learning rate for them", stacklevel=3)
 
@@ -271,7 +273,7 @@ def run_inversion(
         energy=energy,
         snapshots=snaps,
         snapshot_iterations=np.asarray(snap_its),
-        diverged=np.repeat(np.asarray(carries.rejected) > 0, copies).reshape(n, s),
+        diverged=np.repeat(rejected > 0, copies).reshape(n, s),
         seconds=seconds,
     )
 

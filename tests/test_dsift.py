@@ -14,6 +14,7 @@ from jax.test_util import check_grads
 from conftest import require
 from jaxinv.errors import JaxinvError
 from jaxinv.representations.dsift import (
+    PAPER_WINDOW_SIZE,
     DsiftFeatures,
     dsift,
     dsift_descriptors,
@@ -182,6 +183,16 @@ def test_check_grads_on_smooth_image(fast):
         return jnp.sum(features(None, x) * proj)
 
     check_grads(f, (image,), order=1, modes=["rev"], eps=1e-2, atol=2e-2, rtol=2e-2)
+
+
+def test_paper_window_matches_dsift_net():
+    # dsift_net's per-cell weights exp(−d²/(2·1.5²)), d = cell centre − 2.5 (1-D factors).
+    from jaxinv.representations.dsift import _flat_bin_weights
+
+    net = np.exp(-np.array([1.5, 0.5, 0.5, 1.5]) ** 2 / (2 * 1.5**2))
+    ours = _flat_bin_weights(5, PAPER_WINDOW_SIZE)
+    np.testing.assert_allclose(ours / ours[1], net / net[1], rtol=1e-6)
+    assert paper_dsift().features.window_size == PAPER_WINDOW_SIZE and paper_dsift().features.fast
 
 
 def test_no_renormalisation_option():

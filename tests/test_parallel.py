@@ -284,9 +284,7 @@ def test_batch_split_over_two_processes_matches_one_process(multi_host):
 
 def test_invert_batch_over_two_processes_matches_one_process(multi_host):
     (reference, _), *processes = multi_host
-    if not processes[0][1]["invert_batch"]:
-        pytest.skip("run_inversion does not use jaxinv.parallel yet (shard_batch / to_host); "
-                    "apply the inversion.py diff of docs/SCALING.md")
+    assert processes[0][1]["invert_batch"], "run_inversion must route the batch through jaxinv.parallel"
     for pid, (saved, report) in enumerate(processes):
         for name in ("images", "inputs", "errors", "codes", "targets", "energy", "snapshots", "diverged"):
             np.testing.assert_array_equal(saved[f"batch_{name}"], reference[f"batch_{name}"],

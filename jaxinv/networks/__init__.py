@@ -4,8 +4,8 @@
 ``net.features`` is the pure ``features(params, x, *, layer)``.
 """
 
-from jaxinv.networks.registry import (NETWORKS, Features, Network, init_blobs, load,
-                                      receptive_field, resolve_layer, spec)
+from jaxinv.networks.registry import (NETWORKS, Features, Network, check_blobs, init_blobs,
+                                      load, receptive_field, resolve_layer, spec)
 
-__all__ = ["NETWORKS", "Features", "Network", "init_blobs", "load", "receptive_field",
-           "resolve_layer", "spec"]
+__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "init_blobs", "load",
+           "receptive_field", "resolve_layer", "spec"]

@@ -21,8 +21,8 @@ from jaxinv.networks import alexnet, caffenet, googlenet, squeezenet
 from jaxinv.networks.graph import (Graph, NetworkSpec, blob_shapes, params_from_blobs,
                                    receptive_fields)
 
-__all__ = ["NETWORKS", "Features", "Network", "init_blobs", "load", "receptive_field",
-           "resolve_layer", "spec"]
+__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "init_blobs", "load",
+           "params_from", "receptive_field", "resolve_layer", "spec"]
 
 NETWORKS: dict[str, NetworkSpec] = {
     s.name: s for s in (caffenet.SPEC, alexnet.SPEC, alexnet.TORCHVISION_SPEC,
@@ -137,9 +137,13 @@ def init_blobs(name: str, *, key: jax.Array | int = 0) -> Blobs:
     (±100 for 0-255 images), where LRN is active; biases are visible but small.
     """
     s = spec(name)
-    if not isinstance(key, int):
-        key = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
-    rng = np.random.default_rng(key)
+    if isinstance(key, int):
+        seed: Any = key
+    else:  # a typed key (jax.random.key) or a raw uint32 one (jax.random.PRNGKey)
+        is_typed = jax.dtypes.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key)
+        data = jax.random.key_data(key) if is_typed else key
+        seed = np.asarray(data, np.uint32).ravel().tolist()
+    rng = np.random.default_rng(seed)
     out = {}
     for layer, (w, b) in blob_shapes(s.nodes, s.input_shape).items():
         fan_in = int(np.prod(w[1:]))

@@ -20,27 +20,32 @@ the standard 4×4×8 geometry, with both its flat ("fast") and Gaussian windows:
 5. ``norm`` = Σ(descriptor)/(3bs+1)²; then L2 (``vl_fast_sqrt_f`` + FLT_EPSILON), clamp at 0.2,
    L2 again. Element order t + T·(b_x + 4·b_y); frames row by row (y outer, x inner).
 
-The pooling is a handful of strided slices multiplied by scalar weights (XLA fuses them
-into one loop per pass), so the graph is cheap forward and backward, jit- and vmap-able.
-The non-differentiable bit tricks of VLFeat (``vl_fast_sqrt_f``) get the derivative of the
-exact square root, zero below VLFeat's 1e-8 threshold, so gradients stay finite on flat,
-black and saturated images. ``vl_fast_atan2_f`` is a rational function and is differentiated
-as written.
+Implementation: step 1-3 are per-pixel jnp maths; a hand-written VJP for them and matmuls
+for the pooling (one banded matrix per axis with the edge replication folded in, or, for
+dense sampling, block matmuls on the gcd(step, bs) lattice) keep the backward pass about as
+cheap as the forward one on XLA:CPU, which otherwise fuses the shifted-slice adjoints with
+their producers and recomputes them once per tap. Everything is float32, jit- and vmap-able.
+The non-differentiable bit trick of ``vl_fast_sqrt_f`` gets the derivative of the exact
+square root, zero below VLFeat's 1e-8 threshold, so gradients stay finite on flat, black and
+saturated images; ``vl_fast_atan2_f`` is rational (denominators ≥ FLT_EPSILON) and is
+differentiated as written, with ⌊n⌋ held fixed (the split is continuous across bins).
 
 Differences from VLFeat: the pooling sums in a different order than VLFeat's float32 running
 sums, so descriptors agree to ~1e-5 on frames with ``norm`` > 1e-2 (for [0, 1] images; ×255
 for [0, 255]) and arbitrarily on near-flat frames, where VLFeat's output is rounding noise.
-Only the 4×4×8 geometry and one step/bin size for both axes are offered.
+Only the 4×4×8 geometry and one step and bin size for both axes are offered. ``bounds`` is
+(x_min, y_min, x_max, y_max) as in the C API (cyvlfeat takes [Y, X] order).
 
 Paper (CVPR 2015, ``dsift_net(5)``, METHOD.md §3.2) vs `paper_dsift`:
 
-- Window: dsift_net weights each *cell* by exp(−((i−2.5)² + (j−2.5)²)/(2·1.5²)) (σ = 1.5 cells).
-  VLFeat's flat window with ``window_size=1.5`` does the same kind of thing: one Gaussian
-  factor per bin and axis, taken as the mean of the Gaussian over the bin's support instead
-  of its value at the bin centre (1-D factors 0.930/0.603 relative to ~0.946/0.607;
-  their ratio, which is all that survives the L2 normalisation, is 0.648 vs 0.641). VLFeat's
-  Gaussian window (``fast=False``) instead weights every pixel, which dsift_net never does,
-  so `paper_dsift` uses ``fast=True, window_size=1.5``.
+- Window: dsift_net weights each *cell* by exp(−((i−2.5)² + (j−2.5)²)/(2·1.5²)) (σ = 1.5 cells;
+  1-D factors 0.946 inner, 0.607 outer, ratio 0.6412). VLFeat's flat window does the same kind
+  of thing, one Gaussian factor per bin and axis, but takes the *mean* of the Gaussian over the
+  bin's (2bs−1)-pixel support: with ``window_size=1.5`` the ratio would be 0.674. `paper_dsift`
+  uses ``fast=True, window_size=PAPER_WINDOW_SIZE`` (1.40173), where the ratio is 0.6412, so
+  VLFeat's per-bin weights are proportional to dsift_net's and, after the L2 normalisation,
+  the windows agree exactly. VLFeat's Gaussian window (``fast=False``) instead weights every
+  pixel, which dsift_net never does.
 - Renormalisation: dsift_net stops after the 0.2 clamp; VLFeat (and jaxinv by default)
   L2-normalises again. ``renormalize=False`` gives the dsift_net behaviour.
 - Normalisation ε: dsift_net uses 1/√(1e-6 + Σx²), VLFeat 1/(√Σx² + FLT_EPSILON).
@@ -69,6 +74,7 @@ from jaxinv.errors import JaxinvError
 from jaxinv.representation import Representation
 
 __all__ = [
+    "PAPER_WINDOW_SIZE",
     "DsiftFeatures",
     "dsift",
     "dsift_descriptors",
@@ -84,6 +90,10 @@ NUM_ORIENTATIONS = 8
 DESCRIPTOR_SIZE = NUM_BINS * NUM_BINS * NUM_ORIENTATIONS
 FLT_EPSILON = np.float32(1.19209290e-07)  # VL_EPSILON_F
 RGB2GRAY = (0.2989, 0.5870, 0.1140)  # MATLAB rgb2gray
+# Flat-window size at which VLFeat's per-bin factors bs·mean(Gaussian over the bin), bin 5,
+# have the outer/inner ratio exp(−(1.5² − 0.5²)/(2·1.5²)) = 0.64118 of dsift_net's σ = 1.5-cell
+# cell weights (solved numerically; nominal 1.5 gives 0.674). Checked in tests/test_dsift.py.
+PAPER_WINDOW_SIZE = 1.401727
 
 
 # --------------------------------------------------------------------------------------------
@@ -711,7 +721,11 @@ def dsift(
 def paper_dsift(*, renormalize: bool = True) -> Representation:
     """The CVPR 2015 DSIFT: bin 5, descriptor step 3 cells = 15 px, σ = 1.5-cell window.
 
-    Uses VLFeat's flat window (``fast=True``) with ``window_size=1.5``: like dsift_net it weights
-    whole bins by a Gaussian of σ = 1.5 bins (see the module docstring for what still differs).
+    VLFeat's flat window (``fast=True``) with ``window_size=PAPER_WINDOW_SIZE``: like dsift_net
+    it weights whole bins, and at this size its per-bin weights are proportional to
+    dsift_net's exp(−d²/(2·1.5²)) (see the module docstring for what still differs).
+    ``renormalize=False`` drops VLFeat's second L2 normalisation, as dsift_net does.
     """
-    return dsift(bin_size=5, step=15, fast=True, window_size=1.5, renormalize=renormalize, name="dsift")
+    return dsift(
+        bin_size=5, step=15, fast=True, window_size=PAPER_WINDOW_SIZE, renormalize=renormalize, name="dsift"
+    )

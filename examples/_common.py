@@ -105,6 +105,30 @@ def schedule(rep_or_name: Any, scale: float) -> Schedule:
     return sched if scale == 1 else sched.shortened(scale)
 
 
+def invert_stable(out: "Outputs", label: str, function, *args, schedule: Schedule, retries: int = 2,
+                  factor: float = 0.3, **kwargs):
+    """``function(*args, schedule=schedule, **kwargs)`` (`invert` or `invert_batch`), run again with the
+    learning rates × ``factor`` while some reconstruction diverged (a step overflowed and was refused;
+    jaxinv then returns the last finite, but useless, iterate). The summary notes every retry.
+    """
+    import warnings
+
+    for attempt in range(retries + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            res = function(*args, schedule=schedule, **kwargs)
+        bad = np.asarray(res.diverged) | ~np.isfinite(np.asarray(res.errors))
+        if not bad.any():
+            return res
+        if attempt < retries:
+            out.text(f"Note: `{label}`: {int(bad.sum())} of {bad.size} reconstructions diverged with the schedule's "
+                     f"learning rates ×{factor ** attempt:g}; run again with ×{factor ** (attempt + 1):g}.")
+            print(f"{label}: diverged, retrying with learning rates x{factor ** (attempt + 1):g}", flush=True)
+            schedule = schedule.scaled(factor)
+    out.text(f"Note: `{label}` still diverged after {retries} retries; its numbers are not meaningful.")
+    return res
+
+
 def reference(rep, picture: np.ndarray) -> np.ndarray:
     """The picture as the network sees it (warped to its input size), back in [0, 255]."""
     return np.clip(np.asarray(rep.deprocess(np.asarray(rep.preprocess(picture)))), 0, 255)
@@ -180,7 +204,7 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], *, row_labels: Sequence[str
                suptitle: str | None = None):
     """A figure of images (values in [0, 1], or any with ``cmap``) in rows."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * n_rows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, (size + 0.45) * n_rows + 0.3), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]
@@ -199,7 +223,7 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], *, row_labels: Sequence[str
             axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (size * n_rows + 0.3)))
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / ((size + 0.45) * n_rows + 0.3)))
     else:
         fig.tight_layout()
     return fig

@@ -55,7 +55,8 @@ def main(argv=None) -> None:
         ref = C.reference(rep, picture)
         sched = C.schedule(rep, args.iterations_scale)
         print(f"{layer}: {args.seeds} seed(s), {sched.total} iterations", flush=True)
-        res = invert(rep, picture, key=jax.random.fold_in(key, li), seeds=args.seeds, schedule=sched)
+        res = C.invert_stable(out, layer, invert, rep, picture, key=jax.random.fold_in(key, li), seeds=args.seeds,
+                              schedule=sched)
         out.record(layer, res)
         target = np.asarray(res.targets)
         ps = [psnr(im, ref) for im in res.images]

@@ -56,7 +56,8 @@ def main(argv=None) -> None:
         results = {}
         for mode, coupled in (("independent", False), ("coupled", True)):
             print(f"{layer}: {mode}, {args.seeds} seeds, {sched.total} iterations", flush=True)
-            res = invert(rep, picture, key=layer_key, seeds=args.seeds, coupled=coupled, schedule=sched)
+            res = C.invert_stable(out, f"{layer}/{mode}", invert, rep, picture, key=layer_key, seeds=args.seeds,
+                                  coupled=coupled, schedule=sched)
             out.record(f"{layer}/{mode}", res)
             results[mode] = res
             energies[f"{layer}/{mode}"] = np.asarray(res.energy)

@@ -4,20 +4,13 @@ A reimplementation of Mahendran & Vedaldi, "Understanding Deep Image Representat
 Inverting Them" (CVPR 2015), with the IJCV 2016 variant as an option.
 """
 
-from jaxinv import images, masks, metrics, registry, schedules
-try:  # TEMP-DEV
-    from jaxinv import networks
-except ImportError:  # TEMP-DEV
-    pass
+from jaxinv import images, masks, metrics, networks, parallel, registry, schedules
 from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
 from jaxinv.objective import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
 from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
 from jaxinv.representation import Representation, from_function
-try:  # TEMP-DEV
-    from jaxinv.representations.cnn import cnn
-except ImportError:  # TEMP-DEV
-    pass
+from jaxinv.representations.cnn import cnn
 from jaxinv.representations.dsift import dsift
 from jaxinv.representations.hog import hog
 from jaxinv.representations.pooling import average_pool
@@ -49,6 +42,7 @@ __all__ = [
     "momentum_with_reset",
     "networks",
     "paper_lambdas_from_code",
+    "parallel",
     "registry",
     "schedules",
 ]

@@ -64,7 +64,9 @@ CASES = [
     ("coins", None, 1.0, 6, 7, True, None, None),
     ("astronaut", (slice(37, 240), slice(101, 318)), 1.0, 3, 2, True, None, None),  # odd 203×217
     ("camera", (slice(0, 251), slice(5, 306)), 1.0, 4, 5, True, (7, 3, 280, 240), 1.0),
+    ("coins", (slice(30, 171), slice(40, 199)), 1.0, 6, 3, True, None, None),  # lattice, gcd 3
     ("coins", (slice(10, 131), slice(20, 117)), 1.0, 4, 3, False, None, None),  # Gaussian window
+    ("camera", (slice(60, 151), slice(200, 283)), 1.0, 4, 2, False, None, None),  # lattice, gcd 2
     ("astronaut", (slice(200, 301), slice(150, 263)), 255.0, 5, 4, False, None, 1.5),
     ("camera", (slice(100, 197), slice(300, 411)), 1.0, 3, 5, False, (4, 6, 100, 90), None),
 ]
@@ -94,6 +96,20 @@ def test_matches_vlfeat(case):
     assert np.abs(ours - expected)[mask].max() < 1e-4
 
 
+def test_paper_preset_matches_vlfeat():
+    from skimage import data
+
+    rep = paper_dsift()
+    x = rep.preprocess(data.astronaut()[:301, 50:427])  # 255·gray − 128, odd size
+    frames, norms, expected, unclipped = _vlfeat(
+        np.ascontiguousarray(x[..., 0]), bin_size=5, step=15, fast=True, window_size=PAPER_WINDOW_SIZE
+    )
+    ours = np.asarray(rep.code(jnp.asarray(x))).reshape(-1, 128)
+    np.testing.assert_array_equal(dsift_frames(x.shape, bin_size=5, step=15), frames)
+    mask = (norms > 1e-2 * 255)[:, None] & unclipped
+    assert np.abs(ours - expected)[mask].max() < 1e-4
+
+
 def test_fast_atan2_reference_values():
     # vl_fast_atan2_f computed by hand: x = 1, y = 1 → r ≈ 0, θ = π/4 − tiny; x = −1, y = 0 → ≈ π.
     y = jnp.array([1.0, 0.0, -1.0, 0.0], jnp.float32)
@@ -118,7 +134,8 @@ def test_representation_shapes_and_metadata():
     np.testing.assert_allclose(rep.preprocess(picture[..., :1])[..., 0], picture[..., 0] - 128, atol=1e-4)
     code = rep(picture)
     frames = dsift_frames(x.shape, bin_size=5, step=15)
-    assert code.shape == ((61 - 16) // 15 + 1, (77 - 16) // 15 + 1, 128) and len(frames) == code.shape[0] * code.shape[1]
+    assert code.shape == ((61 - 16) // 15 + 1, (77 - 16) // 15 + 1, 128)
+    assert len(frames) == code.shape[0] * code.shape[1]
     assert rep.min_size == (16, 16)
     rep.check_input((16, 16, 1))
     # Features compare equal (and hash equal) for equal options, so jit caches across calls.
@@ -170,12 +187,16 @@ def test_gradients_finite(kind, fast):
         assert np.abs(np.asarray(grad)).max() > 0
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_check_grads_on_smooth_image(fast):
+@pytest.mark.parametrize(
+    "fast, bin_size, step",
+    # Covers the three pooling paths: shifted slices (gcd 1), lattice blocks (gcd 2), dense matmul.
+    [(True, 3, 2), (False, 2, 2), (True, 4, 4)],
+)
+def test_check_grads_on_smooth_image(fast, bin_size, step):
     yy, xx = np.mgrid[0:18, 0:19].astype(np.float32)
     image = 60 * np.sin(0.31 * xx + 0.2) * np.cos(0.23 * yy - 0.4) + 5 * np.sin(0.7 * xx * yy / 18)
     image = jnp.asarray(image[..., None].astype(np.float32))
-    features = DsiftFeatures(bin_size=3, step=2, fast=fast, window_size=2.0, renormalize=True)
+    features = DsiftFeatures(bin_size=bin_size, step=step, fast=fast, window_size=2.0, renormalize=True)
     proj = jnp.asarray(np.random.default_rng(3).normal(size=features(None, image).shape).astype(np.float32))
 
     @jax.jit

@@ -215,3 +215,35 @@ def test_missing_cache_tells_how_to_get_weights(monkeypatch, tmp_path):
     except JaxinvError as exc:
         assert "jaxinv weights" in str(exc)
     # else: a cache on this machine already holds CaffeNet, which is fine
+
+
+@pytest.mark.parametrize("k,s,p", [(11, 4, 0), (11, 4, 2), (7, 2, 3), (3, 2, 0), (1, 2, 0),
+                                   (5, 3, 1)])
+def test_strided_conv_space_to_depth(k, s, p):
+    from jaxinv.networks import layers as L
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 23, 23, 3)).astype(np.float32)
+    kernel = rng.standard_normal((1, k, k, 3, 4)).astype(np.float32)
+    bias = np.zeros(4, np.float32)
+    with jax.default_matmul_precision("highest"):
+        got = L.conv2d(x, kernel, bias, stride=s, pad=p)
+        want = jax.lax.conv_general_dilated(x, kernel[0], (s, s), ((p, p), (p, p)),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("size,k,s,p", [(13, 3, 2, 0), (14, 3, 2, 0), (14, 3, 2, 1),
+                                        (7, 3, 1, 1), (10, 7, 1, 0), (9, 2, 2, 1)])
+def test_pooling_matches_torch_ceil_mode(size, k, s, p):
+    torch = require("torch")
+    from jaxinv.networks import layers as L
+
+    x = np.random.default_rng(1).standard_normal((2, size, size, 5)).astype(np.float32)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)
+    for ours, theirs in ((L.max_pool, torch.nn.functional.max_pool2d),
+                         (L.avg_pool, torch.nn.functional.avg_pool2d)):
+        got = np.asarray(ours(x, kernel=k, stride=s, pad=p))
+        want = theirs(xt, k, s, padding=p, ceil_mode=True).permute(0, 2, 3, 1).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -369,13 +369,13 @@ def _planes(mod: jax.Array, rho: jax.Array, b_lo: jax.Array, b_hi: jax.Array) ->
     zero = jnp.float32(0)
     return jnp.stack(
         [jnp.where(b_lo == t, m_lo, zero) + jnp.where(b_hi == t, m_hi, zero) for t in range(NUM_ORIENTATIONS)],
-        axis=-1,
+        axis=0,
     )
 
 
 @jax.custom_vjp
 def _orientation_maps(image: jax.Array) -> jax.Array:
-    """(H, W, T) gradient magnitude split linearly between the two nearest of T orientations.
+    """(T, H, W) gradient magnitude split linearly between the two nearest of T orientations.
 
     Pixel value m goes (1 − ρ)·m to orientation ⌊n⌋ mod T and ρ·m to ⌊n⌋ + 1 mod T, with
     n = (θ mod 2π)·T/2π and ρ = n − ⌊n⌋ (``vl_dsift_process``). The backward pass is written
@@ -395,8 +395,8 @@ def _orientation_maps_fwd(image: jax.Array):
 def _orientation_maps_bwd(res, d_planes: jax.Array):
     image, gx, gy, mod, rho, b_lo, b_hi = res
     zero = jnp.float32(0)
-    d_lo = sum(jnp.where(b_lo == t, d_planes[..., t], zero) for t in range(NUM_ORIENTATIONS))
-    d_hi = sum(jnp.where(b_hi == t, d_planes[..., t], zero) for t in range(NUM_ORIENTATIONS))
+    d_lo = sum(jnp.where(b_lo == t, d_planes[t], zero) for t in range(NUM_ORIENTATIONS))
+    d_hi = sum(jnp.where(b_hi == t, d_planes[t], zero) for t in range(NUM_ORIENTATIONS))
     d_mod = (1 - rho) * d_lo + rho * d_hi
     d_angle = mod * (d_hi - d_lo) * _BINS_PER_RADIAN
     # fast_atan2: r = (x ∓ a)/den with den = x + a (x ≥ 0) or a − x (x < 0), a = |y| + ε;
@@ -447,18 +447,19 @@ def _pool_axis_dense(a: jax.Array, axis: int, kernels: np.ndarray, grid: _Grid, 
     """`_pool_axis` as one matmul: for sparse frames (NB·n ≤ axis length), BLAS beats the
     slice sums, and its backward pass is a matmul too, which XLA:CPU never fuses producers into
     (the slice-sum adjoint got fused with its producers and recomputed them per tap)."""
-    mat = jnp.asarray(_pool_matrix(kernels, grid, bin_size, a.shape[axis]))
-    out = jnp.tensordot(mat, a, axes=([1], [axis]), precision=lax.Precision.HIGHEST)
-    out = out.reshape((NUM_BINS, grid.n) + out.shape[1:])
-    return jnp.moveaxis(out, 1, axis + 1)
+    mat = _pool_matrix(kernels, grid, bin_size, a.shape[axis])
+    moved = jnp.moveaxis(a, axis, -1)
+    out = jnp.matmul(moved, jnp.asarray(mat.T), precision=lax.Precision.HIGHEST)
+    out = out.reshape(out.shape[:-1] + (NUM_BINS, grid.n))
+    return jnp.moveaxis(out, (-2, -1), (axis, axis + 1))
 
 
 def _pool_axis(a: jax.Array, axis: int, kernels: np.ndarray, grid: _Grid, bin_size: int) -> jax.Array:
-    """Correlate ``a`` along ``axis`` with kernel b at bin b's centres; returns (NB, ...).
+    """Correlate ``a`` along ``axis`` with kernel b at bin b's centres.
 
     ``kernels`` is (K, 2bs−1) over offsets −(bs−1)..bs−1, K = 1 (one kernel shared by all bins)
     or NB; the axis is edge-padded by bs−1 (VL_PAD_BY_CONTINUITY). The output replaces
-    ``axis`` by n (frames) and puts the NB bins first.
+    ``axis`` by two axes (NB bins, n frames).
 
     All bin centres start + j·step + b·bs lie on the lattice start + g·m, g = gcd(step, bs).
     For g > 1 the axis is cut into blocks of g samples and the (2bs−1)-tap filter becomes
@@ -504,7 +505,7 @@ def _pool_axis(a: jax.Array, axis: int, kernels: np.ndarray, grid: _Grid, bin_si
         lat = lattice[b if len(lattice) > 1 else 0]
         outs.append(lat[first:first + (grid.n - 1) * stride + 1:stride])
     out = jnp.stack(outs, axis=0).reshape((NUM_BINS, grid.n) + rest)
-    return jnp.moveaxis(out, 1, axis + 1)
+    return jnp.moveaxis(out, (0, 1), (axis, axis + 1))
 
 
 def _l2_normalize(d: jax.Array) -> jax.Array:
@@ -557,14 +558,18 @@ class DsiftFeatures:
         """Unnormalised descriptors (ny, nx, 128) (VLFeat's ``descrs`` before normalisation)."""
         image = self._image(x)
         gy, gx = _grids(image.shape, self.bin_size, self.step, self.bounds)
-        maps = _orientation_maps(image)  # (H, W, T)
+        maps = _orientation_maps(image)  # (T, H, W)
         if self.fast:
             ky = kx = _triangle_kernel(self.bin_size)[None]
         else:
             ky = kx = _gaussian_kernels(self.bin_size, self.window_size)
-        pooled = _pool_axis(maps, 0, ky, gy, self.bin_size)  # (by, ny, W, T)
-        pooled = _pool_axis(pooled, 2, kx, gx, self.bin_size)  # (bx, by, ny, nx, T)
-        d = jnp.transpose(pooled, (2, 3, 1, 0, 4))  # (ny, nx, by, bx, T)
+        # Pool along the minor axis each time (x, transpose the smaller result, then y): the
+        # dense pooling is then a plain GEMM for any leading (vmap) axes, with no transposed
+        # copy of the full-resolution maps or of their cotangent.
+        pooled = _pool_axis(maps, 2, kx, gx, self.bin_size)  # (T, H, bx, nx)
+        pooled = jnp.transpose(pooled, (0, 2, 3, 1))  # (T, bx, nx, H)
+        pooled = _pool_axis(pooled, 3, ky, gy, self.bin_size)  # (T, bx, nx, by, ny)
+        d = jnp.transpose(pooled, (4, 2, 3, 1, 0))  # (ny, nx, by, bx, T)
         if self.fast:
             w = _flat_bin_weights(self.bin_size, self.window_size)
             d = d * jnp.asarray(np.outer(w, w).astype(np.float32))[:, :, None]
@@ -576,6 +581,7 @@ class DsiftFeatures:
         return jnp.sum(self.raw(x), axis=-1) / jnp.float32(frame * frame)
 
     def descriptors(self, x: jax.Array) -> jax.Array:
+        """(ny, nx, 128): L2-normalise, clamp at 0.2, L2-normalise again (unless not renormalize)."""
         d = _l2_normalize(self.raw(x))
         d = jnp.minimum(d, jnp.float32(0.2))
         return _l2_normalize(d) if self.renormalize else d

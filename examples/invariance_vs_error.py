@@ -95,10 +95,15 @@ def main(argv=None) -> None:
     out.table(["layer", "stride", "λ_V", "feature error", "1 − SSIM", "spread", "s"], rows)
     out.text(f"Pearson correlation across layers: spread vs feature error r = {r_feature:.2f}; "
              f"spread vs 1 − SSIM r = {r_image:.2f} (n = {len(layers)} layers, so read the sign, not the digits).",
-             "Reading: a positive r means the layers whose codes are matched less closely are also those whose "
-             "reconstructions differ more from seed to seed — the code leaves more of the picture free. "
-             "Note that λ_V changes across layers (it follows the receptive-field stride), which smooths the "
-             "deeper reconstructions and lowers their spread.")
+             "Reading: a positive r means that the layers whose reconstructions are further from the picture "
+             "are also those whose reconstructions differ more from seed to seed — the code leaves more of the "
+             "picture free. Here the spread "
+             + ("tracks" if r_image > 0.5 else "does not clearly track") + " the image-space error (r = "
+             f"{r_image:.2f}) and " + ("tracks" if r_feature > 0.5 else "does not clearly track")
+             + f" the feature error (r = {r_feature:.2f}): the feature error measures how well the optimiser "
+             "matched the code, not how much the code pins down, so it need not rise with invariance. λ_V also "
+             "changes across layers (it follows the receptive-field stride), which smooths the deeper "
+             "reconstructions and lowers their spread; short schedules leave start noise that raises it.")
     out.finish(pearson_feature=r_feature, pearson_image=r_image, spreads=spreads, errors=errors, one_minus_ssim=dssim)
 
 

@@ -24,9 +24,10 @@ independent problems, reported as image-iterations per second (B × steps / seco
   ``memory_analysis()`` / B — arguments include the network weights, shared by the batch;
   "RSS MB/img" = (peak resident set size − resident size before) / B over the first and the
   timed chunks, from Linux's VmHWM after resetting it (``/proc/self/clear_refs`` 5; falls back to
-  ``getrusage`` max RSS, which cannot be reset). glibc's mmap threshold is pinned at 128 KiB
-  (``mallopt``) so freed large buffers leave the resident set and one framework's freed memory
-  is not counted as the other's reuse.
+  ``getrusage`` max RSS, which cannot be reset). It is a lower bound: memory freed earlier in the
+  process but kept by the allocator is reused without raising the resident set (the JAX chunk runs
+  first). (Pinning glibc's mmap threshold would fix that but makes every large allocation fault
+  its pages in again, which slowed both frameworks' steps, so it is not done.)
 - GFLOP/s: 2.66 GFLOP per CaffeNet conv5 image-iteration and 2.90 per fc8 (forward +
   backward to the input, from the issue); other cases have no figure.
 - Threads: torch uses ``--threads`` (default: every core) intra-op threads; XLA CPU uses its
@@ -40,7 +41,6 @@ and prints the relative difference of the final images (tests/test_baselines.py 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
 import json
 import os
@@ -137,14 +137,6 @@ def torch_inversion(case: Case, *, channels_last: bool = False):
 
 
 # ----------------------------------------------------------------------------- memory
-
-
-def _pin_mmap_threshold() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD; also stops its dynamic growth
-    except (OSError, AttributeError):
-        pass
 
 
 class PeakRSS:
@@ -338,7 +330,6 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    _pin_mmap_threshold()
     env = environment(args.threads)
     print(f"# jax {env['jax']} ({jax.devices()[0].platform}), torch {env['torch']} with {args.threads}"
           f" threads, {env['cpu_count']} cores, XLA_FLAGS={env['XLA_FLAGS']!r},"

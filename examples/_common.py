@@ -85,9 +85,13 @@ def weights_for(network: str, weights_dir: pathlib.Path) -> str | None:
 
 
 def representation(network: str, layer: str, weights_dir: pathlib.Path):
+    from jaxinv.errors import JaxinvError
     from jaxinv.representations.cnn import cnn
 
-    return cnn(network, layer=layer, weights=weights_for(network, weights_dir))
+    try:
+        return cnn(network, layer=layer, weights=weights_for(network, weights_dir))
+    except JaxinvError as exc:  # no weights, an unknown layer: a message, not a traceback
+        raise SystemExit(f"{network}:{layer}: {exc}") from None
 
 
 def load_picture(name: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from jaxinv.errors import JaxinvError
 
 __all__ = ["load", "resize", "save_png", "contrast_stretch", "to_uint8", "default_picture",
-           "atomic_write_bytes"]
+           "atomic_write_bytes", "rgb_to_gray", "centred_gray", "as_picture"]
 
 
 def load(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
@@ -57,14 +57,34 @@ def _to_array(im: Image.Image, *, gray: bool) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+#: MATLAB's rgb2gray weights (as rounded in its documentation; METHOD.md §1.4).
+RGB_TO_GRAY = np.array([0.2989, 0.5870, 0.1140], np.float64)
+
+
 def rgb_to_gray(picture: np.ndarray) -> np.ndarray:
-    """MATLAB's rgb2gray weights (0.2989, 0.5870, 0.1140); (H, W, 1) pictures pass through."""
-    picture = np.asarray(picture, np.float32)
+    """MATLAB's rgb2gray on (H, W, 3), keeping the range; (H, W) and (H, W, 1) pass through.
+
+    Returns float32 (H, W, 1), computed in float64.
+    """
+    return _gray64(picture).astype(np.float32)
+
+
+def _gray64(picture: np.ndarray) -> np.ndarray:
+    picture = np.asarray(picture, np.float64)
     if picture.ndim == 2:
-        return picture[..., None]
-    if picture.shape[-1] == 1:
-        return picture
-    return (picture[..., :3] @ np.array([0.2989, 0.5870, 0.1140], np.float32))[..., None]
+        picture = picture[..., None]
+    if picture.ndim != 3 or picture.shape[-1] not in (1, 3):
+        raise JaxinvError(
+            f"expected a picture of shape (H, W, 3) or (H, W, 1), got {picture.shape}; pass an RGB or gray picture"
+        )
+    if picture.shape[-1] == 3:
+        picture = (picture @ RGB_TO_GRAY)[..., None]
+    return picture
+
+
+def centred_gray(picture: np.ndarray) -> np.ndarray:
+    """The paper's HOG/DSIFT input: 255·rgb2gray(picture/255) − 128 at full resolution, (H, W, 1)."""
+    return (255.0 * _gray64(np.asarray(picture, np.float64) / 255.0) - 128.0).astype(np.float32)
 
 
 def as_picture(picture: np.ndarray) -> np.ndarray:

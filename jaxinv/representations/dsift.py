@@ -71,6 +71,7 @@ import numpy as np
 from jax import lax
 
 from jaxinv.errors import JaxinvError
+from jaxinv.images import centred_gray
 from jaxinv.representation import Representation
 
 __all__ = [
@@ -89,7 +90,6 @@ NUM_BINS = 4  # spatial bins per axis (VLFeat's default geometry, the only one o
 NUM_ORIENTATIONS = 8
 DESCRIPTOR_SIZE = NUM_BINS * NUM_BINS * NUM_ORIENTATIONS
 FLT_EPSILON = np.float32(1.19209290e-07)  # VL_EPSILON_F
-RGB2GRAY = (0.2989, 0.5870, 0.1140)  # MATLAB rgb2gray
 # Flat-window size at which VLFeat's per-bin factors bs·mean(Gaussian over the bin), bin 5,
 # have the outer/inner ratio exp(−(1.5² − 0.5²)/(2·1.5²)) = 0.64118 of dsift_net's σ = 1.5-cell
 # cell weights (solved numerically; nominal 1.5 gives 0.674). Checked in tests/test_dsift.py.
@@ -666,18 +666,7 @@ def dsift_norms(
 # Representations
 
 
-def gray_preprocess(picture: np.ndarray) -> np.ndarray:
-    """Picture (H, W, 3) or (H, W, 1) in [0, 255] -> 255·rgb2gray(picture/255) − 128, (H, W, 1)."""
-    p = np.asarray(picture, np.float32)
-    if p.ndim == 2:
-        p = p[..., None]
-    if p.ndim != 3 or p.shape[-1] not in (1, 3):
-        raise JaxinvError(
-            f"dsift: expected a picture of shape (H, W, 3) or (H, W, 1), got {p.shape}; pass one RGB or gray image"
-        )
-    p = p / np.float32(255)
-    gray = p[..., :1] if p.shape[-1] == 1 else (p @ np.asarray(RGB2GRAY, np.float32))[..., None]
-    return (np.float32(255) * gray - np.float32(128)).astype(np.float32)
+gray_preprocess = centred_gray
 
 
 def gray_deprocess(x: np.ndarray) -> np.ndarray:

@@ -88,6 +88,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.errors import JaxinvError
+from jaxinv.images import centred_gray, rgb_to_gray
 from jaxinv.representation import Representation
 
 __all__ = [
@@ -106,8 +107,6 @@ __all__ = [
 _VARIANTS = ("uoctti", "dalaltriggs")
 _CLAMP = 0.2
 _NORM_EPS = 1e-4
-# MATLAB rgb2gray weights (METHOD.md §1.4).
-_RGB2GRAY = np.array([0.2989, 0.5870, 0.1140], np.float64)
 
 
 # ----------------------------------------------------------------------------------
@@ -577,19 +576,7 @@ def _hog_features(
     return out[..., : 3 * num_orientations] if paper_layout else out
 
 
-def rgb2gray(picture: np.ndarray) -> np.ndarray:
-    """MATLAB rgb2gray on (H, W, 3) (0.2989 R + 0.5870 G + 0.1140 B); (H, W, 1) kept. Keeps the range."""
-    picture = np.asarray(picture, np.float64)
-    if picture.ndim == 2:
-        picture = picture[..., None]
-    if picture.ndim != 3 or picture.shape[-1] not in (1, 3):
-        raise JaxinvError(
-            f"expected a picture of shape (H, W, 3) or (H, W, 1), got {picture.shape};"
-            " pass an RGB or gray picture"
-        )
-    if picture.shape[-1] == 1:
-        return picture
-    return (picture @ _RGB2GRAY)[..., None]
+rgb2gray = rgb_to_gray
 
 
 def _picture(channels: int):
@@ -610,7 +597,7 @@ def _picture(channels: int):
 
 def _paper_preprocess(picture: np.ndarray) -> np.ndarray:
     """255·rgb2gray(picture/255) − 128 at full resolution (METHOD.md §1.4), 1 channel."""
-    return (255.0 * rgb2gray(np.asarray(picture, np.float64) / 255.0) - 128.0).astype(np.float32)
+    return centred_gray(picture)
 
 
 def _paper_deprocess(x: np.ndarray) -> np.ndarray:

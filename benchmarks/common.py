@@ -18,7 +18,7 @@ import jaxinv  # noqa: E402
 from jaxinv import images as jimages  # noqa: E402
 from jaxinv import metrics  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
+from jaxinv.results import ResultsFile, environment  # noqa: E402
 
 #: The natural colour photographs bundled in scikit-image itself (no download). `cat()` is
 #: the same picture as `chelsea()`, and the right motorcycle view nearly repeats the left,
@@ -126,3 +126,17 @@ def summarise(rep, pictures, results: ResultsFile) -> dict:
 
 def fmt(pair, digits=1) -> str:
     return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def environment_line() -> str:
+    env = environment()
+    return f"jax {env['jax']} on {env['backend']} ({env['device']}), {env['precision']}."
+
+
+def run_script(main, name: str) -> None:
+    """Run a benchmark's ``main``; bad input prints one line and exits with status 2."""
+    try:
+        sys.exit(main())
+    except JaxinvError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -25,7 +25,6 @@ import common  # noqa: E402
 import table_cnn  # noqa: E402
 
 from jaxinv import masks, metrics  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.images import atomic_write_bytes, contrast_stretch  # noqa: E402
 from jaxinv.inversion import invert  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
@@ -169,8 +168,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except JaxinvError as exc:
-        print(f"figures: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    common.run_script(main, "figures")

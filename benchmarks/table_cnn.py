@@ -26,7 +26,7 @@ import common  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
-from jaxinv.results import ResultsFile, environment  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
 
 SHARED = pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", common.REPO.parent / "shared" / "weights"))
@@ -93,7 +93,6 @@ def main(argv=None) -> int:
                         f"{common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} |"
                         f" {s['n']} | {s['seconds']:.0f} |")
     bar.close()
-    env = environment()
     table = "\n".join([
         f"{args.network}, {args.method} optimiser; images: {', '.join(names)} warped to {size[1]}×{size[0]}.",
         "",
@@ -101,7 +100,7 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"jax {env['jax']} on {env['backend']} ({env['device']}), {env['precision']}.",
+        common.environment_line(),
     ])
     print(table)
     print(f"total time {time.perf_counter() - started:.0f} s")
@@ -111,8 +110,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except JaxinvError as exc:
-        print(f"table_cnn: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    common.run_script(main, "table_cnn")

@@ -22,8 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from jaxinv import registry  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.results import ResultsFile, environment  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
 
 #: CVPR 2015 Table 1 as recalled in METHOD.md §4.4 (UNVERIFIED against the PDF): mean ± std
@@ -65,7 +64,6 @@ def main(argv=None) -> int:
         lines.append(f"| {rep_name} | {args.method} | {common.fmt(s['paper'])} | "
                      f"{'%.1f ± %.1f' % paper if paper else '–'} | {common.fmt(s['ijcv'])} | "
                      f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
-    env = environment()
     table = "\n".join([
         f"Images: {', '.join(names)} ({args.images or 'scikit-image photographs'}), warped to 500×375,"
         " gray 255·g − 128.",
@@ -75,7 +73,7 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
-        f"jax {env['jax']} on {env['backend']} ({env['device']}), {env['precision']}.",
+        common.environment_line(),
     ])
     print(table)
     print(f"total time {time.perf_counter() - started:.0f} s")
@@ -86,8 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except JaxinvError as exc:
-        print(f"table_shallow: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    common.run_script(main, "table_shallow")

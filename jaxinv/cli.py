@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import sys
-import time
 
 __all__ = ["main"]
 

@@ -21,7 +21,7 @@ from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture
 from jaxinv.objective import IJCVObjective, PaperObjective
 from jaxinv.representation import Representation
-from jaxinv.schedules import PRESETS, Schedule, resolve_schedule
+from jaxinv.schedules import Schedule, resolve_schedule
 
 __all__ = ["InversionResult", "invert", "invert_batch", "run_inversion", "make_objective"]
 

@@ -69,3 +69,24 @@ def test_image_smaller_than_the_representation_accepts(tmp_path):
     Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(path)
     proc = run_cli("invert", str(path), "--rep", "avgpool", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "smaller" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_default_job_is_the_hog_of_a_bundled_picture(tmp_path):
+    proc = run_cli("--schedule", "0.004x10", "--out", str(tmp_path / "o"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "inverting hog of skimage.data.astronaut()" in proc.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["representation"] == "hog" and summary["iterations"] == 10
+    assert Image.open(tmp_path / "o" / "reconstruction_0.png").size == (512, 512)
+
+
+def test_reps_lists_representations_and_layers():
+    proc = run_cli("reps")
+    assert proc.returncode == 0
+    for word in ("hog", "hogb", "dsift", "caffenet:LAYER", "fire5/concat", "inception_3a/output"):
+        assert word in proc.stdout
+
+
+def test_unknown_layer_lists_the_valid_ones(tmp_path, picture_file):
+    proc = run_cli("invert", str(picture_file), "--rep", "caffenet:conv9", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "conv5" in proc.stderr and "Traceback" not in proc.stderr

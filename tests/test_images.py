@@ -1,5 +1,4 @@
 import os
-import pathlib
 
 import numpy as np
 import pytest

@@ -17,7 +17,6 @@ import pathlib
 from typing import Any
 
 import jax
-import numpy as np
 
 from jaxinv.networks import load
 from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import pathlib
 import re
-import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 

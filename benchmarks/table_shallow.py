@@ -22,6 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from jaxinv import registry  # noqa: E402
+from jaxinv.objective import IJCVObjective  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
 
@@ -35,6 +36,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
     parser.add_argument("--reps", default="hog,hogb,dsift")
+    parser.add_argument("--data-weight", type=float, default=100.0,
+                        help="IJCV data weight C (the IJCV code uses 100 for HOG/DSIFT)")
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
 
@@ -52,12 +55,16 @@ def main(argv=None) -> int:
                   "size": list(common.IMAGENET_SIZE), "seed": args.seed,
                   "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
                   "source": args.images or "skimage"}
+        options = {}
+        if args.method == "ijcv":
+            config["data_weight"] = args.data_weight
+            options["objective"] = IJCVObjective(data_weight=args.data_weight)
         tag = f"{rep_name}-{args.method}" + ("" if args.images is None else f"-{pathlib.Path(args.images).name}")
         results = ResultsFile(out / "shallow" / f"{tag}.jsonl", config)
         bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
         common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
                        key=jax.random.key(args.seed), schedule=schedule,
-                       save_dir=out / "shallow" / tag, progress=bar)
+                       save_dir=out / "shallow" / tag, progress=bar, **options)
         bar.close()
         s = common.summarise(rep, pictures, results)
         paper = PAPER_TABLE1.get(rep_name)

@@ -32,7 +32,9 @@ independent problems, reported as image-iterations per second (B × steps / seco
   backward to the input, from the issue); other cases have no figure.
 - Threads: torch uses ``--threads`` (default: every core) intra-op threads; XLA CPU uses its
   own pool over every core, with ``XLA_FLAGS`` as found in the environment (recorded in the
-  JSON).
+  JSON). On a shared, loaded machine torch's OpenMP threads spin-wait at every barrier and its
+  steps slow down 10-30x; ``--omp-passive`` sets ``OMP_WAIT_POLICY=PASSIVE`` before torch is
+  imported (it does not change what is computed).
 
 ``--check`` runs both on 20 steps of CaffeNet conv5 (227×227, batch 1) from the same start
 and prints the relative difference of the final images (tests/test_baselines.py asserts it).
@@ -55,15 +57,15 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-from jaxinv import optimize, registry  # noqa: E402
-from jaxinv.inversion import make_objective  # noqa: E402
-from jaxinv.networks import init_blobs  # noqa: E402
-from jaxinv.representations.cnn import cnn  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
+from jaxinv import optimize, registry
+from jaxinv.inversion import make_objective
+from jaxinv.networks import init_blobs
+from jaxinv.representations.cnn import cnn
+from jaxinv.schedules import resolve_schedule
 
 #: GFLOP per image-iteration (forward + input gradient), from the issue "Speed and scale".
 GFLOP_PER_IMAGE_ITERATION = {"caffenet:conv5": 2.66, "caffenet:fc8": 2.90}
@@ -285,6 +287,11 @@ def _fmt(v, spec=".1f", scale=1.0) -> str:
     return "—" if v is None else format(v * scale, spec)
 
 
+def _mb(v) -> str:
+    # An RSS delta is a lower bound (memory reused from earlier in the process); never below 0.
+    return "—" if v is None else format(max(v, 0.0) / 2 ** 20, ".0f")
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| case | B | JAX it/s | torch it/s | JAX/torch | JAX GFLOP/s | torch GFLOP/s "
             "| JAX compile s | JAX first s | torch first s | XLA MB/img | JAX RSS MB/img | torch RSS MB/img |")
@@ -296,7 +303,7 @@ def markdown(rows: list[dict]) -> str:
             f" | {_fmt(r.get('ratio'), '.2f')} | {_fmt(r.get('jax_gflops'))} | {_fmt(r.get('torch_gflops'))}"
             f" | {_fmt(r['jax_compile_s'])} | {_fmt(r['jax_first_chunk_s'], '.2f')}"
             f" | {_fmt(r.get('torch_first_chunk_s'), '.2f')} | {_fmt(r['jax_xla_bytes_per_image'], '.0f', mb)}"
-            f" | {_fmt(r['jax_rss_bytes_per_image'], '.0f', mb)} | {_fmt(r.get('torch_rss_bytes_per_image'), '.0f', mb)} |")
+            f" | {_mb(r['jax_rss_bytes_per_image'])} | {_mb(r.get('torch_rss_bytes_per_image'))} |")
     return "\n".join(lines)
 
 

@@ -52,7 +52,7 @@ def main(argv=None) -> None:
         rep = C.representation(args.network, layer, args.weights_dir)
         ref = C.reference(rep, picture)
         sched = C.schedule(rep, args.iterations_scale)
-        layer_key = jax.random.fold_in(key, li)  # the same starts for both modes of a layer
+        layer_key = jax.random.fold_in(key, li)  # one key for both modes of a layer
         results = {}
         for mode, coupled in (("independent", False), ("coupled", True)):
             print(f"{layer}: {mode}, {args.seeds} seeds, {sched.total} iterations", flush=True)
@@ -130,17 +130,24 @@ def main(argv=None) -> None:
     out.table(["layer", "mode", "mean error", "max error", "spread", "spread (blurred)", "mean pixel std", "s"], rows)
     ind = [summary[f"{layer}/independent"]["spread"] for layer in layers]
     cou = [summary[f"{layer}/coupled"]["spread"] for layer in layers]
-    out.text("Reading: "
-             + ("the spread grows with depth (" if ind[-1] > ind[0] else "the spread does not grow with depth here (")
-             + ", ".join(f"{layer} {v:.3f}" for layer, v in zip(layers, ind))
-             + ", independent seeds): " + ("the deeper code fixes less of the picture. " if ind[-1] > ind[0] else
-                                           "with short schedules the residual start noise dominates the spread; "
-                                           "run with --iterations-scale 1. ")
-             + "Coupled copies spread " + ("less" if np.mean(cou) < np.mean(ind) else "more")
+    blur = [summary[f"{layer}/independent"]["spread_blurred"] for layer in layers]
+
+    def trend(values):
+        grows = values[-1] > values[0]
+        return ("grows" if grows else "does not grow") + " with depth (" + ", ".join(
+            f"{layer} {v:.3f}" for layer, v in zip(layers, values)) + ")"
+
+    out.text("Reading (independent seeds): the spread of the full pictures " + trend(ind)
+             + "; the spread of the blurred pictures, i.e. of the coarse layout, " + trend(blur) + ". "
+             + ("A deeper code fixing less of the layout is the paper's invariance finding. "
+                if blur[-1] > blur[0] else "")
+             + "Full-resolution spread also counts fine texture, which the larger λ_V of deeper layers "
+             "(λ_V follows the receptive-field stride) smooths away"
+             + (", and residual start noise, which a short schedule leaves (this run used "
+                f"{args.iterations_scale:g} of the paper's iterations)" if args.iterations_scale < 1 else "")
+             + ". Coupled copies spread " + ("less" if np.mean(cou) < np.mean(ind) else "more")
              + f" than independent seeds on average ({np.mean(cou):.3f} vs {np.mean(ind):.3f}): each copy sees the "
-             "data term divided by S, so its regularisers weigh S times more and it is smoother. "
-             "A blurred spread well below the full one means the seeds agree on the coarse layout and differ "
-             "in the detail.")
+             "data term divided by S, so its regularisers weigh S times more and it is smoother.")
     out.finish(summary=summary)
 
 

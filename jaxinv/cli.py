@@ -43,6 +43,7 @@ def _add_invert(sub) -> None:
     p.add_argument("--coupled", action="store_true", help="optimise the seeds jointly (the paper's numRepeats)")
     p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's)")
     p.add_argument("--method", default="paper", choices=["paper", "ijcv"], help="CVPR 2015 or IJCV 2016 objective")
+    p.add_argument("--data-weight", type=float, default=1.0, help="IJCV data weight C (with --method ijcv)")
     p.add_argument("--lambda-tv", type=float, help="λ_V in paper units (default: the representation's)")
     p.add_argument("--lambda-alpha", type=float, help="λ_α in paper units (default 2.157e8)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of jax.random.key")
@@ -71,7 +72,12 @@ def _run_invert(args) -> int:
     schedule = _schedule_arg(args.schedule) if args.schedule else None
     print(f"jaxinv: inverting {rep.name} of {source} ({picture.shape[1]}x{picture.shape[0]}),"
           f" {args.seeds} seed(s), on {jax.devices()[0].platform}", file=sys.stderr)
+    objective = None
+    if args.method == "ijcv":
+        from jaxinv.objective import IJCVObjective
+        objective = IJCVObjective(data_weight=args.data_weight)
     result = invert(rep, picture, key=jax.random.key(args.seed), seeds=args.seeds, coupled=args.coupled,
+                    objective=objective,
                     schedule=schedule, method=args.method, lambda_tv=args.lambda_tv,
                     lambda_alpha=args.lambda_alpha, chunk=args.chunk, progress=not args.no_progress,
                     keep_snapshots=False)

@@ -42,8 +42,10 @@ class InversionResult:
       snapshots: input-space iterates after iterations ``snapshot_iterations``, (..., K, H, W, C);
         with the default chunk of 25 these include the paper's saved iteration 376 (CNN) or 776.
       snapshot_iterations: 1-based iteration numbers of the snapshots, (K,).
-      diverged: True where some steps overflowed and were refused (the result is then the
-        last finite iterate); lower the learning rate for those.
+      diverged: True where some steps overflowed and were refused even after the retries
+        (the result is then the last finite iterate); lower the learning rate for those.
+      learning_rate_scale: the factor the schedule's rates were run at (1, or
+        ``retry_factor``^k after k retries of a diverged inversion).
       seconds: wall-clock time of the optimisation, compilation included.
     """
 
@@ -56,6 +58,7 @@ class InversionResult:
     snapshots: np.ndarray | None
     snapshot_iterations: np.ndarray
     diverged: np.ndarray
+    learning_rate_scale: np.ndarray
     seconds: float
 
 
@@ -160,6 +163,8 @@ def run_inversion(
     keep_snapshots: bool = True,
     progress: bool | Callable[[int], Any] = False,
     sharding: Any = None,
+    retries: int = 2,
+    retry_factor: float = 0.3,
 ) -> InversionResult:
     """The inversion program shared by `invert` and `invert_batch`.
 
@@ -180,6 +185,9 @@ def run_inversion(
       chunk: steps per compiled chunk and the snapshot period.
       progress: True for a tqdm bar, or a callable given the number of steps done.
       sharding: a `jax.sharding.Sharding` for the problem axis (see `jaxinv.parallel`).
+      retries: how often an inversion that overflowed is run again from the same start with
+        the schedule's rates × ``retry_factor`` (the paper's rates, tuned for CaffeNet,
+        overflow on some layers of other networks); 0 keeps the paper's rates always.
     """
     if not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
@@ -218,48 +226,44 @@ def run_inversion(
 
     if len(image_keys) != n:
         raise JaxinvError(f"{len(image_keys)} keys for {n} targets; pass one key per target")
+    if not isinstance(retries, (int, np.integer)) or retries < 0 or not 0 < retry_factor < 1:
+        raise JaxinvError("retries must be a whole number >= 0 and retry_factor in (0, 1)")
     keys = jnp.stack([jax.random.split(k, per_image) for k in image_keys])
     keys = keys.reshape(n * per_image, *keys.shape[2:])
-    batch_targets = jnp.asarray(np.repeat(targets, per_image, axis=0))
-    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
-    if sharding is not None:
-        batch_targets, carries = parallel.shard_batch((batch_targets, carries), sharding)
+    batch_targets = np.repeat(targets, per_image, axis=0)
 
     started = time.perf_counter()
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=schedule.total, desc=f"inverting {rep.name}", unit="it", leave=False)
-    energies, snapshots, snap_its = [], [], []
-    for t0 in range(0, schedule.total, chunk):
-        carries, energy = optimize.run_chunk(problem, rep.params, batch_targets, mask_arr, carries,
-                                             jnp.asarray(t0, jnp.int32))
-        energies.append(parallel.to_host(energy))
-        if keep_snapshots:
-            snapshots.append(parallel.to_host(carries.snapshot))
-        snap_its.append(t0 + 1)
-        done = min(t0 + chunk, schedule.total)
-        if bar is not None:
-            bar.update(done - t0)
-        elif callable(progress):
-            progress(done)
-    if bar is not None:
-        bar.close()
-    images_in, final_codes, errors = parallel.gather(
-        optimize.evaluate(problem, rep.params, batch_targets, mask_arr, carries.variable))
-    rejected = parallel.to_host(carries.rejected)
+    run = _optimise(problem, rep, batch_targets, keys, mask_arr, sharding=sharding,
+                    keep_snapshots=keep_snapshots, progress=progress)
+    variables, rejected, energy, snaps = run
+    lr_scale = np.ones(len(batch_targets), np.float32)
+    scale = 1.0
+    for _ in range(retries):
+        bad = np.flatnonzero(rejected > 0)
+        if bad.size == 0:
+            break
+        # The paper's rates were tuned for CaffeNet; where they overflow, the same start is
+        # run again with every rate scaled down, and the result records the scale used.
+        scale *= retry_factor
+        again = dataclasses.replace(problem, schedule=problem.schedule.scaled(scale))
+        v2, r2, e2, s2 = _optimise(again, rep, batch_targets[bad], keys[bad], mask_arr, sharding=None,
+                                   keep_snapshots=keep_snapshots, progress=False)
+        variables[bad], rejected[bad], energy[bad], lr_scale[bad] = v2, r2, e2, scale
+        if snaps is not None:
+            snaps[bad] = s2
+    images_in, final_codes, errors = (np.asarray(a) for a in optimize.evaluate(
+        problem, rep.params, jnp.asarray(batch_targets), mask_arr, jnp.asarray(variables)))
     seconds = time.perf_counter() - started
     if np.any(rejected > 0):
-        warnings.warn(f"{rep.name}: some inversions diverged and kept their last finite iterate"
-                      " (InversionResult.diverged); use a smaller learning rate for them", stacklevel=3)
+        warnings.warn(f"{rep.name}: some inversions diverged even at {scale:g}× the learning rates and kept"
+                      " their last finite iterate (InversionResult.diverged); use a smaller learning rate",
+                      stacklevel=3)
 
     s = seeds
     inputs = np.asarray(images_in).reshape(n, s, *image_shape)
-    energy = np.concatenate(energies, axis=1)[:, : schedule.total]
     energy = np.repeat(energy[:, None], copies, axis=1).reshape(n, s, schedule.total, 4)
-    snaps = None
-    if keep_snapshots:
-        snaps = np.stack(snapshots, axis=1)  # (B, K, R, H', W', C)
+    snap_its = np.arange(0, schedule.total, chunk) + 1
+    if snaps is not None:
         snaps = np.moveaxis(snaps, 2, 1).reshape(n * s, len(snap_its), *problem.variable_shape[1:])
         snaps = np.asarray(problem.images(jnp.asarray(snaps)))
         snaps = snaps.reshape(n, s, len(snap_its), *image_shape)
@@ -274,8 +278,43 @@ def run_inversion(
         snapshots=snaps,
         snapshot_iterations=np.asarray(snap_its),
         diverged=np.repeat(rejected > 0, copies).reshape(n, s),
+        learning_rate_scale=np.repeat(lr_scale, copies).reshape(n, s),
         seconds=seconds,
     )
+
+
+def _optimise(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,
+              mask: jax.Array | None, *, sharding: Any, keep_snapshots: bool, progress
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Run every chunk of ``problem`` for a batch; (variables, rejected, energy (B, T, 4), snapshots)."""
+    batch_targets = jnp.asarray(targets)
+    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
+    if sharding is not None:
+        batch_targets, carries = parallel.shard_batch((batch_targets, carries), sharding)
+    total, chunk = problem.schedule.total, problem.chunk
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, desc=f"inverting {rep.name}", unit="it", leave=False)
+    energies, snapshots = [], []
+    for t0 in range(0, total, chunk):
+        carries, energy = optimize.run_chunk(problem, rep.params, batch_targets, mask, carries,
+                                             jnp.asarray(t0, jnp.int32))
+        energies.append(parallel.to_host(energy))
+        if keep_snapshots:
+            snapshots.append(parallel.to_host(carries.snapshot))
+        done = min(t0 + chunk, total)
+        if bar is not None:
+            bar.update(done - t0)
+        elif callable(progress):
+            progress(done)
+    if bar is not None:
+        bar.close()
+    variables = np.array(parallel.to_host(carries.variable))
+    rejected = np.array(parallel.to_host(carries.rejected))
+    energy = np.concatenate(energies, axis=1)[:, :total]
+    snaps = np.stack(snapshots, axis=1) if keep_snapshots else None  # (B, K, R, H', W', C)
+    return variables, rejected, energy, snaps
 
 
 def invert(
@@ -305,5 +344,6 @@ def invert(
         images=batch.images[0], inputs=batch.inputs[0], errors=batch.errors[0], codes=batch.codes[0],
         targets=batch.targets[0], energy=batch.energy[0],
         snapshots=None if batch.snapshots is None else batch.snapshots[0],
-        snapshot_iterations=batch.snapshot_iterations, diverged=batch.diverged[0], seconds=batch.seconds,
+        snapshot_iterations=batch.snapshot_iterations, diverged=batch.diverged[0],
+        learning_rate_scale=batch.learning_rate_scale[0], seconds=batch.seconds,
     )

@@ -13,7 +13,7 @@ import skimage.data
 from jaxinv.errors import JaxinvError
 from jaxinv.networks import init_blobs, load, spec
 from jaxinv.representation import Representation
-from jaxinv.representations.cnn import CNNFeatures, cnn, lambda_tv, receptive_field
+from jaxinv.representations.cnn import CNNFeatures, cnn, lambda_by_receptive_field, lambda_tv, receptive_field
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_cnn_representation_metadata(squeeze_blobs):
     assert isinstance(rep, Representation)
     assert rep.name == "squeezenet1_1:fire5/concat"
     assert rep.input_shape == (227, 227, 3) and rep.channels == 3
-    assert rep.stride == 8 and rep.lambda_tv == 0.5
+    assert rep.stride == 8 and rep.lambda_tv == 5.0  # receptive field 99 px of 227
     assert rep.lambda_alpha == pytest.approx(2.157e8) and rep.schedule == "cnn"
     assert rep.layers == spec("squeezenet1_1").layers
     picture = skimage.data.chelsea()
@@ -61,10 +61,14 @@ def test_lambda_tv_rules():
     caffenet = spec("caffenet").layers
     lam = [lambda_tv("caffenet", l) for l in caffenet[:20]]
     assert lam == [0.5] * 6 + [5.0] * 6 + [50.0] * 8  # METHOD.md §1.3 (paper units)
-    rf = receptive_field("googlenet")
-    assert rf["inception_3a/output"][1] == 8 and lambda_tv("googlenet", "inception_3a") == 0.5
-    assert rf["inception_4c/output"][1] == 16 and lambda_tv("googlenet", "inception_4c") == 5.0
+    # The receptive-field-size rule of the other networks reproduces CaffeNet's table.
+    rf = receptive_field("caffenet")
+    assert [lambda_by_receptive_field(rf[l][0], 227) for l in caffenet[:20]] == lam
+    assert lambda_tv("googlenet", "pool2/3x3_s2") == 0.5
+    assert lambda_tv("googlenet", "inception_3a") == 5.0
     assert lambda_tv("googlenet", "inception_5b") == 50.0
+    assert lambda_tv("squeezenet1_1", "fire4") == 0.5 and lambda_tv("squeezenet1_1", "fire5") == 5.0
+    assert lambda_tv("squeezenet1_1", "pool10") == 50.0
     assert lambda_tv("alexnet", "norm1") == 0.5 and lambda_tv("alexnet", "fc8") == 50.0
 
 

@@ -171,3 +171,16 @@ def test_bad_input_errors(pictures):
         with pytest.raises(JaxinvError, match=match):
             jaxinv.invert(REP, picture, key=key, **kwargs)
     jaxinv.invert(REP, pictures[0], key=key, lambda_tv=0.0, lambda_alpha=0.0, schedule=[(0.004, 2)])
+
+
+def test_a_diverging_inversion_is_retried_at_lower_rates(pictures):
+    schedule = [(40.0, 30)]  # far too large a rate: the α-norm overflows
+    with pytest.warns(UserWarning, match="diverged"):
+        stuck = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=schedule, retries=0)
+    assert stuck.diverged.all() and stuck.learning_rate_scale.tolist() == [1.0]
+    assert np.all(np.isfinite(stuck.inputs))
+    fixed = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=schedule, retries=8, retry_factor=0.1)
+    assert not fixed.diverged.any() and fixed.learning_rate_scale[0] < 1.0
+    assert fixed.errors[0] < 1.0
+    fine = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT)
+    assert fine.learning_rate_scale.tolist() == [1.0]

@@ -34,8 +34,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["SIGMA", "LAMBDA_ALPHA", "CAFFENET_LAYERS", "SQUEEZENET_LAYERS", "build_network",
-           "TorchInversion"]
+__all__ = [
+    "CAFFENET_LAYERS",
+    "LAMBDA_ALPHA",
+    "SIGMA",
+    "SQUEEZENET_LAYERS",
+    "TorchInversion",
+    "build_network",
+]
 
 #: σ of the authors' ``x0_sigma.mat`` (METHOD.md §1.1).
 SIGMA = 27098.11571533
@@ -86,8 +92,8 @@ def _linear(blobs: Blobs, name: str):
 def _caffenet(blobs: Blobs, layer: str):
     from torch import nn
 
-    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731  (Caffe's ceil rounding)
-    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)  # noqa: E731  (Caffe's α/n)
+    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)
+    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
     make = {
         "conv1": lambda: _conv(blobs, "conv1", stride=4), "relu1": nn.ReLU, "pool1": pool,
         "norm1": lrn, "conv2": lambda: _conv(blobs, "conv2", pad=2, groups=2), "relu2": nn.ReLU,
@@ -125,7 +131,7 @@ def _fire(blobs: Blobs, n: int):
 def _squeezenet(blobs: Blobs, layer: str):
     from torch import nn
 
-    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
+    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)
     make = {"conv1": lambda: _conv(blobs, "conv1", stride=2), "relu_conv1": nn.ReLU,
             "pool1": pool, "pool3": pool, "pool5": pool, "conv10": lambda: _conv(blobs, "conv10"),
             "relu_conv10": nn.ReLU, "pool10": lambda: nn.AdaptiveAvgPool2d(1)}

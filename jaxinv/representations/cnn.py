@@ -6,8 +6,9 @@ u = x/σ, METHOD.md §1.2-1.3):
 
 - CaffeNet: the paper's per-layer values, 0.5 for conv1…relu2, 5 for pool2…relu4, 50 for
   conv5…fc8 (the code's λ_TV 1/10/100 halved);
-- other networks, by the layer's receptive-field stride s (which is how CaffeNet's values
-  fall): s ≤ 8 → 0.5, 8 < s < 32 → 5, s ≥ 32 → 50.
+- other networks, by the layer's receptive-field size r against the input size S:
+  r < S/4 → 0.5, r < 2S/3 → 5, else 50 — the rule that reproduces CaffeNet's table
+  exactly (`lambda_tv`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from jaxinv.networks import load
 from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
 from jaxinv.representation import Representation
 
-__all__ = ["cnn", "lambda_tv", "receptive_field", "CNNFeatures"]
+__all__ = ["cnn", "lambda_tv", "lambda_by_receptive_field", "receptive_field", "CNNFeatures"]
 
 #: λ_α of the paper for every CNN layer: λ_L/2·σ⁴ = 4e-10 σ⁴ (METHOD.md §10, pitfall 2).
 LAMBDA_ALPHA = 2.157e8
@@ -36,12 +37,24 @@ _CAFFENET_LAMBDA = {
 
 
 def lambda_tv(name: str, layer: str) -> float:
-    """Recommended λ_V (paper units) for ``layer`` of network ``name`` (see module doc)."""
+    """Recommended λ_V (paper units) for ``layer`` of network ``name``.
+
+    CaffeNet: the authors' table (METHOD.md §1.3). Other networks: by the layer's
+    receptive-field size r as a fraction of the input size S: r < S/4 → 0.5, r < 2S/3 → 5,
+    else 50 — the rule that reproduces the authors' CaffeNet table exactly (conv2's 51 px
+    and pool2's 67 px, relu4's 131 px and conv5's 163 px of 227 fall on either side), and
+    gives the whole-image layers (classifiers, global pools) the weight of CaffeNet's fc8.
+    """
     layer = resolve_layer(name, layer)
     if name == "caffenet":
         return _CAFFENET_LAMBDA[layer]
-    stride = receptive_field(name)[layer][1]
-    return 0.5 if stride <= 8 else 5.0 if stride < 32 else 50.0
+    return lambda_by_receptive_field(receptive_field(name)[layer][0], spec(name).input_size)
+
+
+def lambda_by_receptive_field(size: int, input_size: int) -> float:
+    """λ_V from a receptive-field size (see `lambda_tv`)."""
+    fraction = size / input_size
+    return 0.5 if fraction < 0.25 else 5.0 if fraction < 2 / 3 else 50.0
 
 
 @dataclasses.dataclass(frozen=True)

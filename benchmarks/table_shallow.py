@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
     parser.add_argument("--reps", default="hog,hogb,dsift")
+    parser.add_argument("--schedule", help="schedule preset (default: the paper's, or ijcv)")
     parser.add_argument("--data-weight", type=float, default=100.0,
                         help="IJCV data weight C (the IJCV code uses 100 for HOG/DSIFT)")
     args = parser.parse_args(argv)
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     lines = []
     for rep_name in args.reps.split(","):
         rep = registry.get(rep_name)
-        schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
+        schedule = resolve_schedule(args.schedule or ("ijcv" if args.method == "ijcv" else rep.schedule))
         if args.iterations_scale != 1.0:
             schedule = schedule.shortened(args.iterations_scale)
         config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": names,
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
         if args.method == "ijcv":
             config["data_weight"] = args.data_weight
             options["objective"] = IJCVObjective(data_weight=args.data_weight)
-        tag = f"{rep_name}-{args.method}" + ("" if args.images is None else f"-{pathlib.Path(args.images).name}")
+        tag = (f"{rep_name}-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
+               + ("" if args.images is None else f"-{pathlib.Path(args.images).name}"))
         results = ResultsFile(out / "shallow" / f"{tag}.jsonl", config)
         bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
         common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
         bar.close()
         s = common.summarise(rep, pictures, results)
         paper = PAPER_TABLE1.get(rep_name)
-        lines.append(f"| {rep_name} | {args.method} | {common.fmt(s['paper'])} | "
+        lines.append(f"| {rep_name} | {args.method}{', ' + args.schedule if args.schedule else ''} | {common.fmt(s['paper'])} | "
                      f"{'%.1f ± %.1f' % paper if paper else '–'} | {common.fmt(s['ijcv'])} | "
                      f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
     table = "\n".join([
@@ -86,7 +88,8 @@ def main(argv=None) -> int:
     print(f"total time {time.perf_counter() - started:.0f} s")
     (out / "shallow").mkdir(parents=True, exist_ok=True)
     from jaxinv.images import atomic_write_bytes
-    atomic_write_bytes(out / "shallow" / f"table-{args.method}.md", (table + "\n").encode())
+    suffix = f"-{args.schedule}" if args.schedule else ""
+    atomic_write_bytes(out / "shallow" / f"table-{args.method}{suffix}.md", (table + "\n").encode())
     return 0
 
 

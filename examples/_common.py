@@ -109,27 +109,23 @@ def schedule(rep_or_name: Any, scale: float) -> Schedule:
     return sched if scale == 1 else sched.shortened(scale)
 
 
-def invert_stable(out: "Outputs", label: str, function, *args, schedule: Schedule, retries: int = 2,
-                  factor: float = 0.3, **kwargs):
-    """``function(*args, schedule=schedule, **kwargs)`` (`invert` or `invert_batch`), run again with the
-    learning rates × ``factor`` while some reconstruction diverged (a step overflowed and was refused;
-    jaxinv then returns the last finite, but useless, iterate). The summary notes every retry.
+def invert_stable(out: "Outputs", label: str, function, *args, schedule: Schedule, **kwargs):
+    """``function(*args, schedule=schedule, **kwargs)`` (`invert` or `invert_batch`), noting in the
+    summary any reconstruction that jaxinv had to re-run at lower learning rates (the paper's
+    rates overflow on some layers of networks other than CaffeNet; see `invert_batch`'s
+    ``retries``) or that still diverged.
     """
     import warnings
 
-    for attempt in range(retries + 1):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            res = function(*args, schedule=schedule, **kwargs)
-        bad = np.asarray(res.diverged) | ~np.isfinite(np.asarray(res.errors))
-        if not bad.any():
-            return res
-        if attempt < retries:
-            out.text(f"Note: `{label}`: {int(bad.sum())} of {bad.size} reconstructions diverged with the schedule's "
-                     f"learning rates ×{factor ** attempt:g}; run again with ×{factor ** (attempt + 1):g}.")
-            print(f"{label}: diverged, retrying with learning rates x{factor ** (attempt + 1):g}", flush=True)
-            schedule = schedule.scaled(factor)
-    out.text(f"Note: `{label}` still diverged after {retries} retries; its numbers are not meaningful.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = function(*args, schedule=schedule, **kwargs)
+    scales = np.asarray(res.learning_rate_scale)
+    if (scales < 1).any():
+        out.text(f"Note: `{label}`: {int((scales < 1).sum())} of {scales.size} reconstructions overflowed at the"
+                 f" schedule's learning rates and were run again at ×{scales.min():g}.")
+    if np.asarray(res.diverged).any():
+        out.text(f"Note: `{label}` still diverged; its numbers are not meaningful.")
     return res
 
 

@@ -8,6 +8,8 @@ zeroes the momentum at the start of each. Presets:
 - ``receptive_field`` (the windowed-code figure): 0.004 × [0.1, 0.01, 0.001] for 200 each.
 - ``ijcv``: 300 iterations at LR with jitter, then 50 at 0.1·LR without; the IJCV
   optimiser scales LR = 0.05 B²/α by HW itself, so the stage rates here are multipliers.
+- ``shallow_long``: the ``shallow`` stages three times as long (2400): the paper's 800
+  iterations leave HOG/HOGb/DSIFT inversions short of convergence (benchmarks/results).
 - ``code_default``: `invert_nn.m`'s own default, 0.001 × [1, .1, .01, .001, 1e-4] for
   [800, 500, 500, 200, 100] (2100).
 """
@@ -84,6 +86,7 @@ def _decades(base: float, iterations: Sequence[int], first: float = 1.0) -> Sche
 PRESETS: dict[str, Schedule] = {
     "cnn": _decades(0.004, [100, 200, 100]),
     "shallow": _decades(0.004, [200, 200, 200, 200]),
+    "shallow_long": _decades(0.004, [600, 600, 600, 600]),
     "receptive_field": _decades(0.004, [200, 200, 200], first=0.1),
     "ijcv": Schedule((Stage(1.0, 300, jitter=True), Stage(0.1, 50, jitter=False))),
     "code_default": _decades(0.001, [800, 500, 500, 200, 100]),

@@ -16,6 +16,7 @@ BVLC/caffe), written for XLA CPU speed:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -48,8 +49,45 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, *, stride: int = 1,
 
 
 def _conv_direct(x: jax.Array, kernel: jax.Array, stride: int, pad: int) -> jax.Array:
+    if stride == 1:
+        return _conv_s1(x, kernel, pad)
     return jax.lax.conv_general_dilated(x, kernel, (stride, stride), ((pad, pad), (pad, pad)),
                                         dimension_numbers=_DIMS)
+
+
+def _conv_s1_plain(x: jax.Array, kernel: jax.Array, pad: int) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), ((pad, pad), (pad, pad)),
+                                        dimension_numbers=_DIMS)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_s1(x: jax.Array, kernel: jax.Array, pad: int) -> jax.Array:
+    """A stride-1 convolution whose input gradient uses a materialised flipped HWIO kernel.
+
+    Why: inside a while loop (`lax.scan` of the inversion chunk) XLA CPU folds the kernel's
+    flip/transpose of the autodiff input gradient into the convolution's dimension labels
+    (``01oi``), which neither YNNPACK nor Eigen take: that convolution then ran ~10x slower
+    (jax#12868). The optimisation barrier keeps the transposed kernel a real HWIO array.
+    """
+    return _conv_s1_plain(x, kernel, pad)
+
+
+def _conv_s1_fwd(x, kernel, pad):
+    return _conv_s1_plain(x, kernel, pad), (x, kernel)
+
+
+def _conv_s1_bwd(pad, res, g):
+    x, kernel = res
+    kh, kw = kernel.shape[:2]
+    flipped = jax.lax.optimization_barrier(jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2))
+    dx = jax.lax.conv_general_dilated(g, flipped, (1, 1),
+                                      ((kh - 1 - pad, kh - 1 - pad), (kw - 1 - pad, kw - 1 - pad)),
+                                      dimension_numbers=_DIMS)
+    _, k_vjp = jax.vjp(lambda k: _conv_s1_plain(x, k, pad), kernel)  # dead code unless needed
+    return dx, k_vjp(g)[0]
+
+
+_conv_s1.defvjp(_conv_s1_fwd, _conv_s1_bwd)
 
 
 def _conv_s2d(x: jax.Array, kernel: jax.Array, stride: int, pad: int) -> jax.Array:
@@ -71,7 +109,7 @@ def _conv_s2d(x: jax.Array, kernel: jax.Array, stride: int, pad: int) -> jax.Arr
     x = x.reshape(n, hp // s, wp // s, s * s * c)
     k = jnp.pad(kernel, ((0, bh * s - kh), (0, bw * s - kw), (0, 0), (0, 0)))
     k = k.reshape(bh, s, bw, s, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(bh, bw, s * s * c, o)
-    y = jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=_DIMS)
+    y = _conv_s1(x, k, 0)
     return y[:, :oh, :ow]
 
 

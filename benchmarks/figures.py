@@ -1,6 +1,6 @@
 """The paper's figures for a network, into one folder (PNG, matplotlib), plus the invariance table.
 
-    python benchmarks/figures.py --network squeezenet1_1 --out benchmarks/results/figures
+    python benchmarks/figures.py --network squeezenet1_1     # into benchmarks/results/figures/squeezenet1_1
 
 Figures: reconstructions from every layer (a grid); several random starts from one code
 (invariance); the receptive-field experiment (only a central 5×5 window of the code); channel
@@ -64,9 +64,12 @@ def main(argv=None) -> int:
     parser.add_argument("--picture", default="chelsea", help="a scikit-image photograph (see benchmarks/common.py)")
     parser.add_argument("--layers", help="comma-separated layers (default: table_cnn's)")
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--only", default="all",
+                        help="comma-separated subset of: layers (every-layer, seeds, energy, invariance),"
+                             " receptive-field, channel-groups, tv-weight")
     parser.add_argument("--iterations-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "figures"))
+    parser.add_argument("--out", help="output folder (default benchmarks/results/figures/NETWORK)")
     args = parser.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
@@ -74,7 +77,7 @@ def main(argv=None) -> int:
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    out = pathlib.Path(args.out)
+    out = pathlib.Path(args.out or common.REPO / "benchmarks" / "results" / "figures" / args.network)
     weights = args.weights or table_cnn.DEFAULT_WEIGHTS.get(args.network)
     layers = args.layers.split(",") if args.layers else table_cnn.MAIN_LAYERS[args.network]
     picture = common.skimage_photo(args.picture)
@@ -99,15 +102,17 @@ def main(argv=None) -> int:
         every.append((res.images[0], f"{name}\nerr {100 * res.errors[0]:.1f}%"))
         spread_rows.append((name, spread, float(np.mean(res.errors))))
         curves[name] = res.energy[0, :, 3]
-        if layer in layers[len(layers) // 2:: max(1, len(layers) // 3)]:
+        if args.seeds > 1 and layer in layers[len(layers) // 2:: max(1, len(layers) // 3)]:
             _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(args.seeds)],
                   cols=args.seeds, suptitle=f"{rep.name}: {args.seeds} random starts (spread {spread:.3f})")
     _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
           suptitle=f"{args.network}: reconstruction from each layer of {args.picture}")
 
+    wanted = set(args.only.split(",")) if args.only != "all" else {"receptive-field", "channel-groups", "tv-weight"}
+
     # Receptive field: only a central 5×5 window of the code (METHOD.md §5), λ_TV 100 (λ_V 50).
     window_imgs, window_titles = [], []
-    for layer in layers:
+    for layer in (layers if "receptive-field" in wanted else []):
         rep = cnn(args.network, layer=layer, weights=weights)
         code = np.asarray(rep(picture))
         if code.ndim != 3 or min(code.shape[:2]) < 5:
@@ -122,7 +127,7 @@ def main(argv=None) -> int:
 
     # Channel groups: first vs second half of the channels of the first three layers.
     group_imgs, group_titles = [], []
-    for layer in layers[:3]:
+    for layer in (layers[:3] if "channel-groups" in wanted else []):
         rep = cnn(args.network, layer=layer, weights=weights)
         code = np.asarray(rep(picture))
         for g in (1, 2):
@@ -130,14 +135,17 @@ def main(argv=None) -> int:
                          schedule=sched(rep.schedule), keep_snapshots=False)
             group_imgs.append(res.images[0])
             group_titles.append(f"{rep.name.split(':', 1)[1]} half {g}")
-    _grid(out / "channel-groups.png", group_imgs, group_titles, cols=6, suptitle="first vs second half of the channels")
+    if group_imgs:
+        _grid(out / "channel-groups.png", group_imgs, group_titles, cols=6,
+              suptitle="first vs second half of the channels")
 
     # TV weight: λ_V ∈ {0.5, 5, 50} at the deepest layer.
-    rep = cnn(args.network, layer=layers[-1], weights=weights)
-    tv_imgs = [invert(rep, picture, key=key, lambda_tv=lam, schedule=sched(rep.schedule), keep_snapshots=False).images[0]
-               for lam in (0.5, 5.0, 50.0)]
-    _grid(out / "tv-weight.png", tv_imgs, [f"λ_V = {lam:g}" for lam in (0.5, 5.0, 50.0)], cols=3,
-          suptitle=f"{rep.name}: effect of the TV weight")
+    if "tv-weight" in wanted:
+        rep = cnn(args.network, layer=layers[-1], weights=weights)
+        tv_imgs = [invert(rep, picture, key=key, lambda_tv=lam, schedule=sched(rep.schedule),
+                          keep_snapshots=False).images[0] for lam in (0.5, 5.0, 50.0)]
+        _grid(out / "tv-weight.png", tv_imgs, [f"λ_V = {lam:g}" for lam in (0.5, 5.0, 50.0)], cols=3,
+              suptitle=f"{rep.name}: effect of the TV weight")
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, curve in curves.items():

@@ -7,6 +7,7 @@ time; between chunks they collect snapshots and, if asked, move a progress bar.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -165,6 +166,9 @@ def run_inversion(
     sharding: Any = None,
     retries: int = 2,
     retry_factor: float = 0.3,
+    max_batch: int | None = None,
+    memory_budget: int | str | None = None,
+    oversize: str = "split",
 ) -> InversionResult:
     """The inversion program shared by `invert` and `invert_batch`.
 
@@ -185,6 +189,12 @@ def run_inversion(
       chunk: steps per compiled chunk and the snapshot period.
       progress: True for a tqdm bar, or a callable given the number of steps done.
       sharding: a `jax.sharding.Sharding` for the problem axis (see `jaxinv.parallel`).
+      max_batch: run at most this many problems (pictures × seeds) at once, one group after
+        the other (same compiled program, same results).
+      memory_budget: bytes the compiled program may use, or ``"auto"`` for the device's
+        free memory; the program's own need per problem (XLA's memory analysis) decides
+        how many problems fit. With ``oversize="split"`` a batch that does not fit runs in
+        groups that do; with ``oversize="error"`` it is refused with a `JaxinvError`.
       retries: how often an inversion that overflowed is run again from the same start with
         the schedule's rates × ``retry_factor`` (the paper's rates, tuned for CaffeNet,
         overflow on some layers of other networks); 0 keeps the paper's rates always.
@@ -233,8 +243,10 @@ def run_inversion(
     batch_targets = np.repeat(targets, per_image, axis=0)
 
     started = time.perf_counter()
-    run = _optimise(problem, rep, batch_targets, keys, mask_arr, sharding=sharding,
-                    keep_snapshots=keep_snapshots, progress=progress)
+    group = _group_size(problem, rep, batch_targets, mask_arr, max_batch=max_batch,
+                        memory_budget=memory_budget, oversize=oversize)
+    run = _optimise_in_groups(problem, rep, batch_targets, keys, mask_arr, group=group, sharding=sharding,
+                              keep_snapshots=keep_snapshots, progress=progress)
     variables, rejected, energy, snaps = run
     lr_scale = np.ones(len(batch_targets), np.float32)
     scale = 1.0
@@ -246,8 +258,8 @@ def run_inversion(
         # run again with every rate scaled down, and the result records the scale used.
         scale *= retry_factor
         again = dataclasses.replace(problem, schedule=problem.schedule.scaled(scale))
-        v2, r2, e2, s2 = _optimise(again, rep, batch_targets[bad], keys[bad], mask_arr, sharding=None,
-                                   keep_snapshots=keep_snapshots, progress=False)
+        v2, r2, e2, s2 = _optimise_in_groups(again, rep, batch_targets[bad], keys[bad], mask_arr, group=group,
+                                             sharding=None, keep_snapshots=keep_snapshots, progress=False)
         variables[bad], rejected[bad], energy[bad], lr_scale[bad] = v2, r2, e2, scale
         if snaps is not None:
             snaps[bad] = s2
@@ -281,6 +293,65 @@ def run_inversion(
         learning_rate_scale=np.repeat(lr_scale, copies).reshape(n, s),
         seconds=seconds,
     )
+
+
+def _available_bytes() -> int:
+    """Free memory of the default device: the accelerator's limit, else the host's free RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _group_size(problem: optimize.Problem, rep: Representation, targets: np.ndarray, mask, *,
+                max_batch: int | None, memory_budget: int | str | None, oversize: str) -> int | None:
+    """How many problems to run at once (None: all), from ``max_batch`` and the memory budget."""
+    if oversize not in ("split", "error"):
+        raise JaxinvError(f"oversize = {oversize!r}; use 'split' or 'error'")
+    if max_batch is not None and (not isinstance(max_batch, (int, np.integer)) or max_batch < 1):
+        raise JaxinvError(f"max_batch = {max_batch!r}; use a whole number >= 1 or None")
+    group = max_batch
+    if memory_budget is None:
+        return group
+    budget = _available_bytes() if memory_budget == "auto" else int(memory_budget)
+    per_problem = optimize.bytes_per_problem(problem, rep.params, targets.shape[1:], mask)
+    fits = max(0, budget // max(per_problem, 1))
+    count = len(targets) if group is None else min(group, len(targets))
+    if fits >= count:
+        return group
+    need = per_problem * count
+    if oversize == "error" or fits < 1:
+        raise JaxinvError(
+            f"{count} inversions at once need about {_size(need)}, more than the budget of {_size(budget)};"
+            f" pass max_batch={max(int(fits), 1)} (or oversize='split') or fewer pictures"
+        )
+    return int(fits)
+
+
+def _optimise_in_groups(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,
+                        mask: jax.Array | None, *, group: int | None, sharding: Any, keep_snapshots: bool,
+                        progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """`_optimise` over groups of at most ``group`` problems, one after the other.
+
+    The last group is padded with copies of its last problem, so every group runs the same
+    compiled program; the padding's results are dropped.
+    """
+    count = len(targets)
+    if group is None or group >= count:
+        return _optimise(problem, rep, targets, keys, mask, sharding=sharding, keep_snapshots=keep_snapshots,
+                         progress=progress)
+    parts = []
+    for start in range(0, count, group):
+        index = np.minimum(np.arange(start, start + group), count - 1)
+        out = _optimise(problem, rep, targets[index], keys[index], mask, sharding=sharding,
+                        keep_snapshots=keep_snapshots, progress=progress)
+        keep = min(group, count - start)
+        parts.append([None if a is None else a[:keep] for a in out])
+    return tuple(None if parts[0][i] is None else np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
 def _optimise(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,

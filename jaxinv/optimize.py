@@ -27,7 +27,7 @@ from jaxinv.objective import (
 from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
 from jaxinv.schedules import Schedule
 
-__all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count"]
+__all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count", "bytes_per_problem"]
 
 _TRACES = {"run_chunk": 0}
 #: Values in the paper's CNN input, 227·227·3; see `Problem.sigma`.
@@ -214,6 +214,22 @@ def run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array
     _TRACES["run_chunk"] += 1
     run = jax.vmap(_run_chunk_one, in_axes=(None, None, 0, None, 0, None))
     return run(problem, params, targets, mask, carries, t0)
+
+
+def bytes_per_problem(problem: Problem, params: Any, target_shape: tuple[int, ...],
+                      mask: jax.Array | None) -> int:
+    """Device bytes one more problem adds to a chunk: XLA's memory analysis of the program
+    compiled for 2 problems minus that for 1 (so the shared params count once, not per problem).
+    """
+    def analysed(batch: int) -> int:
+        keys = jax.random.split(jax.random.key(0), batch)
+        carries = jax.eval_shape(jax.vmap(functools.partial(init_carry, problem)), keys)
+        targets = jax.ShapeDtypeStruct((batch, *target_shape), jnp.float32)
+        compiled = run_chunk.lower(problem, params, targets, mask, carries, jnp.int32(0)).compile()
+        m = compiled.memory_analysis()
+        return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes)
+
+    return max(analysed(2) - analysed(1), 1)
 
 
 @functools.partial(jax.jit, static_argnums=0)

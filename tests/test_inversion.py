@@ -184,3 +184,23 @@ def test_a_diverging_inversion_is_retried_at_lower_rates(pictures):
     assert fixed.errors[0] < 1.0
     fine = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT)
     assert fine.learning_rate_scale.tolist() == [1.0]
+
+
+def test_batches_run_in_groups_within_a_memory_budget(pictures):
+    key = jax.random.key(9)
+    whole = jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT)
+    grouped = jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT, max_batch=4)
+    # other batch sizes compile to other programs: equal up to float32 rounding
+    np.testing.assert_allclose(whole.inputs, grouped.inputs, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(whole.energy, grouped.energy, rtol=1e-4, atol=1e-6)
+    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.resolve_schedule(SHORT),
+                               (32, 32, 3))
+    per_problem = optimize.bytes_per_problem(problem, None, (16, 16, 3), None)
+    assert per_problem > 32 * 32 * 3 * 4  # at least the image itself
+    split = jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT, memory_budget=3 * per_problem)
+    np.testing.assert_allclose(whole.inputs, split.inputs, rtol=1e-4, atol=1e-3)
+    with pytest.raises(JaxinvError, match="need about .* more than the budget"):
+        jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT, memory_budget=3 * per_problem,
+                            oversize="error")
+    with pytest.raises(JaxinvError, match="max_batch"):
+        jaxinv.invert_batch(REP, pictures, key=key, schedule=SHORT, max_batch=0)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.errors import JaxinvError
+from jaxinv.objective import LAMBDA_ALPHA
 
 __all__ = ["Representation", "from_function", "identity_preprocess"]
 
@@ -72,7 +73,7 @@ class Representation:
     deprocess: Callable[[np.ndarray], np.ndarray] = identity_deprocess
     stride: int = 1
     lambda_tv: float = 0.5
-    lambda_alpha: float = 2.157e8
+    lambda_alpha: float = LAMBDA_ALPHA
     schedule: str = "cnn"
     layers: tuple[str, ...] = ()
 

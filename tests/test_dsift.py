@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import require
 from jax.test_util import check_grads
 
-from conftest import require
 from jaxinv.errors import JaxinvError
+from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representations.dsift import (
     PAPER_WINDOW_SIZE,
     DsiftFeatures,
@@ -124,7 +124,7 @@ def test_fast_atan2_reference_values():
 def test_representation_shapes_and_metadata():
     rep = paper_dsift()
     assert rep.name == "dsift" and rep.channels == 1 and rep.stride == 15
-    assert rep.schedule == "shallow" and rep.lambda_tv == 0.5 and rep.lambda_alpha == 2.157e8
+    assert rep.schedule == "shallow" and rep.lambda_tv == 0.5 and rep.lambda_alpha == LAMBDA_ALPHA
     picture = np.random.default_rng(0).uniform(0, 255, (61, 77, 3)).astype(np.float32)
     x = rep.preprocess(picture)
     expected = 255 * (picture / 255) @ np.array([0.2989, 0.5870, 0.1140], np.float32) - 128

@@ -8,10 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import require
 from jax.test_util import check_grads
 
-from conftest import require
 from jaxinv.errors import JaxinvError
+from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representations import hog as hog_module
 from jaxinv.representations.hog import hog, paper_hog, paper_hogb, rgb2gray
 
@@ -130,7 +131,7 @@ def test_paper_presets():
     for rep, bilinear in ((paper_hog(), False), (paper_hogb(), True)):
         assert rep.name == ("hogb" if bilinear else "hog")
         assert rep.channels == 1 and rep.stride == 8 and rep.schedule == "shallow"
-        assert rep.lambda_tv == 0.5 and rep.lambda_alpha == 2.157e8
+        assert rep.lambda_tv == 0.5 and rep.lambda_alpha == LAMBDA_ALPHA
         x = rep.preprocess(picture)
         gray = 0.2989 * picture[..., 0] + 0.5870 * picture[..., 1] + 0.1140 * picture[..., 2]
         np.testing.assert_allclose(x[..., 0], gray - 128.0, atol=1e-3)

@@ -21,12 +21,11 @@ import jax
 
 from jaxinv.networks import load
 from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
+from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 
 __all__ = ["cnn", "lambda_tv", "lambda_by_receptive_field", "receptive_field", "CNNFeatures"]
 
-#: λ_α of the paper for every CNN layer: λ_L/2·σ⁴ = 4e-10 σ⁴ (METHOD.md §10, pitfall 2).
-LAMBDA_ALPHA = 2.157e8
 
 _CAFFENET_LAMBDA = {
     **dict.fromkeys(("conv1", "relu1", "pool1", "norm1", "conv2", "relu2"), 0.5),

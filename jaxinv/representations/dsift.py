@@ -72,6 +72,7 @@ from jax import lax
 
 from jaxinv.errors import JaxinvError
 from jaxinv.images import centred_gray
+from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 
 __all__ = [
@@ -723,7 +724,7 @@ def dsift(
         deprocess=gray_deprocess,
         stride=features.step,
         lambda_tv=0.5,
-        lambda_alpha=2.157e8,
+        lambda_alpha=LAMBDA_ALPHA,
         schedule="shallow",
     )
 

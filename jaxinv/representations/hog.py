@@ -89,6 +89,7 @@ import numpy as np
 
 from jaxinv.errors import JaxinvError
 from jaxinv.images import centred_gray, rgb_to_gray
+from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 
 __all__ = [
@@ -671,7 +672,7 @@ def hog(
         preprocess=_picture(int(channels)),
         stride=int(cell_size),
         lambda_tv=0.5,
-        lambda_alpha=2.157e8,
+        lambda_alpha=LAMBDA_ALPHA,
         schedule="shallow",
     )
 

@@ -36,7 +36,7 @@ independent problems, reported as image-iterations per second (B × steps / seco
   steps slow down 10-30x; ``--omp-passive`` sets ``OMP_WAIT_POLICY=PASSIVE`` before torch is
   imported (it does not change what is computed).
 
-``--check`` runs both on 20 steps of CaffeNet conv5 (227×227, batch 1) from the same start
+``--check`` runs both on 5 steps of CaffeNet conv5 (227×227, batch 1) from the same start
 and prints the relative difference of the final images (tests/test_baselines.py asserts it).
 """
 
@@ -261,7 +261,7 @@ def bench_case(name: str, batch: int, *, steps: int, repeats: int, with_torch: b
 # ----------------------------------------------------------------------------- check
 
 
-def check_iterates(steps: int = 20, *, name: str = "caffenet:conv5", batch: int = 1,
+def check_iterates(steps: int = 5, *, name: str = "caffenet:conv5", batch: int = 1,
                    seed: int = 0) -> dict:
     """Both frameworks from the same start for ``steps`` steps: relative difference of the images."""
     case = make_case(name, batch, steps=steps, seed=seed)
@@ -328,7 +328,7 @@ def main(argv=None) -> int:
                         help="OMP_WAIT_POLICY=PASSIVE for torch's OpenMP pool (helps on a shared, loaded machine)")
     parser.add_argument("--no-torch", action="store_true", help="JAX only")
     parser.add_argument("--channels-last", action="store_true", help="torch activations channels-last")
-    parser.add_argument("--check", action="store_true", help="only the 20-step iterate check")
+    parser.add_argument("--check", action="store_true", help="only the 5-step iterate check")
     parser.add_argument("--json", help="write the rows and the environment here")
     args = parser.parse_args(argv)
     if args.omp_passive:

@@ -102,7 +102,7 @@ def main(argv=None) -> None:
              f"{r_image:.2f}) and " + ("tracks" if r_feature > 0.5 else "does not clearly track")
              + f" the feature error (r = {r_feature:.2f}): the feature error measures how well the optimiser "
              "matched the code, not how much the code pins down, so it need not rise with invariance. λ_V also "
-             "changes across layers (it follows the receptive-field stride), which smooths the deeper "
+             "changes across layers (it follows the receptive-field size), which smooths the deeper "
              "reconstructions and lowers their spread; short schedules leave start noise that raises it.")
     out.finish(pearson_feature=r_feature, pearson_image=r_image, spreads=spreads, errors=errors, one_minus_ssim=dssim)
 

@@ -142,7 +142,7 @@ def main(argv=None) -> None:
              + ("A deeper code fixing less of the layout is the paper's invariance finding. "
                 if blur[-1] > blur[0] else "")
              + "Full-resolution spread also counts fine texture, which the larger λ_V of deeper layers "
-             "(λ_V follows the receptive-field stride) smooths away"
+             "(λ_V follows the receptive-field size) smooths away"
              + (", and residual start noise, which a short schedule leaves (this run used "
                 f"{args.iterations_scale:g} of the paper's iterations)" if args.iterations_scale < 1 else "")
              + ". Coupled copies spread " + ("less" if np.mean(cou) < np.mean(ind) else "more")

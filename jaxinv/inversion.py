@@ -263,8 +263,11 @@ def run_inversion(
         variables[bad], rejected[bad], energy[bad], lr_scale[bad] = v2, r2, e2, scale
         if snaps is not None:
             snaps[bad] = s2
-    images_in, final_codes, errors = (np.asarray(a) for a in optimize.evaluate(
-        problem, rep.params, jnp.asarray(batch_targets), mask_arr, jnp.asarray(variables)))
+    step = group or len(batch_targets)
+    parts = [[np.asarray(a) for a in optimize.evaluate(problem, rep.params, jnp.asarray(batch_targets[i:i + step]),
+                                                       mask_arr, jnp.asarray(variables[i:i + step]))]
+             for i in range(0, len(batch_targets), step)]
+    images_in, final_codes, errors = (np.concatenate([p[k] for p in parts]) for k in range(3))
     seconds = time.perf_counter() - started
     if np.any(rejected > 0):
         warnings.warn(f"{rep.name}: some inversions diverged even at {scale:g}× the learning rates and kept"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -127,6 +128,24 @@ def invert_stable(out: "Outputs", label: str, function, *args, schedule: Schedul
     if np.asarray(res.diverged).any():
         out.text(f"Note: `{label}` still diverged; its numbers are not meaningful.")
     return res
+
+
+def invert_layer(out: "Outputs", args, picture: np.ndarray, key, index: int, layer: str):
+    """Invert ``picture``'s code at ``layer`` with ``args.seeds`` seeds and the (scaled) schedule.
+
+    Returns (representation, the reference picture as the network sees it, the result), the
+    result recorded in ``out``; the layer's key is ``fold_in(key, index)``.
+    """
+    from jaxinv.inversion import invert
+
+    rep = representation(args.network, layer, args.weights_dir)
+    ref = reference(rep, picture)
+    sched = schedule(rep, args.iterations_scale)
+    print(f"{layer}: {args.seeds} seed(s), {sched.total} iterations", flush=True)
+    res = invert_stable(out, layer, invert, rep, picture, key=jax.random.fold_in(key, index), seeds=args.seeds,
+                        schedule=sched)
+    out.record(layer, res)
+    return rep, ref, res
 
 
 def reference(rep, picture: np.ndarray) -> np.ndarray:

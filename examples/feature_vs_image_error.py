@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 from skimage.filters import gaussian
 
-from jaxinv.inversion import invert
 from jaxinv.metrics import normalized_error, psnr, ssim
 
 DEFAULT = {
@@ -51,13 +50,7 @@ def main(argv=None) -> None:
 
     rows, points, recon_row, titles, per_layer = [], [], [], [], {}
     for li, layer in enumerate(layers):
-        rep = C.representation(args.network, layer, args.weights_dir)
-        ref = C.reference(rep, picture)
-        sched = C.schedule(rep, args.iterations_scale)
-        print(f"{layer}: {args.seeds} seed(s), {sched.total} iterations", flush=True)
-        res = C.invert_stable(out, layer, invert, rep, picture, key=jax.random.fold_in(key, li), seeds=args.seeds,
-                              schedule=sched)
-        out.record(layer, res)
+        rep, ref, res = C.invert_layer(out, args, picture, key, li, layer)
         target = np.asarray(res.targets)
         ps = [psnr(im, ref) for im in res.images]
         ss = [ssim(im, ref) for im in res.images]

@@ -21,7 +21,6 @@ import _common as C  # noqa: I001
 import jax
 import numpy as np
 
-from jaxinv.inversion import invert
 from jaxinv.metrics import pairwise_spread, ssim
 
 DEFAULT = {
@@ -52,13 +51,7 @@ def main(argv=None) -> None:
 
     rows, spreads, errors, dssim, grid, titles = [], [], [], [], [], []
     for li, layer in enumerate(layers):
-        rep = C.representation(args.network, layer, args.weights_dir)
-        ref = C.reference(rep, picture)
-        sched = C.schedule(rep, args.iterations_scale)
-        print(f"{layer}: {args.seeds} seeds, {sched.total} iterations", flush=True)
-        res = C.invert_stable(out, layer, invert, rep, picture, key=jax.random.fold_in(key, li), seeds=args.seeds,
-                              schedule=sched)
-        out.record(layer, res)
+        rep, ref, res = C.invert_layer(out, args, picture, key, li, layer)
         spread = pairwise_spread(res.images, ref)
         err = float(np.mean(res.errors))
         d = float(np.mean([1 - ssim(im, ref) for im in res.images]))

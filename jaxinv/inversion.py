@@ -204,8 +204,8 @@ def run_inversion(
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise JaxinvError(f"chunk = {chunk!r}; use a whole number of steps >= 1")
     if pictures is not None:
-        _, targets = _targets_from_pictures(rep, list(pictures))
-        image_shape = tuple(np.asarray(rep.preprocess(as_picture(pictures[0]))).shape)
+        inputs, targets = _targets_from_pictures(rep, list(pictures))
+        image_shape = inputs.shape[1:]
     else:
         if image_shape is None:
             image_shape = rep.input_shape

@@ -1,6 +1,7 @@
 """Per-layer inversion errors of a network (the paper's Table 3 protocol), resumable.
 
-    python benchmarks/table_cnn.py --network squeezenet1_1 --sweep      # three λ per layer
+    python benchmarks/table_cnn.py --network squeezenet1_1 --sweep      # three λ per block output
+    python benchmarks/table_cnn.py --network squeezenet1_1 --sweep --layers all   # every layer
     python benchmarks/table_cnn.py --network googlenet                  # the chosen λ only
 
 Every picture of the set (scikit-image's photographs by default) is warped to the network's
@@ -25,6 +26,7 @@ import common  # noqa: E402
 
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
+from jaxinv.networks.registry import spec  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
@@ -53,7 +55,8 @@ def main(argv=None) -> int:
     common.add_common_args(parser)
     parser.add_argument("--network", default="squeezenet1_1")
     parser.add_argument("--weights", help="weight file (default: ../shared/weights for SqueezeNet/GoogLeNet, else the cache)")
-    parser.add_argument("--layers", help="comma-separated layers (default: each block's output)")
+    parser.add_argument("--layers", help="comma-separated layers, or 'all' for every layer but the softmax"
+                                         " (default: each block's output)")
     parser.add_argument("--sweep", action="store_true", help="λ_V ∈ {0.5, 5, 50} per layer, as the paper's Table 3")
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
@@ -61,7 +64,10 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     out = pathlib.Path(args.out)
     weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
-    layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
+    if args.layers == "all":
+        layers = [name for name in spec(args.network).layers if name != "prob"]
+    else:
+        layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
     if not layers:
         raise JaxinvError(f"no default layers for {args.network}; pass --layers")
     probe = cnn(args.network, layer=layers[0], weights=weights)

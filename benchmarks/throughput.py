@@ -9,8 +9,8 @@ What is timed: complete inversion steps (objective, gradient, momentum update) o
 independent problems, reported as image-iterations per second (B × steps / seconds).
 
 - JAX: the library's own compiled chunk `jaxinv.optimize.run_chunk` (a `Problem` with
-  ``chunk = --steps``, the representation's objective and schedule preset, the random start of
-  `init_carry`), lowered and compiled ahead of time so that compilation is timed apart
+  ``chunk = --steps``, the representation's objective and schedule preset, the library's
+  default `vmap_width`, the random start of `init_carry`), lowered and compiled ahead of time so that compilation is timed apart
   ("compile s"); the first execution is timed apart too ("first s"); then ``--repeats`` chunks
   of ``--steps`` steps. Each chunk continues from the previous carries at the next step index.
 - PyTorch: `baselines.torch_inversion.TorchInversion` on the same canonical blobs, targets,
@@ -119,7 +119,8 @@ def make_case(name: str, batch: int, *, steps: int, seed: int = 0, blobs: dict |
     xs = np.stack([np.asarray(rep.preprocess(p), np.float32) for p in _pictures(batch, size)])
     targets = jax.jit(jax.vmap(rep.features, in_axes=(None, 0)))(rep.params, jnp.asarray(xs))
     problem = optimize.Problem(rep.features, make_objective(rep), resolve_schedule(rep.schedule),
-                               tuple(int(s) for s in xs.shape[1:]), chunk=int(steps))
+                               tuple(int(s) for s in xs.shape[1:]), chunk=int(steps),
+                               vmap_width=optimize.default_vmap_width(rep.features, rep.params, xs.shape[1:]))
     keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), i) for i in range(batch)])
     carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
     return Case(name, batch, rep, problem, targets, carries, blobs)

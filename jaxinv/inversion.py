@@ -169,6 +169,7 @@ def run_inversion(
     max_batch: int | None = None,
     memory_budget: int | str | None = None,
     oversize: str = "split",
+    vmap_width: int | str | None = "auto",
 ) -> InversionResult:
     """The inversion program shared by `invert` and `invert_batch`.
 
@@ -198,6 +199,10 @@ def run_inversion(
       retries: how often an inversion that overflowed is run again from the same start with
         the schedule's rates × ``retry_factor`` (the paper's rates, tuned for CaffeNet,
         overflow on some layers of other networks); 0 keeps the paper's rates always.
+      vmap_width: problems vectorised together inside the compiled chunk; more run as a
+        sequential map over groups of this many (same results). ``"auto"``:
+        `jaxinv.optimize.default_vmap_width` (4 on CPU unless the weights are large; the whole
+        batch on accelerators and when sharded); None: the whole batch in one vmap.
     """
     if not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
@@ -220,8 +225,14 @@ def run_inversion(
     n = targets.shape[0]
     copies = seeds if coupled else 1
     per_image = 1 if coupled else seeds
+    if vmap_width == "auto":
+        # Sharded batches stay one vmap: the devices split it, not a sequential map.
+        vmap_width = None if sharding is not None else optimize.default_vmap_width(
+            rep.features, rep.params, tuple(int(s) for s in image_shape))
+    elif vmap_width is not None and (not isinstance(vmap_width, (int, np.integer)) or vmap_width < 1):
+        raise JaxinvError(f"vmap_width = {vmap_width!r}; use a whole number >= 1, None or 'auto'")
     problem = optimize.Problem(rep.features, obj, schedule, tuple(int(s) for s in image_shape),
-                               copies=copies, jitter=jitter, chunk=int(chunk))
+                               copies=copies, jitter=jitter, chunk=int(chunk), vmap_width=vmap_width)
     mask_arr = None
     if mask is not None:
         mask_arr = np.asarray(mask, np.float32)

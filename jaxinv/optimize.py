@@ -27,7 +27,8 @@ from jaxinv.objective import (
 from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
 from jaxinv.schedules import Schedule
 
-__all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count", "bytes_per_problem"]
+__all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count", "bytes_per_problem",
+           "default_vmap_width", "used_param_bytes", "COMPILER_OPTIONS"]
 
 _TRACES = {"run_chunk": 0}
 #: Values in the paper's CNN input, 227·227·3; see `Problem.sigma`.
@@ -52,7 +53,9 @@ class Problem:
       jitter: J (1 for the paper's objective).
       chunk: k, the steps per compiled chunk; snapshots are taken after the first step of
         each chunk (iterations 1, k+1, 2k+1, …; with k = 25 these are the paper's).
-      image_area: H·W scaling of the IJCV learning rate.
+      vmap_width: problems vectorised together; a larger batch runs as a sequential
+        `jax.lax.map` over groups of this many (None: the whole batch in one `vmap`). See
+        `default_vmap_width`.
     """
 
     features: Callable[[Any, jax.Array], jax.Array]
@@ -62,6 +65,7 @@ class Problem:
     copies: int = 1
     jitter: int = 1
     chunk: int = 25
+    vmap_width: int | None = None
 
     @property
     def is_ijcv(self) -> bool:
@@ -203,7 +207,16 @@ def _run_chunk_one(problem: Problem, params, target, mask, carry: Carry, t0):
     return jax.lax.scan(step, carry, t0 + jnp.arange(problem.chunk))
 
 
-@functools.partial(jax.jit, static_argnums=0)
+#: XLA options of the inversion program. Why: on CPU, jax 0.10's default hands convolutions
+#: to YNNPACK, whose kernels ran the inversion step (a forward and an input gradient per
+#: convolution) 1.2-3× slower than XLA's Eigen convolutions on CaffeNet, SqueezeNet, HOG and
+#: DSIFT at batch 1 and 8; matrix products stay with YNNPACK, the faster there for the fc
+#: layers (`benchmarks/throughput.py`). The option names a CPU setting only: other backends
+#: ignore it.
+COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+
+@functools.partial(jax.jit, static_argnums=0, compiler_options=COMPILER_OPTIONS)
 def run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array | None,
               carries: Carry, t0: jax.Array) -> tuple[Carry, jax.Array]:
     """Run steps t0 … t0+k−1 of a batch of problems (leading axis of targets and carries).
@@ -212,8 +225,62 @@ def run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array
     reuses the same program. Returns the new carries and the energies, shape (B, k, 4).
     """
     _TRACES["run_chunk"] += 1
-    run = jax.vmap(_run_chunk_one, in_axes=(None, None, 0, None, 0, None))
-    return run(problem, params, targets, mask, carries, t0)
+
+    def one(target_carry):
+        return _run_chunk_one(problem, params, target_carry[0], mask, target_carry[1], t0)
+
+    width = problem.vmap_width
+    if width is None or targets.shape[0] <= width:
+        return jax.vmap(one)((targets, carries))
+    return jax.lax.map(one, (targets, carries), batch_size=width)
+
+
+#: Parameter bytes above which a representation's step streams its weights from memory.
+STREAMING_PARAM_BYTES = 64 * 2 ** 20
+#: Parameter bytes below which there are no weights worth sharing across a batch.
+SHARED_PARAM_BYTES = 2 ** 20
+
+
+def default_vmap_width(features: Callable[[Any, jax.Array], jax.Array], params: Any,
+                       image_shape: tuple[int, ...], *, backend: str | None = None) -> int | None:
+    """Problems to vectorise together on this backend, from the size of the weights used.
+
+    On CPU a step is bound by keeping its data in cache. Batching pays where the batch
+    shares weights that would otherwise be read once per image, and costs where each
+    problem's activations push the others out of cache. Hence, by the bytes of the leaves of
+    ``params`` that ``features`` reads on an image of ``image_shape`` (a network truncated
+    at conv5 does not read its fc weights):
+
+    - under 1 MiB (HOG, DSIFT: no weights to share): 1, problems one after the other;
+    - up to 64 MiB (convolutional layers): groups of 4;
+    - over 64 MiB (CaffeNet's 234 MB of fc weights, streamed from memory once per step for
+      the whole batch): None, the whole batch in one vmap.
+
+    Measured on this project's 2-core machine with `benchmarks/throughput.py`: at batch 8,
+    HOG ran 343 image-iterations/s one at a time against 269 in one vmap, SqueezeNet fire9
+    145–156 against 127 in groups of 2–4, CaffeNet conv5 120 against 116 (105 one at a
+    time), and CaffeNet fc8 at batch 32 96 in one vmap against 75 in groups of 4.
+    Accelerators want the whole batch: None.
+    """
+    backend = backend or jax.default_backend()
+    if backend != "cpu":
+        return None
+    size = used_param_bytes(features, params, image_shape)
+    if size > STREAMING_PARAM_BYTES:
+        return None
+    return 1 if size < SHARED_PARAM_BYTES else 4
+
+
+def used_param_bytes(features: Callable[[Any, jax.Array], jax.Array], params: Any,
+                     image_shape: tuple[int, ...]) -> int:
+    """Bytes of the leaves of ``params`` that ``features`` reads (traced, nothing computed)."""
+    leaves = jax.tree.leaves(params)
+    image = jax.ShapeDtypeStruct(tuple(image_shape), jnp.float32)
+    jaxpr = jax.make_jaxpr(features)(params, image).jaxpr
+    read = {id(v) for eqn in jaxpr.eqns for v in eqn.invars}
+    read |= {id(v) for v in jaxpr.outvars}
+    return int(sum(np.size(leaf) * np.dtype(leaf.dtype).itemsize
+                   for var, leaf in zip(jaxpr.invars, leaves) if id(var) in read))
 
 
 def bytes_per_problem(problem: Problem, params: Any, target_shape: tuple[int, ...],

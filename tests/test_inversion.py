@@ -42,6 +42,33 @@ def test_batch_equals_per_item_loop(pictures):
     assert batch.energy.shape == (3, 2, 50, 4)
 
 
+def test_vmap_width_groups_give_the_same_results(pictures):
+    """6 problems as one vmap, as groups of 4 (and a remainder of 2), and one by one."""
+    key = jax.random.key(3)
+    runs = [jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT, vmap_width=w)
+            for w in (None, 4, 1)]
+    for other in runs[1:]:
+        np.testing.assert_allclose(other.inputs, runs[0].inputs, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(other.energy, runs[0].energy, rtol=1e-4)
+
+
+def test_default_vmap_width_follows_backend_and_the_weights_read():
+    def features(params, x):
+        return x * params["used"][0, 0]
+
+    def width(used_shape, backend="cpu"):
+        params = {"used": jnp.zeros(used_shape), "unread": jnp.zeros((4500, 4096))}  # 74 MB unread
+        return optimize.default_vmap_width(features, params, (8, 8, 3), backend=backend)
+
+    assert optimize.used_param_bytes(features, {"used": jnp.zeros((9, 9)), "unread": jnp.zeros(5)},
+                                     (8, 8, 3)) == 9 * 9 * 4
+    assert width((9, 9)) == 1                   # nothing worth sharing: one at a time
+    assert width((1000, 1000)) == 4             # 4 MB of weights: groups of 4
+    assert width((9216, 4096)) is None          # 151 MB streamed per step: the whole batch
+    assert width((1000, 1000), backend="gpu") is None
+    assert optimize.default_vmap_width(lambda p, x: x, None, (8, 8, 3), backend="cpu") == 1
+
+
 def test_same_key_same_bits_other_key_other_result(pictures):
     a = jaxinv.invert(REP, pictures[0], key=jax.random.key(1), seeds=2, schedule=SHORT)
     b = jaxinv.invert(REP, pictures[0], key=jax.random.key(1), seeds=2, schedule=SHORT)
@@ -165,6 +192,7 @@ def test_bad_input_errors(pictures):
         (dict(picture=pictures[0], mask=np.ones((5, 5, 5))), "mask"),
         (dict(picture=pictures[0], method="lbfgs"), "method"),
         (dict(picture=pictures[0], schedule="fast"), "schedule"),
+        (dict(picture=pictures[0], vmap_width=0), "vmap_width"),
     ]
     for kwargs, match in cases:
         picture = kwargs.pop("picture", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import skimage.data
@@ -247,3 +248,45 @@ def test_pooling_matches_torch_ceil_mode(size, k, s, p):
         want = theirs(xt, k, s, padding=p, ceil_mode=True).permute(0, 2, 3, 1).numpy()
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size,k,s,p", [(13, 3, 2, 0), (14, 3, 2, 1), (7, 3, 1, 1), (10, 7, 1, 0),
+                                        (9, 2, 2, 1), (12, 5, 3, 2)])
+def test_max_pool_gradient_matches_torch(size, k, s, p):
+    """The custom VJP under jit and vmap equals PyTorch's max_pool2d backward (no ties)."""
+    torch = require("torch")
+    from jaxinv.networks import layers as L
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, size, size + 1, 4)).astype(np.float32)
+    out_shape = L.max_pool(jnp.asarray(x[:1]), kernel=k, stride=s, pad=p).shape[1:]
+    g = rng.standard_normal((3, *out_shape)).astype(np.float32)
+
+    def one(xi, gi):
+        return jax.grad(lambda v: jnp.sum(L.max_pool(v[None], kernel=k, stride=s, pad=p)[0] * gi))(xi)
+
+    got = np.asarray(jax.jit(jax.vmap(one))(x, g))
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).requires_grad_()
+    yt = torch.nn.functional.max_pool2d(xt, k, s, padding=p, ceil_mode=True)
+    (yt * torch.from_numpy(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_allclose(got, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_gradient_on_ties_is_a_subgradient():
+    """Flat and repeated inputs: each window's cotangent goes whole to one of its maxima,
+    the first along H in the first column holding it (the documented rule), by a loop."""
+    from jaxinv.networks import layers as L
+
+    x = np.zeros((1, 9, 9, 2), np.float32)
+    x[0, 2:5, 2:5, 1] = 1.0  # a plateau of equal maxima on a flat field
+    g = np.arange(1, 33, dtype=np.float32).reshape(1, 4, 4, 2)
+    dx = np.asarray(jax.grad(lambda v: jnp.sum(L.max_pool(v, kernel=3, stride=2) * g))(jnp.asarray(x)))
+    want = np.zeros_like(x)
+    for i in range(4):
+        for j in range(4):
+            for c in range(2):
+                window = x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3, c]
+                col = int(np.argmax((window == window.max()).any(axis=0)))
+                row = int(np.argmax(window[:, col] == window.max()))
+                want[0, 2 * i + row, 2 * j + col, c] += g[0, i, j, c]
+    np.testing.assert_array_equal(dx, want)

@@ -142,34 +142,94 @@ def _pool_pads(size: int, kernel: int, stride: int, pad: int) -> tuple[int, int,
     return out, pad, max(hi, 0)
 
 
-def _separable(xp: jax.Array, kernel: int, stride: int, out_h: int, out_w: int, combine):
-    """Reduce k×k windows as k rows then k columns (2k strided slices, not k²)."""
-    n, _, w, c = xp.shape
-    rows = None
-    for i in range(kernel):
-        s = jax.lax.slice(xp, (0, i, 0, 0), (n, i + (out_h - 1) * stride + 1, w, c),
-                          (1, stride, 1, 1))
-        rows = s if rows is None else combine(rows, s)
+def _strided(x: jax.Array, start: int, stride: int, count: int, axis: int) -> jax.Array:
+    return jax.lax.slice_in_dim(x, start, start + (count - 1) * stride + 1, stride, axis)
+
+
+def _separable_axis(x: jax.Array, kernel: int, stride: int, count: int, axis: int, combine):
     out = None
     for j in range(kernel):
-        s = jax.lax.slice(rows, (0, 0, j, 0), (n, out_h, j + (out_w - 1) * stride + 1, c),
-                          (1, 1, stride, 1))
+        s = _strided(x, j, stride, count, axis)
         out = s if out is None else combine(out, s)
     return out
+
+
+def _separable(xp: jax.Array, kernel: int, stride: int, out_h: int, out_w: int, combine):
+    """Reduce k×k windows as k rows then k columns (2k strided slices, not k²)."""
+    rows = _separable_axis(xp, kernel, stride, out_h, 1, combine)
+    return _separable_axis(rows, kernel, stride, out_w, 2, combine)
 
 
 def max_pool(x: jax.Array, *, kernel: int, stride: int, pad: int = 0) -> jax.Array:
     """Caffe ``Pooling`` MAX with ceil output size; padding never wins the max.
 
-    Written as a separable max of strided slices: on XLA CPU its gradient (selects and pads)
-    was 2-4× faster than ``reduce_window``'s ``select_and_scatter`` or a k² slice max.
+    Written as a separable max of strided slices (rows, then columns), with the gradient of
+    `_max_pool_padded`. Both were measured faster on XLA CPU than ``reduce_window`` and its
+    ``select_and_scatter`` gradient.
     """
     _, h, w, _ = x.shape
     oh, top, bottom = _pool_pads(h, kernel, stride, pad)
     ow, left, right = _pool_pads(w, kernel, stride, pad)
     xp = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)),
                  constant_values=-jnp.inf) if (top or bottom or left or right) else x
-    return _separable(xp, kernel, stride, oh, ow, jnp.maximum)
+    return _max_pool_padded(xp, kernel, stride, (oh, ow))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _max_pool_padded(xp: jax.Array, kernel: int, stride: int, out_hw: tuple[int, int]) -> jax.Array:
+    """Valid k×k max pooling of stride s over an already padded (N, H, W, C) input.
+
+    Gradient: each output's cotangent goes to one maximum of its window, the first along
+    H within the first column (along W) holding the maximum: a subgradient, as Caffe's and
+    PyTorch's (which take the first in row-major order; the two differ only on exact ties).
+    Why custom: the autodiff of the slice-max chain (a select and a strided pad per slice,
+    ties split in halves) took 2.5× as long as this per-phase scatter (CaffeNet pool1 at
+    batch 8, forward and backward: 2.15 against 0.87 ms; ``reduce_window``'s 23.6 ms).
+    """
+    return _separable(xp, kernel, stride, *out_hw, jnp.maximum)
+
+
+def _max_pool_fwd(xp, kernel, stride, out_hw):
+    rows = _separable_axis(xp, kernel, stride, out_hw[0], 1, jnp.maximum)
+    out = _separable_axis(rows, kernel, stride, out_hw[1], 2, jnp.maximum)
+    return out, (xp, rows, out)
+
+
+def _max_pool_bwd(kernel, stride, out_hw, res, g):
+    xp, rows, out = res
+    g_rows = _first_max_scatter(rows, out, g, kernel, stride, axis=2)
+    return (_first_max_scatter(xp, rows, g_rows, kernel, stride, axis=1),)
+
+
+_max_pool_padded.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def _first_max_scatter(x: jax.Array, y: jax.Array, g: jax.Array, kernel: int, stride: int,
+                       axis: int) -> jax.Array:
+    """The cotangent of x for ``y[i] = max_j x[s i + j]`` (j < k) along ``axis``, first max wins.
+
+    Window offset j = r + s m lands on phase r (positions ≡ r mod s) at phase index i + m,
+    so each phase is a sum of k/s shifted (edge-padded) selections; the s phases are then
+    interleaved by one reshape, instead of k strided pads.
+    """
+    count, length = y.shape[axis], x.shape[axis]
+    phase_len = -(-length // stride)
+    taken = jnp.zeros(y.shape, bool)
+    phases = [None] * stride
+    for j in range(kernel):
+        hit = (_strided(x, j, stride, count, axis) == y) & ~taken
+        taken = taken | hit
+        part = jnp.where(hit, g, 0.0)
+        r, m = j % stride, j // stride
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (m, phase_len - count - m)
+        part = jnp.pad(part, widths)
+        phases[r] = part if phases[r] is None else phases[r] + part
+    zeros = jnp.zeros_like(phases[0])
+    stacked = jnp.stack([zeros if p is None else p for p in phases], axis=axis + 1)
+    shape = list(x.shape)
+    shape[axis] = phase_len * stride
+    return jax.lax.slice_in_dim(stacked.reshape(shape), 0, length, axis=axis)
 
 
 def avg_pool(x: jax.Array, *, kernel: int, stride: int, pad: int = 0) -> jax.Array:

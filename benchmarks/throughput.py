@@ -10,9 +10,10 @@ independent problems, reported as image-iterations per second (B × steps / seco
 
 - JAX: the library's own compiled chunk `jaxinv.optimize.run_chunk` (a `Problem` with
   ``chunk = --steps``, the representation's objective and schedule preset, the library's
-  default `vmap_width`, the random start of `init_carry`), lowered and compiled ahead of time so that compilation is timed apart
-  ("compile s"); the first execution is timed apart too ("first s"); then ``--repeats`` chunks
-  of ``--steps`` steps. Each chunk continues from the previous carries at the next step index.
+  default `vmap_width`, the random start of `init_carry`), lowered and compiled ahead of
+  time so that compilation is timed apart ("compile s"); the first execution is timed apart
+  too ("first s"); then ``--repeats`` chunks of ``--steps`` steps. Each chunk continues from
+  the previous carries at the next step index.
 - PyTorch: `baselines.torch_inversion.TorchInversion` on the same canonical blobs, targets,
   initial image and schedule; its first chunk (oneDNN primitive creation, allocator warm-up) is
   timed apart as well. JAX and torch chunks alternate, repeat by repeat, so that both see the
@@ -322,7 +323,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     parser.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
-    parser.add_argument("--steps", type=int, default=5, help="steps per timed chunk")
+    parser.add_argument("--steps", type=int, default=25, help="steps per timed chunk (25: the library's chunk)")
     parser.add_argument("--repeats", type=int, default=3, help="timed chunks per framework")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
     parser.add_argument("--omp-passive", action="store_true",

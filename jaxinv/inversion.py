@@ -201,8 +201,9 @@ def run_inversion(
         overflow on some layers of other networks); 0 keeps the paper's rates always.
       vmap_width: problems vectorised together inside the compiled chunk; more run as a
         sequential map over groups of this many (same results). ``"auto"``:
-        `jaxinv.optimize.default_vmap_width` (4 on CPU unless the weights are large; the whole
-        batch on accelerators and when sharded); None: the whole batch in one vmap.
+        `jaxinv.optimize.default_vmap_width` (on CPU, by the weights the representation reads:
+        1 for HOG/DSIFT, 4 for convolutional layers, all for large fc weights; the whole batch
+        on accelerators and when sharded); None: the whole batch in one vmap.
     """
     if not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")

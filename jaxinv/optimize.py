@@ -211,8 +211,8 @@ def _run_chunk_one(problem: Problem, params, target, mask, carry: Carry, t0):
 #: to YNNPACK, whose kernels ran the inversion step (a forward and an input gradient per
 #: convolution) 1.2-3× slower than XLA's Eigen convolutions on CaffeNet, SqueezeNet, HOG and
 #: DSIFT at batch 1 and 8; matrix products stay with YNNPACK, the faster there for the fc
-#: layers (`benchmarks/throughput.py`). The option names a CPU setting only: other backends
-#: ignore it.
+#: layers (`benchmarks/throughput.py`). It is a setting of XLA's CPU backend, which other
+#: backends do not read.
 COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 
 

@@ -226,12 +226,12 @@ def run_inversion(
     n = targets.shape[0]
     copies = seeds if coupled else 1
     per_image = 1 if coupled else seeds
-    if vmap_width == "auto":
-        # Sharded batches stay one vmap: the devices split it, not a sequential map.
-        vmap_width = None if sharding is not None else optimize.default_vmap_width(
-            rep.features, rep.params, tuple(int(s) for s in image_shape))
-    elif vmap_width is not None and (not isinstance(vmap_width, (int, np.integer)) or vmap_width < 1):
+    if vmap_width not in ("auto", None) and (not isinstance(vmap_width, (int, np.integer)) or vmap_width < 1):
         raise JaxinvError(f"vmap_width = {vmap_width!r}; use a whole number >= 1, None or 'auto'")
+    if sharding is not None:
+        vmap_width = None  # the devices split the batch; a sequential map would gather it
+    elif vmap_width == "auto":
+        vmap_width = optimize.default_vmap_width(rep.features, rep.params, tuple(int(s) for s in image_shape))
     problem = optimize.Problem(rep.features, obj, schedule, tuple(int(s) for s in image_shape),
                                copies=copies, jitter=jitter, chunk=int(chunk), vmap_width=vmap_width)
     mask_arr = None

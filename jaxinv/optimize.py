@@ -209,7 +209,7 @@ def _run_chunk_one(problem: Problem, params, target, mask, carry: Carry, t0):
 
 #: XLA options of the inversion program. Why: on CPU, jax 0.10's default hands convolutions
 #: to YNNPACK, whose kernels ran the inversion step (a forward and an input gradient per
-#: convolution) 1.2-3× slower than XLA's Eigen convolutions on CaffeNet, SqueezeNet, HOG and
+#: convolution) 1.15-3× slower than XLA's Eigen convolutions on CaffeNet, SqueezeNet, HOG and
 #: DSIFT at batch 1 and 8; matrix products stay with YNNPACK, the faster there for the fc
 #: layers (`benchmarks/throughput.py`). It is a setting of XLA's CPU backend, which other
 #: backends do not read.

@@ -145,6 +145,12 @@ def invert_batch(
     return run_inversion(rep, pictures, codes=codes, image_shape=image_shape, image_keys=image_keys, **options)
 
 
+def _check_whole(name: str, value: Any, *, unit: str = "", alternatives: str = "") -> None:
+    """Refuse anything but a whole number >= 1, naming the argument and what it may be."""
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise JaxinvError(f"{name} = {value!r}; use a whole number{unit} >= 1{alternatives}")
+
+
 def run_inversion(
     rep: Representation,
     pictures: Sequence[np.ndarray] | None,
@@ -205,10 +211,8 @@ def run_inversion(
         1 for HOG/DSIFT, 4 for convolutional layers, all for large fc weights; the whole batch
         on accelerators and when sharded); None: the whole batch in one vmap.
     """
-    if not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
-    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise JaxinvError(f"chunk = {chunk!r}; use a whole number of steps >= 1")
+    _check_whole("seeds", seeds)
+    _check_whole("chunk", chunk, unit=" of steps")
     if pictures is not None:
         inputs, targets = _targets_from_pictures(rep, list(pictures))
         image_shape = inputs.shape[1:]
@@ -226,8 +230,8 @@ def run_inversion(
     n = targets.shape[0]
     copies = seeds if coupled else 1
     per_image = 1 if coupled else seeds
-    if vmap_width not in ("auto", None) and (not isinstance(vmap_width, (int, np.integer)) or vmap_width < 1):
-        raise JaxinvError(f"vmap_width = {vmap_width!r}; use a whole number >= 1, None or 'auto'")
+    if vmap_width not in ("auto", None):
+        _check_whole("vmap_width", vmap_width, alternatives=", None or 'auto'")
     if sharding is not None:
         vmap_width = None  # the devices split the batch; a sequential map would gather it
     elif vmap_width == "auto":
@@ -327,8 +331,8 @@ def _group_size(problem: optimize.Problem, rep: Representation, targets: np.ndar
     """How many problems to run at once (None: all), from ``max_batch`` and the memory budget."""
     if oversize not in ("split", "error"):
         raise JaxinvError(f"oversize = {oversize!r}; use 'split' or 'error'")
-    if max_batch is not None and (not isinstance(max_batch, (int, np.integer)) or max_batch < 1):
-        raise JaxinvError(f"max_batch = {max_batch!r}; use a whole number >= 1 or None")
+    if max_batch is not None:
+        _check_whole("max_batch", max_batch, alternatives=" or None")
     group = max_batch
     if memory_budget is None:
         return group

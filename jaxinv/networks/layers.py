@@ -186,7 +186,7 @@ def _max_pool_padded(xp: jax.Array, kernel: int, stride: int, out_hw: tuple[int,
     ties split in halves) took 2.5× as long as this per-phase scatter (CaffeNet pool1 at
     batch 8, forward and backward: 2.15 against 0.87 ms; ``reduce_window``'s 23.6 ms).
     """
-    return _separable(xp, kernel, stride, *out_hw, jnp.maximum)
+    return _max_pool_fwd(xp, kernel, stride, out_hw)[0]
 
 
 def _max_pool_fwd(xp, kernel, stride, out_hw):

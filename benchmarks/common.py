@@ -33,6 +33,8 @@ def skimage_photo(name: str) -> np.ndarray:
 
     if name == "motorcycle":
         return jimages.as_picture(skimage.data.stereo_motorcycle()[0])
+    if name not in SKIMAGE_PHOTOS:
+        raise JaxinvError(f"{name!r} is not one of the bundled photographs; use one of {', '.join(SKIMAGE_PHOTOS)}")
     return jimages.as_picture(getattr(skimage.data, name)())
 
 
@@ -56,11 +58,27 @@ def load_image_set(folder: str | None, *, size: tuple[int, int] | None, limit: i
     return items
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse turns the error into one line, status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1; use 1 or more")
+    return value
+
+
+def positive_ints(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 1, such as ``1,8,32``."""
+    return [positive_int(part) for part in text.split(",")]
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", help="folder of pictures (default: scikit-image's photographs)")
-    parser.add_argument("--limit", type=int, help="use only the first N pictures")
+    parser.add_argument("--limit", type=positive_int, help="use only the first N pictures")
     parser.add_argument("--method", default="paper", choices=["paper", "ijcv"])
-    parser.add_argument("--batch", type=int, default=5, help="pictures per compiled batch")
+    parser.add_argument("--batch", type=positive_int, default=5, help="pictures per compiled batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations-scale", type=float, default=1.0,
                         help="scale every stage's iterations (for quick checks; 1 = the paper)")

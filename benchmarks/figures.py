@@ -6,7 +6,8 @@ Figures: reconstructions from every layer (a grid); several random starts from o
 (invariance); the receptive-field experiment (only a central 5×5 window of the code); channel
 groups (first vs second half of the channels); the effect of the TV weight; energy curves; and
 the invariance measure — the mean pairwise distance between the reconstructions of N seeds,
-over the picture's norm — per layer, as a table and a plot.
+over the picture's norm, both in [0, 255] as the examples measure it — per layer, as a table
+and a plot (with two seeds or more).
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ import table_cnn  # noqa: E402
 from jaxinv import masks, metrics  # noqa: E402
 from jaxinv.images import atomic_write_bytes, contrast_stretch  # noqa: E402
 from jaxinv.inversion import invert  # noqa: E402
+from jaxinv.networks.registry import spec  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
 from jaxinv.results import environment  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
+
+#: What ``--only`` can ask for; ``layers`` is the every-layer grid with its seeds, energy
+#: curves and invariance table.
+FIGURES = ("layers", "receptive-field", "channel-groups", "tv-weight")
 
 
 def _save(fig, path: pathlib.Path) -> None:
@@ -57,13 +63,43 @@ def _grid(path, images, titles, *, cols, suptitle):
     plt.close(fig)
 
 
+def _energy_curves(path: pathlib.Path, curves: dict[str, np.ndarray]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        ax.semilogy(np.arange(1, len(curve) + 1), curve, label=name, lw=0.8)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("total energy")
+    ax.legend(fontsize=5, ncol=2)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _invariance(out: pathlib.Path, rows: list[tuple[str, float, float]], caption: str, *, seeds: int) -> None:
+    """The invariance table (invariance.md) and plot (invariance.png): spread and error per layer."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r[1] for r in rows], "o-")
+    ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=70, fontsize=6)
+    ax.set_ylabel("pairwise spread / ‖x0‖")
+    ax.set_title(f"invariance: spread of {seeds} reconstructions per layer")
+    _save(fig, out / "invariance.png")
+    plt.close(fig)
+    table = "\n".join([caption, "", "| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
+                       *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in rows]])
+    atomic_write_bytes(out / "invariance.md", (table + "\n").encode())
+    print(table)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="squeezenet1_1")
     parser.add_argument("--weights")
     parser.add_argument("--picture", default="chelsea", help="a scikit-image photograph (see benchmarks/common.py)")
     parser.add_argument("--layers", help="comma-separated layers (default: table_cnn's)")
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seeds", type=common.positive_int, default=4)
     parser.add_argument("--only", default="all",
                         help="comma-separated subset of: layers (every-layer, seeds, energy, invariance),"
                              " receptive-field, channel-groups, tv-weight")
@@ -71,9 +107,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="output folder (default benchmarks/results/figures/NETWORK)")
     args = parser.parse_args(argv)
+    wanted = set(FIGURES) if args.only == "all" else set(args.only.split(","))
+    if wanted - set(FIGURES):
+        parser.error(f"--only: unknown {', '.join(sorted(wanted - set(FIGURES)))}; use some of {', '.join(FIGURES)}")
+    if not args.layers and args.network not in table_cnn.MAIN_LAYERS:
+        spec(args.network)  # an unknown network is refused with the list of known ones
+        parser.error(f"no default layers for {args.network}; pass --layers")
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -91,11 +132,11 @@ def main(argv=None) -> int:
     record: dict = {"network": args.network, "picture": args.picture, "iterations_scale": scale,
                     "environment": environment(), "layers": {}}
     every, spread_rows, curves = [], [], {}
-    for layer in tqdm(layers, desc="layers"):
+    for layer in tqdm(layers if "layers" in wanted else [], desc="layers"):
         rep = cnn(args.network, layer=layer, weights=weights)
         res = invert(rep, picture, key=key, seeds=args.seeds, schedule=sched(rep.schedule), keep_snapshots=False)
         reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
-        spread = metrics.pairwise_spread(res.inputs, rep.preprocess(picture)) if args.seeds > 1 else float("nan")
+        spread = metrics.pairwise_spread(res.images, reference) if args.seeds > 1 else None
         name = rep.name.split(":", 1)[1]
         record["layers"][name] = {"errors": res.errors.tolist(), "spread": spread, "lambda_tv": rep.lambda_tv,
                                   "psnr": metrics.psnr(res.images[0], reference)}
@@ -105,10 +146,13 @@ def main(argv=None) -> int:
         if args.seeds > 1 and layer in layers[len(layers) // 2:: max(1, len(layers) // 3)]:
             _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(args.seeds)],
                   cols=args.seeds, suptitle=f"{rep.name}: {args.seeds} random starts (spread {spread:.3f})")
-    _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
-          suptitle=f"{args.network}: reconstruction from each layer of {args.picture}")
-
-    wanted = set(args.only.split(",")) if args.only != "all" else {"receptive-field", "channel-groups", "tv-weight"}
+    if every:
+        _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
+              suptitle=f"{args.network}: reconstruction from each layer of {args.picture}")
+        _energy_curves(out / "energy-curves.png", curves)
+    if every and args.seeds > 1:
+        _invariance(out, spread_rows, f"{args.network}, picture {args.picture}, {args.seeds} seeds,"
+                                      f" iterations ×{scale:g}.", seeds=args.seeds)
 
     # Receptive field: only a central 5×5 window of the code (METHOD.md §5), λ_TV 100 (λ_V 50).
     window_imgs, window_titles = [], []
@@ -147,30 +191,8 @@ def main(argv=None) -> int:
         _grid(out / "tv-weight.png", tv_imgs, [f"λ_V = {lam:g}" for lam in (0.5, 5.0, 50.0)], cols=3,
               suptitle=f"{rep.name}: effect of the TV weight")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, curve in curves.items():
-        ax.semilogy(np.arange(1, len(curve) + 1), curve, label=name, lw=0.8)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("total energy")
-    ax.legend(fontsize=5, ncol=2)
-    _save(fig, out / "energy-curves.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r[1] for r in spread_rows], "o-")
-    ax.set_xticks(range(len(spread_rows)), [r[0] for r in spread_rows], rotation=70, fontsize=6)
-    ax.set_ylabel("pairwise spread / ‖x0‖")
-    ax.set_title(f"invariance: spread of {args.seeds} reconstructions per layer")
-    _save(fig, out / "invariance.png")
-    plt.close(fig)
-
-    table = "\n".join([
-        f"{args.network}, picture {args.picture}, {args.seeds} seeds, iterations ×{scale:g}.",
-        "", "| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
-        *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in spread_rows]])
-    atomic_write_bytes(out / "invariance.md", (table + "\n").encode())
-    atomic_write_bytes(out / "figures.json", json.dumps(record, indent=1).encode())
-    print(table)
+    if every:
+        atomic_write_bytes(out / "figures.json", json.dumps(record, indent=1).encode())
     print(f"figures in {out}/; total time {time.perf_counter() - started:.0f} s")
     return 0
 

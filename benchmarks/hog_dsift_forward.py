@@ -16,13 +16,14 @@ What is timed:
   375×500 gray image, the cost of one inversion step's representation part.
 
 Rows: HOG UoCTTI and Dalal-Triggs (RGB in [0, 1], cell 8, hard and bilinear orientations),
-the paper's HOG/HOGb on 255·gray − 128, and DSIFT (gray [0, 1], bin 8, step 4, flat window)
-when ``jaxinv.representations.dsift`` is importable.
+the paper's HOG/HOGb on 255·gray − 128, and DSIFT (gray [0, 1], bin 8, step 4, flat window;
+its exactness is `tests/test_dsift.py`'s, which compares the descriptors frame by frame).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -35,7 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import common  # noqa: E402
+
+from jaxinv.images import atomic_write_bytes  # noqa: E402
+from jaxinv.representations.dsift import dsift  # noqa: E402
 from jaxinv.representations.hog import hog, paper_hog, paper_hogb  # noqa: E402
 
 
@@ -98,8 +104,7 @@ def hog_rows(repeats: int) -> list[dict]:
             fn, compile_s = _compiled(lambda y, rep=rep: rep.features(None, y), x)
             c_fn = diff = None
             if vl_hog is not None:
-                def c_fn(vl_variant=vl_variant, bilinear=bilinear):
-                    return vl_hog(rgb, 8, variant=vl_variant, bilinear_interpolation=bilinear)
+                c_fn = functools.partial(vl_hog, rgb, 8, variant=vl_variant, bilinear_interpolation=bilinear)
                 diff = float(np.abs(np.asarray(fn(x)) - c_fn()).max())
             jt, ct = _time_pair(fn, x, c_fn, repeats)
             name = f"HOG {vl_variant}{' bilinear' if bilinear else ''} (RGB [0,1], cell 8)"
@@ -110,24 +115,18 @@ def hog_rows(repeats: int) -> list[dict]:
         fn, compile_s = _compiled(lambda y, rep=rep: rep.features(None, y), xg)
         c_fn = diff = None
         if vl_hog is not None:
-            bilinear = rep.name == "hogb"
-
-            def c_fn(bilinear=bilinear):
-                return vl_hog(gray[..., 0], 8, bilinear_interpolation=bilinear)[..., :27]
+            c_fn = functools.partial(_paper_hog_c, vl_hog, gray[..., 0], bilinear=rep.name == "hogb")
             diff = float(np.abs(np.asarray(fn(xg)) - c_fn()).max())
         jt, ct = _time_pair(fn, xg, c_fn, repeats)
         rows.append(_row(f"paper {rep.name} (255·gray−128, 27-D)", gray.shape, compile_s, jt, ct, diff))
     return rows
 
 
+def _paper_hog_c(vl_hog, gray: np.ndarray, *, bilinear: bool) -> np.ndarray:
+    return vl_hog(gray, 8, bilinear_interpolation=bilinear)[..., :27]
+
+
 def dsift_rows(repeats: int) -> list[dict]:
-    # ------------------------------------------------------------------ DSIFT
-    # Another engineer's module; skipped (with a note) when it is not there.
-    try:
-        from jaxinv.representations.dsift import dsift
-    except ImportError as exc:  # pragma: no cover - depends on the checkout
-        print(f"DSIFT skipped: jaxinv.representations.dsift not importable ({exc})", file=sys.stderr)
-        return []
     try:
         from cyvlfeat.sift import dsift as vl_dsift
     except ImportError:  # pragma: no cover
@@ -139,8 +138,7 @@ def dsift_rows(repeats: int) -> list[dict]:
     fn, compile_s = _compiled(lambda y: rep.features(None, y), x)
     c_fn = None
     if vl_dsift is not None:
-        def c_fn():
-            return vl_dsift(gray, step=4, size=8, fast=True, float_descriptors=True)
+        c_fn = functools.partial(vl_dsift, gray, step=4, size=8, fast=True, float_descriptors=True)
     jt, ct = _time_pair(fn, x, c_fn, repeats)
     return [_row("DSIFT (gray [0,1], bin 8, step 4, fast)", gray.shape + (1,), compile_s, jt, ct)]
 
@@ -181,15 +179,15 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=common.positive_int, default=30)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     rows = hog_rows(args.repeats) + dsift_rows(args.repeats) + backward_rows(args.repeats)
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}, {os.cpu_count()} CPU cores\n")
     print(markdown(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"jax": jax.__version__, "cpu_count": os.cpu_count(), "rows": rows}, f, indent=1)
+        record = {"jax": jax.__version__, "cpu_count": os.cpu_count(), "rows": rows}
+        atomic_write_bytes(args.json, json.dumps(record, indent=1).encode())
 
 
 if __name__ == "__main__":

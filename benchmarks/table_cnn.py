@@ -64,8 +64,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     out = pathlib.Path(args.out)
     weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
+    network = spec(args.network)  # an unknown network is refused with the list of known ones
     if args.layers == "all":
-        layers = [name for name in spec(args.network).layers if name != "prob"]
+        layers = [name for name in network.layers if name != "prob"]
     else:
         layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
     if not layers:
@@ -110,7 +111,10 @@ def main(argv=None) -> int:
     ])
     print(table)
     print(f"total time {time.perf_counter() - started:.0f} s")
-    suffix = "-sweep" if args.sweep else ""
+    # One file per layer selection, so that a run over the block outputs does not overwrite the
+    # every-layer table (both read the same per-layer JSON lines).
+    selection = {"all": "-all", None: ""}.get(args.layers, "-selected")
+    suffix = ("-sweep" if args.sweep else "") + selection
     atomic_write_bytes(out / "cnn" / f"table-{args.network}-{args.method}{suffix}.md", (table + "\n").encode())
     return 0
 

@@ -21,9 +21,9 @@ independent problems, reported as image-iterations per second (B × steps / seco
 - Networks have random canonical weights (`jaxinv.networks.init_blobs`): speed does not depend
   on their values. HOG and DSIFT are the paper's presets on 375×500 gray pictures; there is no
   PyTorch VLFeat HOG/DSIFT, so they are JAX only.
-- Memory per image: "XLA MB/img" = (temp + argument bytes) of the compiled chunk's
+- Memory per image: "XLA MiB/img" = (temp + argument bytes) of the compiled chunk's
   ``memory_analysis()`` / B — arguments include the network weights, shared by the batch;
-  "RSS MB/img" = (peak resident set size − resident size before) / B over the first and the
+  "RSS MiB/img" = (peak resident set size − resident size before) / B over the first and the
   timed chunks, from Linux's VmHWM after resetting it (``/proc/self/clear_refs`` 5; falls back to
   ``getrusage`` max RSS, which cannot be reset). It is a lower bound: memory freed earlier in the
   process but kept by the allocator is reused without raising the resident set (the JAX chunk runs
@@ -62,7 +62,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import common  # noqa: E402
+
 from jaxinv import optimize, registry
+from jaxinv.images import atomic_write_bytes
 from jaxinv.inversion import make_objective
 from jaxinv.networks import init_blobs
 from jaxinv.representations.cnn import cnn
@@ -296,7 +299,7 @@ def _mb(v) -> str:
 
 def markdown(rows: list[dict]) -> str:
     head = ("| case | B | JAX it/s | torch it/s | JAX/torch | JAX GFLOP/s | torch GFLOP/s "
-            "| JAX compile s | JAX first s | torch first s | XLA MB/img | JAX RSS MB/img | torch RSS MB/img |")
+            "| JAX compile s | JAX first s | torch first s | XLA MiB/img | JAX RSS MiB/img | torch RSS MiB/img |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     mb = 1 / 2 ** 20
     for r in rows:
@@ -322,10 +325,11 @@ def environment(threads: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
-    parser.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
-    parser.add_argument("--steps", type=int, default=25, help="steps per timed chunk (25: the library's chunk)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed chunks per framework")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--batch", type=common.positive_ints, default=[1, 8, 32], help="comma-separated batch sizes")
+    parser.add_argument("--steps", type=common.positive_int, default=25,
+                        help="steps per timed chunk (25: the library's chunk)")
+    parser.add_argument("--repeats", type=common.positive_int, default=3, help="timed chunks per framework")
+    parser.add_argument("--threads", type=common.positive_int, default=os.cpu_count(), help="torch intra-op threads")
     parser.add_argument("--omp-passive", action="store_true",
                         help="OMP_WAIT_POLICY=PASSIVE for torch's OpenMP pool (helps on a shared, loaded machine)")
     parser.add_argument("--no-torch", action="store_true", help="JAX only")
@@ -358,7 +362,7 @@ def main(argv=None) -> int:
             parser.error(f"unknown case(s) {unknown}; use {', '.join(CASES)}")
         rows = []
         for name in cases:
-            for batch in (int(b) for b in args.batch.split(",")):
+            for batch in args.batch:
                 row = bench_case(name, batch, steps=args.steps, repeats=args.repeats,
                                  with_torch=(name in TORCH_CASES and not args.no_torch),
                                  channels_last=args.channels_last)
@@ -372,8 +376,7 @@ def main(argv=None) -> int:
         print("\nit/s: image-iterations per second, best of the repeats (the JSON also has medians);"
               " JAX/torch > 1: JAX faster.")
     if args.json:
-        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
+        atomic_write_bytes(args.json, json.dumps(out, indent=1).encode())
     return 0
 
 

@@ -8,6 +8,7 @@ never the top-level package.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pathlib
@@ -51,6 +52,29 @@ DEFAULT_LAYERS = {
 LOGIT_LAYERS = {"squeezenet1_1": "pool10", "googlenet": "loss3/classifier", "caffenet": "fc8"}
 
 
+def positive(kind: type):
+    """An argparse type: a number of ``kind`` above 0 (argparse prints the error in one line)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} must be above 0")
+        return value
+    return parse
+
+
+def run(main) -> None:
+    """Run an example's ``main``: bad input (a `JaxinvError`) ends with one line, not a traceback."""
+    from jaxinv.errors import JaxinvError
+
+    try:
+        main()
+    except JaxinvError as exc:
+        raise SystemExit(f"{pathlib.Path(sys.argv[0]).name}: error: {exc}") from None
+
+
 def default_weights_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", REPO.parent / "shared" / "weights"))
 
@@ -61,9 +85,9 @@ def parser(name: str, description: str, *, seeds: int = 2, iterations_scale: flo
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=pathlib.Path, default=HERE / "out" / name, help="output folder")
-    p.add_argument("--iterations-scale", type=float, default=iterations_scale,
+    p.add_argument("--iterations-scale", type=positive(float), default=iterations_scale,
                    help="fraction of the paper's schedule (1 = 100+200+100 iterations for a CNN)")
-    p.add_argument("--seeds", type=int, default=seeds, help="random starts per code")
+    p.add_argument("--seeds", type=positive(int), default=seeds, help="random starts per code")
     p.add_argument("--seed", type=int, default=0, help="seed of the jax.random key")
     if network:
         p.add_argument("--network", default="squeezenet1_1", choices=sorted(WEIGHT_FILES),
@@ -183,9 +207,12 @@ class Outputs:
                               "iterations": int(e.shape[0]), "seconds": float(result.seconds)})
 
     def figure(self, fig, name: str, caption: str) -> None:
-        path = self.folder / name
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        from jaxinv.images import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
+        atomic_write_bytes(self.folder / name, buffer.getvalue())
         self.figures.append(name)
         self.lines += [f"![{caption}]({name})", "", f"*{name}*: {caption}", ""]
 
@@ -204,9 +231,11 @@ class Outputs:
         seconds = time.perf_counter() - self.started
         self.extra.update(extra)
         self.lines.append(f"Wall time: {seconds:.0f} s.")
-        (self.folder / "summary.md").write_text("\n".join(self.lines) + "\n")
+        from jaxinv.images import atomic_write_bytes
+
+        atomic_write_bytes(self.folder / "summary.md", ("\n".join(self.lines) + "\n").encode())
         data = {"runs": self.runs, "figures": self.figures, "seconds": seconds, **self.extra}
-        (self.folder / "metrics.json").write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        atomic_write_bytes(self.folder / "metrics.json", (json.dumps(data, indent=2, default=_jsonable) + "\n").encode())
         print(f"wrote {self.folder}/summary.md ({seconds:.0f} s)")
 
 

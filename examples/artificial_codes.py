@@ -41,8 +41,11 @@ def main(argv=None) -> None:
     p.add_argument("--scale", type=float, default=1.0, help="code norm as a multiple of ‖Φ(picture)‖")
     p.add_argument("--lambda-tv", type=float, default=50.0,
                    help="λ_V (paper units); 50 is the paper's value at CaffeNet's fc8")
-    p.add_argument("--lr-scale", type=float, default=1.0, help="multiplies the schedule's learning rates")
+    p.add_argument("--lr-scale", type=C.positive(float), default=1.0,
+                   help="multiplies the schedule's learning rates")
     args = p.parse_args(argv)
+    if not all(0 <= c < 1000 for c in args.classes):
+        p.error(f"--classes {args.classes}: ImageNet classes are 0 to 999")
     layer = args.layer or C.LOGIT_LAYERS[args.network]
     names = class_names(args.weights_dir)
     out = C.Outputs(args.out, f"Inverting one-hot class codes ({args.network}:{layer})", args)
@@ -119,4 +122,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    C.run(main)

@@ -152,4 +152,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    C.run(main)

@@ -151,6 +151,9 @@ def main(argv=None) -> None:
     out = C.Outputs(args.out, "Inverting your own Flax NNX model (8×8 digits upsampled to 16×16)", args)
 
     pictures, labels = load_digits_pictures()
+    n_test = len(pictures) - int(0.8 * len(pictures))
+    if not all(0 <= i < n_test for i in args.digits):
+        p.error(f"--digits {args.digits}: the test split holds digits 0 to {n_test - 1}")
     model, accuracy = train(pictures, labels, seed=args.seed, steps=args.train_steps)
     print(f"trained DigitNet: test accuracy {accuracy:.3f}", flush=True)
     graphdef, state = nnx.split(model)
@@ -229,4 +232,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    C.run(main)

@@ -41,9 +41,11 @@ def _add_invert(sub) -> None:
     p.add_argument("--weights", help="weight file for a network (.caffemodel, .mat, .pth, .safetensors)")
     p.add_argument("--seeds", type=int, default=1, help="reconstructions from independent random starts")
     p.add_argument("--coupled", action="store_true", help="optimise the seeds jointly (the paper's numRepeats)")
-    p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's)")
+    p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's, or ijcv);"
+                                      " with --method ijcv the rates multiply the IJCV base rate")
     p.add_argument("--method", default="paper", choices=["paper", "ijcv"], help="CVPR 2015 or IJCV 2016 objective")
-    p.add_argument("--data-weight", type=float, default=1.0, help="IJCV data weight C (with --method ijcv)")
+    p.add_argument("--data-weight", type=float,
+                   help="IJCV data weight C (with --method ijcv; default 1, the IJCV HOG/DSIFT code used 100)")
     p.add_argument("--lambda-tv", type=float, help="λ_V in paper units (default: the representation's)")
     p.add_argument("--lambda-alpha", type=float, help="λ_α in paper units (default 2.157e8)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of jax.random.key")
@@ -64,6 +66,13 @@ def _run_invert(args) -> int:
         raise JaxinvError(f"--seeds {args.seeds}; use 1 or more")
     if args.lambda_tv is not None and args.lambda_tv < 0 or args.lambda_alpha is not None and args.lambda_alpha < 0:
         raise JaxinvError("λ must be >= 0 (0 disables the term); pass a non-negative --lambda-tv/--lambda-alpha")
+    if args.method == "ijcv" and (args.lambda_tv is not None or args.lambda_alpha is not None):
+        raise JaxinvError("--lambda-tv/--lambda-alpha weigh the paper's objective; with --method ijcv set"
+                          " --data-weight instead")
+    if args.method == "paper" and args.data_weight is not None:
+        raise JaxinvError("--data-weight is the IJCV objective's C; add --method ijcv or drop it")
+    if pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
+        raise JaxinvError(f"--out {args.out} is a file; pass a folder (it is created if missing)")
     rep = registry.get(args.rep, weights=args.weights)
     if args.image:
         picture, source = images.load(args.image), args.image
@@ -75,7 +84,7 @@ def _run_invert(args) -> int:
     objective = None
     if args.method == "ijcv":
         from jaxinv.objective import IJCVObjective
-        objective = IJCVObjective(data_weight=args.data_weight)
+        objective = IJCVObjective() if args.data_weight is None else IJCVObjective(data_weight=args.data_weight)
     result = invert(rep, picture, key=jax.random.key(args.seed), seeds=args.seeds, coupled=args.coupled,
                     objective=objective,
                     schedule=schedule, method=args.method, lambda_tv=args.lambda_tv,

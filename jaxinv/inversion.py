@@ -63,10 +63,28 @@ class InversionResult:
     seconds: float
 
 
-def make_objective(rep: Representation, *, method: str = "paper", lambda_tv: float | None = None,
+def _method_of(method: str | None, objective: PaperObjective | IJCVObjective | None) -> str:
+    """``"paper"`` or ``"ijcv"``: the given method, else the one the objective implies.
+
+    A full ``objective`` decides the method (and so the default schedule); a ``method`` that
+    contradicts it is refused rather than silently running one with the other's rates.
+    """
+    if method not in (None, "paper", "ijcv"):
+        raise JaxinvError(f"unknown method {method!r}; use 'paper' (CVPR 2015) or 'ijcv' (IJCV 2016)")
+    if objective is None:
+        return method or "paper"
+    implied = "ijcv" if isinstance(objective, IJCVObjective) else "paper"
+    if method not in (None, implied):
+        raise JaxinvError(f"method={method!r} with a {type(objective).__name__}; drop method (the objective"
+                          f" decides) or pass method={implied!r}")
+    return implied
+
+
+def make_objective(rep: Representation, *, method: str | None = None, lambda_tv: float | None = None,
                    lambda_alpha: float | None = None, objective: PaperObjective | IJCVObjective | None = None
                    ) -> PaperObjective | IJCVObjective:
     """The objective for ``rep``: its recommended λ unless given (paper units, METHOD.md §1.2)."""
+    method = _method_of(method, objective)
     if objective is not None:
         return objective
     if method == "paper":
@@ -74,9 +92,7 @@ def make_objective(rep: Representation, *, method: str = "paper", lambda_tv: flo
             lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
             lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha),
         )
-    if method == "ijcv":
-        return IJCVObjective()
-    raise JaxinvError(f"unknown method {method!r}; use 'paper' (CVPR 2015) or 'ijcv' (IJCV 2016)")
+    return IJCVObjective()
 
 
 def _targets_from_pictures(rep: Representation, pictures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +177,7 @@ def run_inversion(
     seeds: int = 1,
     coupled: bool = False,
     schedule: str | Schedule | Sequence[tuple[float, int]] | None = None,
-    method: str = "paper",
+    method: str | None = None,
     lambda_tv: float | None = None,
     lambda_alpha: float | None = None,
     objective: PaperObjective | IJCVObjective | None = None,
@@ -189,7 +205,7 @@ def run_inversion(
       schedule: a preset name (``cnn``, ``shallow``, …), a `Schedule`, or [(lr, iterations)].
         Default: the representation's (``ijcv`` for ``method="ijcv"``).
       method: ``"paper"`` (CVPR 2015) or ``"ijcv"`` (IJCV 2016: bounded α-norm, projection,
-        jitter, AdaGrad-momentum).
+        jitter, AdaGrad-momentum). Default: the one ``objective`` implies, else ``"paper"``.
       lambda_tv, lambda_alpha: paper-unit weights λ_V, λ_α; default the representation's.
       objective: a full `PaperObjective` or `IJCVObjective` (overrides the λ arguments).
       mask: a 0/1 array broadcastable to the code (`jaxinv.masks`).
@@ -224,6 +240,7 @@ def run_inversion(
         targets = _check_code(rep, np.asarray(codes), tuple(image_shape))
     if not np.all(np.isfinite(targets)):
         raise JaxinvError(f"{rep.name}: the picture's code has NaN or infinite values")
+    method = _method_of(method, objective)
     schedule = resolve_schedule(schedule if schedule is not None else ("ijcv" if method == "ijcv" else rep.schedule))
     obj = make_objective(rep, method=method, lambda_tv=lambda_tv, lambda_alpha=lambda_alpha, objective=objective)
     jitter = obj.jitter_for(rep.stride) if isinstance(obj, IJCVObjective) else 1

@@ -14,10 +14,10 @@ def test_torch_baseline_follows_jaxinv_iterates():
     import throughput
 
     # Five steps: with random weights, two float32 implementations part ways at the first
-    # max-pooling tie they resolve differently (measured: 3e-7 after 5 steps, 7e-4 after 10).
+    # max-pooling tie they resolve differently (measured: 3e-7 after 5 steps, 8e-4 after 10).
     chk = throughput.check_iterates(5, name="caffenet:conv5", batch=1)
     assert chk["relative_move_from_start"] > 0.1  # the check is not vacuous
-    assert chk["relative_difference"] < 1e-3
+    assert chk["relative_difference"] < 1e-5
 
 
 def test_torch_baseline_energy_matches_jaxinv_terms():

@@ -50,6 +50,8 @@ def test_invert_writes_pictures_and_summary(tmp_path, picture_file):
     (["invert", "{pic}", "--rep", "avgpool", "--lambda-tv", "-1"], ">= 0"),
     (["invert", "{pic}", "--rep", "avgpool", "--seeds", "0"], "seeds"),
     (["invert", "{pic}", "--rep", "avgpool", "--schedule", "fast"], "schedule"),
+    (["invert", "{pic}", "--rep", "avgpool", "--data-weight", "100"], "--method ijcv"),
+    (["invert", "{pic}", "--rep", "avgpool", "--method", "ijcv", "--lambda-tv", "5"], "--data-weight"),
 ])
 def test_bad_input_gives_one_line_and_status_2(tmp_path, picture_file, args, words):
     (tmp_path / "empty.png").write_bytes(b"")
@@ -62,6 +64,13 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, picture_file, args, wor
     assert len(lines) == 1 and words in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, picture_file):
+    (tmp_path / "taken").write_text("keep me")
+    proc = run_cli("invert", str(picture_file), "--rep", "avgpool", "--out", str(tmp_path / "taken"), "--no-progress")
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "taken").read_text() == "keep me"
 
 
 def test_image_smaller_than_the_representation_accepts(tmp_path):

@@ -166,6 +166,22 @@ def test_ijcv_method_projects_and_decreases(pictures):
     assert result.energy.shape[1] == 350
 
 
+def test_an_objective_decides_the_method_and_its_schedule():
+    ijcv = jaxinv.IJCVObjective(data_weight=100.0)
+    assert jaxinv.inversion.make_objective(REP, objective=ijcv) is ijcv
+    tiny = np.zeros((16, 16, 3), np.float32)
+    tiny[4:9, 4:9] = 200.0
+    # No method given: the IJCV objective brings the IJCV schedule (350 steps, not the paper's).
+    result = jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=ijcv, keep_snapshots=False)
+    assert result.energy.shape[1] == 350
+    with pytest.raises(JaxinvError, match="drop method"):
+        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=ijcv, method="paper")
+    with pytest.raises(JaxinvError, match="drop method"):
+        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=jaxinv.PaperObjective(), method="ijcv")
+    with pytest.raises(JaxinvError, match="unknown method"):
+        jaxinv.invert(REP, tiny, key=jax.random.key(0), method="sgd")
+
+
 @pytest.mark.parametrize("value", [0.0, 255.0, 128.0])
 def test_no_nan_on_flat_black_saturated_or_tiny_pictures(value):
     for shape in [(32, 32, 3), (2, 2, 3)]:

@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))
 import jaxinv  # noqa: E402
 from jaxinv import images as jimages  # noqa: E402
 from jaxinv import metrics  # noqa: E402
+from jaxinv.cli import positive  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.results import ResultsFile, environment  # noqa: E402
 
@@ -58,15 +59,8 @@ def load_image_set(folder: str | None, *, size: tuple[int, int] | None, limit: i
     return items
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (argparse turns the error into one line, status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use 1 or more") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is below 1; use 1 or more")
-    return value
+#: An argparse type: a whole number >= 1.
+positive_int = positive(int)
 
 
 def positive_ints(text: str) -> list[int]:

@@ -30,6 +30,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from jaxinv.cli import positive  # noqa: E402
 from jaxinv.images import contrast_stretch  # noqa: E402
 from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
 
@@ -50,19 +51,6 @@ DEFAULT_LAYERS = {
 
 #: The layer just before the softmax, where a class score vector lives.
 LOGIT_LAYERS = {"squeezenet1_1": "pool10", "googlenet": "loss3/classifier", "caffenet": "fc8"}
-
-
-def positive(kind: type):
-    """An argparse type: a number of ``kind`` above 0 (argparse prints the error in one line)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} must be above 0")
-        return value
-    return parse
 
 
 def run(main) -> None:

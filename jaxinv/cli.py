@@ -11,9 +11,28 @@ import json
 import pathlib
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "positive"]
 
 DEFAULT_PICTURE = "astronaut"
+
+
+def positive(kind: type = int):
+    """An argparse type: a number of ``kind`` above 0; argparse prints its error in one line.
+
+    The benchmark and example scripts share it for their counts and scales.
+    """
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}; use one above 0") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not above 0; use a {noun} above 0")
+        return value
+
+    return parse
 
 
 def _schedule_arg(text: str):

@@ -233,8 +233,8 @@ def _jit_activations(features: Features, layer: str):
 
 
 def _cached_weights(name: str) -> pathlib.Path:
-    hint = (f"no weights given for {name} and none in the cache; run `jaxinv weights convert"
-            f" FILE` or `jaxinv weights download {name}`, or pass weights=PATH")
+    hint = (f"no weights given for {name} and none in the cache; pass weights=PATH (CLI: --weights PATH),"
+            f" or cache them with `jaxinv weights convert FILE --name {name}` or `jaxinv weights download {name}`")
     try:
         from jaxinv.weights.cache import cached_path
     except ImportError:

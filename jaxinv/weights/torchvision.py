@@ -48,6 +48,20 @@ def _torch() -> Any:
     return torch
 
 
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in words that never advise unsafe loading.
+
+    PyTorch's own message for a pickle with code suggests ``weights_only=False``, which would
+    run that code: it is replaced, never passed on.
+    """
+    text = str(exc)
+    if "weights_only" in text or "Unsupported global" in text or type(exc).__name__ == "UnpicklingError":
+        return ("holds pickled objects other than tensors (possibly code), which jaxinv refuses to load;"
+                " pass a plain state dict of tensors")
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"is not a readable PyTorch file ({detail[:200]})"
+
+
 def _state_dict(obj: Any, name: str) -> dict[str, Any]:
     """The state dict inside what ``torch.load`` returned (bare, or a training checkpoint)."""
     if isinstance(obj, Mapping):
@@ -79,9 +93,7 @@ def read_pth(path: str | os.PathLike[str], *, network: str | None = None) -> Blo
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        # Any failure here means the file is not a loadable tensor pickle: say so on one line.
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise JaxinvError(f"{path.name!r} is not a readable PyTorch file ({detail[:200]}); {_FIX}") from None
+        raise JaxinvError(f"{path.name!r} {_load_failure(exc)}; {_FIX}") from None
     state = _state_dict(obj, path.name)
     wanted = {f"{prefix}.{part}" for prefix in ALEXNET_KEYS for part in ("weight", "bias")}
     missing = sorted(wanted - state.keys())

@@ -4,9 +4,13 @@ Three feature-space errors that must not be mixed (METHOD.md pitfall 9), and ima
 PSNR / SSIM through scikit-image:
 
 - `normalized_error`: ‖Φ(x*) − Φ0‖² / ‖Φ0‖², what the optimiser minimises (``res.err``).
-- `paper_errors`: the CVPR tables' metric, ‖Φ(x*_i) − Φ0_i‖² / N with N the mean squared
-  pairwise distance between the reference codes of the image set, all ordered pairs with
-  the diagonal included (`experiment_shallow_quantitative.m`).
+- `paper_printed_errors`: the metric the CVPR paper's tables print, ‖Φ(x*_i) − Φ0_i‖ / N₁
+  with N₁ = `mean_pairwise_distance`, the mean Euclidean distance ‖Φ0_i − Φ0_j‖ between the
+  reference codes of the image set over all ordered pairs, diagonal included.
+- `paper_script_errors`: what the authors' script (`experiment_shallow_quantitative.m`)
+  computes, both sides squared: ‖Φ(x*_i) − Φ0_i‖² / N₂ with N₂ =
+  `mean_pairwise_sq_distance`. It is about the square of the printed one (docs/METRICS.md);
+  `paper_errors` and `set_normaliser` are its former names.
 - `ijcv_error`: √(‖Φ(x*) − Φ0‖² / ‖Φ0‖²), the IJCV relative error; `ijcv_summary` gives the
   mean and the 95% half-width 1.96·std/√n.
 """
@@ -19,7 +23,8 @@ import numpy as np
 
 from jaxinv.errors import JaxinvError
 
-__all__ = ["normalized_error", "ijcv_error", "set_normaliser", "paper_errors", "mean_std",
+__all__ = ["normalized_error", "ijcv_error", "mean_pairwise_distance", "mean_pairwise_sq_distance",
+           "paper_printed_errors", "paper_script_errors", "set_normaliser", "paper_errors", "mean_std",
            "ijcv_summary", "psnr", "ssim", "pairwise_spread"]
 
 
@@ -49,24 +54,73 @@ def _padded(codes: Sequence) -> np.ndarray:
     return out
 
 
-def set_normaliser(targets: Sequence) -> float:
-    """Mean of ‖Φ0_i − Φ0_j‖² over all ordered pairs (i, j), diagonal included.
+def _pairwise_sq_distances(targets: Sequence) -> np.ndarray:
+    """‖a_i − a_j‖² for every ordered pair of the zero-padded codes, through the Gram matrix."""
+    a = _padded(targets) if len(targets) else np.zeros((0, 0))
+    if len(a) == 0:
+        raise JaxinvError("the image set is empty; pass at least one reference code")
+    sq = np.sum(a * a, axis=1)
+    return np.maximum(sq[:, None] + sq[None, :] - 2.0 * (a @ a.T), 0.0)
 
-    Codes of different lengths are zero-padded to the longest, as the authors' script does.
-    Computed through the Gram matrix: mean_ij ‖a_i − a_j‖² = 2·mean_i ‖a_i‖² − 2‖mean_i a_i‖².
+
+def mean_pairwise_distance(targets: Sequence) -> float:
+    """N₁ = mean of ‖Φ0_i − Φ0_j‖ over all n² ordered pairs (i, j), diagonal (zeros) included.
+
+    Codes of different lengths (pictures of different sizes) are zero-padded to the longest,
+    as the authors' script does. The normaliser of the paper's printed metric.
     """
-    a = _padded(targets)
+    return float(np.mean(np.sqrt(_pairwise_sq_distances(targets))))
+
+
+def mean_pairwise_sq_distance(targets: Sequence) -> float:
+    """N₂ = mean of ‖Φ0_i − Φ0_j‖² over all n² ordered pairs, diagonal included, zero-padded.
+
+    The normaliser of the authors' script. Computed in closed form,
+    mean_ij ‖a_i − a_j‖² = 2·mean_i ‖a_i‖² − 2‖mean_i a_i‖², which needs no Gram matrix.
+    """
+    a = _padded(targets) if len(targets) else np.zeros((0, 0))
     if len(a) == 0:
         raise JaxinvError("the image set is empty; pass at least one reference code")
     return float(2 * np.mean(np.sum(a * a, axis=1)) - 2 * np.sum(a.mean(axis=0) ** 2))
 
 
-def paper_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
-    """e_i = ‖Φ(x*_i) − Φ0_i‖² / N (CVPR Table 1 metric; multiply by 100 for percent)."""
+def _code_distances(codes: Sequence, targets: Sequence) -> np.ndarray:
     if len(codes) != len(targets):
         raise JaxinvError(f"{len(codes)} codes for {len(targets)} targets; pass one code per target")
-    n = set_normaliser(targets) if normaliser is None else normaliser
-    return np.array([np.sum((_flat(c) - _flat(t)) ** 2) / n for c, t in zip(codes, targets)])
+    return np.array([np.linalg.norm(_flat(c) - _flat(t)) for c, t in zip(codes, targets)])
+
+
+def _checked(normaliser: float) -> float:
+    if not normaliser > 0:
+        raise JaxinvError("the set's reference codes are all equal (normaliser 0); the paper's metric"
+                          " needs a set of at least two different pictures")
+    return float(normaliser)
+
+
+def paper_printed_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
+    """e_i = ‖Φ(x*_i) − Φ0_i‖ / N₁, the metric the CVPR 2015 tables print (× 100 for percent).
+
+    N₁ = `mean_pairwise_distance` of ``targets`` unless given. This unsquared ratio is what
+    reproduces the printed Table 1 (docs/METRICS.md); the paper's text defines the error as
+    ‖Φ(x) − Φ0‖ / N_Φ with N_Φ the average pairwise Euclidean distance of the codes.
+    """
+    d = _code_distances(codes, targets)
+    return d / _checked(mean_pairwise_distance(targets) if normaliser is None else normaliser)
+
+
+def paper_script_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
+    """e_i = ‖Φ(x*_i) − Φ0_i‖² / N₂, the authors' script's metric, both sides squared.
+
+    N₂ = `mean_pairwise_sq_distance` of ``targets`` unless given
+    (`experiment_shallow_quantitative.m`; METHOD.md §4.2).
+    """
+    d = _code_distances(codes, targets)
+    return d ** 2 / _checked(mean_pairwise_sq_distance(targets) if normaliser is None else normaliser)
+
+
+#: Former names of the script's (squared) metric, kept for existing callers.
+set_normaliser = mean_pairwise_sq_distance
+paper_errors = paper_script_errors
 
 
 def mean_std(values) -> tuple[float, float]:

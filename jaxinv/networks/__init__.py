@@ -1,11 +1,13 @@
-"""The CNN zoo: CaffeNet, BVLC AlexNet, torchvision AlexNet, SqueezeNet v1.1, GoogLeNet.
+"""The CNN zoo: CaffeNet, BVLC AlexNet, torchvision AlexNet, SqueezeNet v1.1, GoogLeNet, VGG-16,
+ResNet-50, ViT-B/16.
 
 ``net = load(NAME, weights=PATH_OR_BLOBS)``; ``net.apply(x, layer=...)`` on NHWC batches;
 ``net.features`` is the pure ``features(params, x, *, layer)``.
 """
 
-from jaxinv.networks.registry import (NETWORKS, Features, Network, check_blobs, init_blobs,
-                                      load, receptive_field, resolve_layer, spec)
+from jaxinv.networks.registry import (NETWORKS, Features, Network, check_blobs, describe_layers,
+                                      init_blobs, load, receptive_field, register, resolve_layer,
+                                      spec)
 
-__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "init_blobs", "load",
-           "receptive_field", "resolve_layer", "spec"]
+__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "describe_layers", "init_blobs",
+           "load", "receptive_field", "register", "resolve_layer", "spec"]

@@ -18,13 +18,14 @@ import numpy as np
 from flax import nnx
 
 from jaxinv.networks import layers as L
+from jaxinv.networks import tokens as T
 
 __all__ = ["Node", "Graph", "Shape", "infer_shapes", "blob_shapes", "receptive_fields",
            "ancestors"]
 
 Shape = tuple[int, int, int]  # (H, W, C)
 
-PARAM_OPS = ("conv", "fc")
+PARAM_OPS = ("conv", "fc", "dense", "layernorm", "attention", "embed", "normalize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,15 @@ class Node:
     op: ``conv`` (out, kernel, stride, pad, group), ``fc`` (out), ``relu``, ``maxpool`` /
     ``avgpool`` (kernel, stride, pad; kernel 0 = global), ``lrn`` (size, alpha, beta, k),
     ``concat``, ``softmax``, ``affine`` (scale, shift per channel: a fixed input normaliser).
+    Residual and transformer ops (`jaxinv.networks.tokens`; tokens are (1, T, D) maps):
+    ``add`` (sum of the inputs), ``normalize`` (the weight file's input scale, a parameter),
+    ``embed`` (class token + position embedding), ``layernorm``, ``attention`` (``group`` =
+    heads), ``dense`` (out; a per-token linear layer), ``gelu``, ``select`` (the class token).
+
+    ceil: Caffe's ceil rounding of pooled sizes (False: PyTorch's default floor).
+    keys: the state-dict keys of the node's blobs when they are not ``NAME.weight`` and
+      ``NAME.bias``; bn: the state-dict prefix of a BatchNorm folded into this convolution.
+    doc: what the layer's output is, for ``jaxinv reps`` (generated from the op if empty).
     """
 
     name: str
@@ -50,6 +60,10 @@ class Node:
     k: float = 1.0
     scale: tuple[float, ...] = ()
     shift: tuple[float, ...] = ()
+    ceil: bool = True
+    keys: tuple[str, ...] = ()
+    bn: str = ""
+    doc: str = ""
 
 
 def ancestors(nodes: tuple[Node, ...], name: str) -> frozenset[str]:
@@ -81,9 +95,16 @@ def infer_shapes(nodes: tuple[Node, ...], input_shape: Shape) -> dict[str, Shape
                               (w + 2 * n.pad - n.kernel) // n.stride + 1, n.out)
         elif n.op in ("maxpool", "avgpool"):
             k, s, p = _pool_kernel(n, (h, w, c))
-            shapes[n.name] = (L.caffe_pool_size(h, k, s, p), L.caffe_pool_size(w, k, s, p), c)
+            size = L.caffe_pool_size if n.ceil else L.floor_pool_size
+            shapes[n.name] = (size(h, k, s, p), size(w, k, s, p), c)
         elif n.op == "fc":
             shapes[n.name] = (1, 1, n.out)
+        elif n.op == "dense":
+            shapes[n.name] = (h, w, n.out)
+        elif n.op == "embed":
+            shapes[n.name] = (1, h * w + 1, c)
+        elif n.op == "select":
+            shapes[n.name] = (1, 1, c)
         elif n.op == "concat":
             shapes[n.name] = (h, w, sum(shapes[i][2] for i in n.inputs))
         else:
@@ -101,6 +122,14 @@ def blob_shapes(nodes: tuple[Node, ...], input_shape: Shape) -> dict[str, list[t
             out[n.name] = [(n.out, c // n.group, n.kernel, n.kernel), (n.out,)]
         elif n.op == "fc":
             out[n.name] = [(n.out, h * w * c), (n.out,)]
+        elif n.op == "dense":
+            out[n.name] = [(n.out, c), (n.out,)]
+        elif n.op in ("layernorm", "normalize"):
+            out[n.name] = [(c,), (c,)]
+        elif n.op == "attention":
+            out[n.name] = [(3 * c, c), (3 * c,), (c, c), (c,)]
+        elif n.op == "embed":
+            out[n.name] = [(1, h * w + 1, c), (1, 1, c)]
     return out
 
 
@@ -118,6 +147,8 @@ def receptive_fields(nodes: tuple[Node, ...], input_shape: Shape) -> dict[str, t
             rf[n.name] = (size + (k - 1) * stride, stride * s)
         elif n.op == "fc":
             rf[n.name] = (size + (h - 1) * stride, stride)
+        elif n.op == "attention":  # every token sees every patch: the whole input
+            rf[n.name] = (max(input_shape[:2]), stride)
         else:
             rf[n.name] = (size, stride)
     del rf["data"]
@@ -134,32 +165,49 @@ def params_from_blobs(nodes: tuple[Node, ...], input_shape: Shape,
     shapes = infer_shapes(nodes, input_shape)
     out = {}
     for n in nodes:
-        if n.op not in PARAM_OPS:
-            continue
-        w, b = (np.asarray(a, np.float32) for a in blobs[n.name][:2])
-        if n.op == "conv":
-            o, ci, kh, kw = w.shape
-            w = w.reshape(n.group, o // n.group, ci, kh, kw).transpose(0, 3, 4, 2, 1)
-        else:
-            h, wd, c = shapes[n.inputs[0]]
-            w = w.reshape(n.out, c, h, wd).transpose(2, 3, 1, 0).reshape(h * wd * c, n.out)
-        out[n.name] = (np.ascontiguousarray(w), b.reshape(-1))
+        if n.op in PARAM_OPS:
+            arrays = [np.asarray(a, np.float32) for a in blobs[n.name][:len(_ARITY[n.op])]]
+            out[n.name] = tuple(np.ascontiguousarray(a)
+                                for a in node_params(n, arrays, shapes[n.inputs[0]]))
     return out
+
+
+_ARITY = {"conv": "wb", "fc": "wb", "dense": "wb", "layernorm": "wb", "normalize": "ms",
+          "attention": "wbwb", "embed": "pc"}
+
+
+def node_params(n: Node, arrays: list[Any], in_shape: Shape) -> tuple[Any, ...]:
+    """One node's canonical blobs -> its module's arrays (array methods only: numpy or jax).
+
+    conv (O, C/G, kh, kw) -> (G, kh, kw, C/G, O/G); fc (O, C·H·W) -> (H·W·C, O), rows from
+    Caffe's (C, H, W) flatten order to NHWC's (H, W, C); dense and attention weights are
+    transposed (x Wᵀ); the rest keep their shapes, flattened to one axis where they are vectors.
+    """
+    if n.op == "conv":
+        w, b = arrays
+        o, ci, kh, kw = w.shape
+        return w.reshape(n.group, o // n.group, ci, kh, kw).transpose(0, 3, 4, 2, 1), b.reshape(-1)
+    if n.op == "fc":
+        w, b = arrays
+        h, wd, c = in_shape
+        return w.reshape(n.out, c, h, wd).transpose(2, 3, 1, 0).reshape(h * wd * c, n.out), b.reshape(-1)
+    if n.op in ("dense", "attention"):
+        return tuple(a.T if a.ndim == 2 else a.reshape(-1) for a in arrays)
+    if n.op == "embed":
+        return arrays[0].reshape(-1, in_shape[2]), arrays[1].reshape(-1)
+    return tuple(a.reshape(-1) for a in arrays)
 
 
 class Graph(nnx.Module):
     """Runs a tuple of `Node` on (N, H, W, C) input, stopping at a named layer."""
 
-    def __init__(self, nodes: tuple[Node, ...], weights: dict[str, tuple[Any, Any]]):
+    def __init__(self, nodes: tuple[Node, ...], weights: dict[str, tuple[Any, ...]]):
         self.nodes = tuple(nodes)
         mods = {}
         for n in nodes:
-            if n.op == "conv":
-                mods[n.name] = L.Conv(jnp.asarray(weights[n.name][0]),
-                                      jnp.asarray(weights[n.name][1]), stride=n.stride, pad=n.pad)
-            elif n.op == "fc":
-                mods[n.name] = L.Linear(jnp.asarray(weights[n.name][0]),
-                                        jnp.asarray(weights[n.name][1]))
+            if n.op in PARAM_OPS:
+                arrays = [jnp.asarray(a) for a in weights[n.name]]
+                mods[n.name] = _module(n, arrays)
         self.layers = nnx.Dict(mods)
 
     def __call__(self, x: jax.Array, *, layer: str) -> jax.Array:
@@ -184,10 +232,18 @@ class Graph(nnx.Module):
             return self.layers[n.name](x)
         if n.op == "relu":
             return L.relu(x)
-        if n.op in ("maxpool", "avgpool"):
+        if n.op == "maxpool":
             k, s, p = _pool_kernel(n, x.shape[1:])
-            pool = L.max_pool if n.op == "maxpool" else L.avg_pool
-            return pool(x, kernel=k, stride=s, pad=p)
+            return L.max_pool(x, kernel=k, stride=s, pad=p, ceil=n.ceil)
+        if n.op == "avgpool":
+            k, s, p = _pool_kernel(n, x.shape[1:])
+            return L.avg_pool(x, kernel=k, stride=s, pad=p)
+        if n.op == "add":
+            return sum(xs[1:], xs[0])
+        if n.op == "gelu":
+            return T.gelu(x)
+        if n.op == "select":
+            return x[:, :, :1]
         if n.op == "lrn":
             return L.lrn(x, size=n.size, alpha=n.alpha, beta=n.beta, k=n.k)
         if n.op == "concat":
@@ -199,6 +255,17 @@ class Graph(nnx.Module):
         raise ValueError(f"unknown op {n.op!r}")
 
 
+def _module(n: Node, arrays: list[jax.Array]) -> nnx.Module:
+    if n.op == "conv":
+        return L.Conv(*arrays, stride=n.stride, pad=n.pad)
+    if n.op == "fc":
+        return L.Linear(*arrays)
+    if n.op == "attention":
+        return T.Attention(*arrays, heads=n.group)
+    return {"dense": T.Dense, "layernorm": T.LayerNorm, "embed": T.Embed,
+            "normalize": T.Normalize}[n.op](*arrays)
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
     """Everything that defines a network except its weights.
@@ -207,6 +274,8 @@ class NetworkSpec:
     bgr: whether the network's input channels are (B, G, R) (Caffe's convention).
     aliases: short names (``fire5``) for layers (``fire5/concat``).
     hidden: nodes that are not user-facing layers (a fixed input normaliser).
+    family: the architecture (``vgg16``, ``resnet50``, ``vit_b_16``) of networks whose layers
+      are named by torchvision's state-dict module paths; empty for the Caffe-named ones.
     """
 
     name: str
@@ -217,6 +286,7 @@ class NetworkSpec:
     aliases: tuple[tuple[str, str], ...] = ()
     hidden: tuple[str, ...] = ()
     description: str = ""
+    family: str = ""
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -251,9 +321,9 @@ def relu(name: str, *, inputs: tuple[str, ...] = ()) -> Node:
     return Node(name, "relu", inputs)
 
 
-def maxpool(name: str, kernel: int, stride: int, *, pad: int = 0,
+def maxpool(name: str, kernel: int, stride: int, *, pad: int = 0, ceil: bool = True,
             inputs: tuple[str, ...] = ()) -> Node:
-    return Node(name, "maxpool", inputs, kernel=kernel, stride=stride, pad=pad)
+    return Node(name, "maxpool", inputs, kernel=kernel, stride=stride, pad=pad, ceil=ceil)
 
 
 def avgpool(name: str, kernel: int, stride: int = 1, *, inputs: tuple[str, ...] = ()) -> Node:

@@ -25,8 +25,8 @@ import numpy as np
 from flax import nnx
 
 __all__ = [
-    "Conv", "Linear", "avg_pool", "caffe_pool_size", "conv2d", "linear", "lrn", "max_pool",
-    "relu", "softmax",
+    "Conv", "Linear", "avg_pool", "caffe_pool_size", "conv2d", "floor_pool_size", "linear", "lrn",
+    "max_pool", "relu", "softmax",
 ]
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -136,8 +136,14 @@ def caffe_pool_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return out
 
 
-def _pool_pads(size: int, kernel: int, stride: int, pad: int) -> tuple[int, int, int]:
-    out = caffe_pool_size(size, kernel, stride, pad)
+def floor_pool_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output length of PyTorch pooling with ``ceil_mode=False``: ``⌊(H + 2p - k) / s⌋ + 1``."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _pool_pads(size: int, kernel: int, stride: int, pad: int,
+               ceil: bool = True) -> tuple[int, int, int]:
+    out = (caffe_pool_size if ceil else floor_pool_size)(size, kernel, stride, pad)
     hi = (out - 1) * stride + kernel - size - pad  # bottom padding incl. the ceil overhang
     return out, pad, max(hi, 0)
 
@@ -160,16 +166,19 @@ def _separable(xp: jax.Array, kernel: int, stride: int, out_h: int, out_w: int, 
     return _separable_axis(rows, kernel, stride, out_w, 2, combine)
 
 
-def max_pool(x: jax.Array, *, kernel: int, stride: int, pad: int = 0) -> jax.Array:
+def max_pool(x: jax.Array, *, kernel: int, stride: int, pad: int = 0,
+             ceil: bool = True) -> jax.Array:
     """Caffe ``Pooling`` MAX with ceil output size; padding never wins the max.
+
+    ``ceil=False``: PyTorch's ``MaxPool2d`` default floor size (torchvision's ResNet stem).
 
     Written as a separable max of strided slices (rows, then columns), with the gradient of
     `_max_pool_padded`. Both were measured faster on XLA CPU than ``reduce_window`` and its
     ``select_and_scatter`` gradient.
     """
     _, h, w, _ = x.shape
-    oh, top, bottom = _pool_pads(h, kernel, stride, pad)
-    ow, left, right = _pool_pads(w, kernel, stride, pad)
+    oh, top, bottom = _pool_pads(h, kernel, stride, pad, ceil)
+    ow, left, right = _pool_pads(w, kernel, stride, pad, ceil)
     xp = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)),
                  constant_values=-jnp.inf) if (top or bottom or left or right) else x
     return _max_pool_padded(xp, kernel, stride, (oh, ow))

@@ -17,17 +17,31 @@ import numpy as np
 from flax import nnx
 
 from jaxinv.errors import JaxinvError
-from jaxinv.networks import alexnet, caffenet, googlenet, squeezenet
-from jaxinv.networks.graph import (Graph, NetworkSpec, blob_shapes, params_from_blobs,
-                                   receptive_fields)
+from jaxinv.networks import alexnet, caffenet, googlenet, resnet50, squeezenet, vgg16, vit
+from jaxinv.networks.describe import describe
+from jaxinv.networks.graph import (Graph, NetworkSpec, blob_shapes, infer_shapes, node_params,
+                                   params_from_blobs, receptive_fields)
 
-__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "init_blobs", "load",
-           "params_from", "receptive_field", "resolve_layer", "spec"]
+__all__ = ["NETWORKS", "Features", "Network", "check_blobs", "describe_layers", "init_blobs",
+           "load", "params_from", "receptive_field", "register", "resolve_layer", "spec"]
 
 NETWORKS: dict[str, NetworkSpec] = {
     s.name: s for s in (caffenet.SPEC, alexnet.SPEC, alexnet.TORCHVISION_SPEC,
-                        squeezenet.SPEC, googlenet.SPEC)
+                        squeezenet.SPEC, googlenet.SPEC, vgg16.SPEC, resnet50.SPEC, vit.SPEC)
 }
+
+
+def register(network: NetworkSpec) -> NetworkSpec:
+    """Add a network (a variant such as a narrower VGG-16 for tests) under its own name.
+
+    Registering the same spec again is a no-op; another spec under a taken name is refused,
+    since compiled programs are cached by name.
+    """
+    known = NETWORKS.get(network.name)
+    if known is not None and known != network:
+        raise JaxinvError(f"a different network is already registered as {network.name!r}; pick another name")
+    NETWORKS[network.name] = network
+    return network
 
 Blobs = dict[str, list[np.ndarray]]
 
@@ -53,6 +67,11 @@ def resolve_layer(name: str, layer: str) -> str:
     return layer
 
 
+def describe_layers(name: str) -> dict[str, str]:
+    """{layer: what its output is, its shape and aliases} for every layer of network ``name``."""
+    return describe(spec(name))
+
+
 def receptive_field(name: str) -> dict[str, tuple[int, int]]:
     """(size, stride) in input pixels of the units of every layer of network ``name``."""
     s = spec(name)
@@ -63,22 +82,14 @@ def receptive_field(name: str) -> dict[str, tuple[int, int]]:
 @functools.lru_cache(maxsize=None)
 def _graphdef(name: str) -> nnx.GraphDef:
     s = spec(name)
-    shapes = _kernel_shapes(s)
-    abstract = nnx.eval_shape(lambda: Graph(s.nodes, {
-        k: (jax.numpy.zeros(w), jax.numpy.zeros(b)) for k, (w, b) in shapes.items()}))
-    return nnx.split(abstract)[0]
+    blobs = blob_shapes(s.nodes, s.input_shape)
+    shapes = infer_shapes(s.nodes, s.input_shape)
 
-
-def _kernel_shapes(s: NetworkSpec) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    out = {}
-    for k, (w, b) in blob_shapes(s.nodes, s.input_shape).items():
-        node = next(n for n in s.nodes if n.name == k)
-        if node.op == "conv":
-            o, ci, kh, kw = w
-            out[k] = ((node.group, kh, kw, ci, o // node.group), b)
-        else:
-            out[k] = ((w[1], w[0]), b)
-    return out
+    def build() -> Graph:  # traced abstractly: no weight-sized array is ever allocated
+        return Graph(s.nodes, {n.name: node_params(n, [jax.numpy.zeros(b) for b in blobs[n.name]],
+                                                   shapes[n.inputs[0]])
+                               for n in s.nodes if n.name in blobs})
+    return nnx.split(nnx.eval_shape(build))[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +116,10 @@ class Features:
 
 
 def check_blobs(name: str, blobs: Blobs) -> None:
-    """Raise `JaxinvError` naming missing layers or blob shapes that do not fit ``name``."""
+    """Raise `JaxinvError` naming missing layers or blob shapes that do not fit ``name``.
+
+    The first layer (in the network's order) whose blobs do not fit is named.
+    """
     s = spec(name)
     expected = blob_shapes(s.nodes, s.input_shape)
     missing = [k for k in expected if k not in blobs]
@@ -115,11 +129,11 @@ def check_blobs(name: str, blobs: Blobs) -> None:
             f" file of {name} ({s.description})")
     for layer, shapes in expected.items():
         got = [tuple(np.shape(a)) for a in blobs[layer]]
-        if got[:2] != [tuple(x) for x in shapes]:
+        if got[:len(shapes)] != [tuple(x) for x in shapes]:
+            parts = " (weight, bias)" if len(shapes) == 2 else ""
             raise JaxinvError(
                 f"{name} layer {layer!r}: blob shapes {got} do not fit the architecture, which"
-                f" expects {[tuple(x) for x in shapes]} (weight, bias); use the weight file of"
-                f" {name}")
+                f" expects {[tuple(x) for x in shapes]}{parts}; use the weight file of {name}")
 
 
 def params_from(name: str, blobs: Blobs) -> nnx.State:
@@ -145,11 +159,39 @@ def init_blobs(name: str, *, key: jax.Array | int = 0) -> Blobs:
         seed = np.asarray(data, np.uint32).ravel().tolist()
     rng = np.random.default_rng(seed)
     out = {}
-    for layer, (w, b) in blob_shapes(s.nodes, s.input_shape).items():
-        fan_in = int(np.prod(w[1:]))
-        weight = rng.standard_normal(w, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
-        out[layer] = [weight, rng.standard_normal(b, dtype=np.float32)]
+    nodes = {n.name: n for n in s.nodes}
+    for layer, shapes in blob_shapes(s.nodes, s.input_shape).items():
+        out[layer] = init_node_blobs(nodes[layer], shapes, rng, mean=s.mean)
     return out
+
+
+def init_node_blobs(node: Any, shapes: list[tuple[int, ...]], rng: np.random.Generator, *,
+                    mean: tuple[float, ...]) -> list[np.ndarray]:
+    """One node's random blobs (see `init_blobs`; conv and fc exactly as before).
+
+    Every weight matrix is He-normal over its fan-in, every bias N(0, 1). A LayerNorm's scale
+    is 1 + N(0, 0.1²) and its shift N(0, 0.1²); embeddings are N(0, 0.02²) (ViT's own init
+    scale); the input scaling keeps the spec's default pre-processing. A residual branch's
+    last convolution (ResNet's ``conv3``) is scaled by 0.2 so that 16 residual sums stay
+    within a few orders of magnitude of the input.
+    """
+    def normal(shape, scale=1.0):
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)
+
+    if node.op == "normalize":
+        return [np.asarray(mean, np.float32), np.asarray(node.scale, np.float32)]
+    if node.op == "layernorm":
+        return [1.0 + normal(shapes[0], 0.1), normal(shapes[1], 0.1)]
+    if node.op == "embed":
+        return [normal(shapes[0], 0.02), normal(shapes[1], 0.02)]
+    blobs = []
+    for shape in shapes:
+        if len(shape) == 1:
+            blobs.append(normal(shape))
+        else:
+            gain = 0.2 if node.bn and node.name.endswith(".conv3") else 1.0
+            blobs.append(normal(shape, gain * np.sqrt(2.0 / int(np.prod(shape[1:])))))
+    return blobs
 
 
 def _as_picture(picture: Any) -> np.ndarray:
@@ -172,6 +214,14 @@ class Network:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        """The mean subtracted from the input: the weight file's where it carries one."""
+        layers = self.params["layers"]
+        if "normalize" in layers:
+            return tuple(float(v) for v in np.asarray(layers["normalize"]["mean"][...]))
+        return tuple(self.spec.mean)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -201,11 +251,11 @@ class Network:
             img = resize(img.astype(np.float64), size, anti_aliasing=True)
         if self.spec.bgr:
             img = img[:, :, ::-1]
-        return (img - np.asarray(self.spec.mean)).astype(np.float32)
+        return (img - np.asarray(self.mean)).astype(np.float32)
 
     def deprocess(self, x: Any) -> np.ndarray:
         """Network input -> RGB picture in [0, 255] (unclipped)."""
-        img = np.asarray(x, np.float32) + np.asarray(self.spec.mean, np.float32)
+        img = np.asarray(x, np.float32) + np.asarray(self.mean, np.float32)
         return img[..., ::-1] if self.spec.bgr else img
 
     def apply(self, x: jax.Array, *, layer: str) -> jax.Array:

@@ -11,6 +11,12 @@ MatConvNet's ``import-caffe.py`` (which built ``imagenet-caffe-ref.mat`` and
 This module undoes them. Files saved with MATLAB ``-v7.3`` (HDF5) are not readable by SciPy;
 re-save them with ``-v7``.
 
+VGG-16 (``imagenet-vgg-verydeep-16.mat``, read with ``network="vgg16"``): its layers
+``conv1_1`` … ``fc8`` are renamed to the network's torchvision names (``features.0`` …
+``classifier.6``, the network's aliases), its RGB channels are kept (jaxinv's VGG-16 is RGB),
+and its pre-processing, the file's ``averageImage`` (reduced to its mean pixel) subtracted
+from 0-255 RGB with no scaling, becomes the blobs of the network's ``normalize`` node.
+
 simplenn layout: ``layers`` is a cell (or struct) array of structs with ``name``, ``type`` and
 either ``weights = {filters, biases}`` (MatConvNet ≥ beta 12) or ``filters`` / ``biases``
 (older). DagNN layout: ``layers`` with ``params = {'conv1f', 'conv1b'}`` and a top-level
@@ -190,10 +196,13 @@ def read_mat(path: str | os.PathLike[str], *, network: str | None = None, to_bgr
         Caffe's BGR (True for models imported from Caffe, the networks jaxinv ships).
     """
     from jaxinv.weights.official import expected_shapes
+    from jaxinv.weights.statedict import family_of
 
     path = pathlib.Path(path)
     contents = _load(path)
     expected = expected_shapes(network) if network else None
+    family = family_of(network)
+    to_bgr = to_bgr and family != "vgg16"
     if "params" in contents and not isinstance(contents["params"], dict):
         found = list(_dagnn_params(contents["layers"], contents["params"]))
     else:
@@ -207,14 +216,33 @@ def read_mat(path: str | os.PathLike[str], *, network: str | None = None, to_bgr
         first = position == 0 and _as_4d(filters).shape[2] == 3
         blobs[name] = _to_caffe(name, filters, biases, fc=_is_fc(name, expected),
                                 flip_rgb=to_bgr and first)
+    if family == "vgg16":
+        return _as_vgg16(blobs, network, _meta_of(contents, to_bgr=False)["average_image"])
     return blobs
+
+
+#: VGG's published mean pixel (RGB), used when a VGG-16 .mat carries no average image.
+VGG_MEAN_RGB = (123.68, 116.779, 103.939)
+
+
+def _as_vgg16(blobs: Blobs, network: str, average: np.ndarray | None) -> Blobs:
+    """MatConvNet VGG-16 layer names -> the network's; its mean pixel, scale 1, as ``normalize``."""
+    from jaxinv.networks import spec
+
+    aliases = dict(spec(network).aliases)
+    mean = VGG_MEAN_RGB if average is None else average.reshape(-1, 3).mean(axis=0, dtype=np.float64)
+    out: Blobs = {"normalize": [np.asarray(mean, np.float32), np.ones(3, np.float32)]}
+    out.update({aliases.get(name, name): arrays for name, arrays in blobs.items()})
+    return out
 
 
 def read_mat_meta(path: str | os.PathLike[str], *, to_bgr: bool = True) -> dict[str, Any]:
     """The model's pre-processing data: ``average_image`` (H, W, 3, BGR if ``to_bgr``),
     ``image_size`` and ``classes`` (descriptions), each None when the file lacks it."""
-    path = pathlib.Path(path)
-    contents = _load(path)
+    return _meta_of(_load(pathlib.Path(path)), to_bgr=to_bgr)
+
+
+def _meta_of(contents: dict[str, Any], *, to_bgr: bool) -> dict[str, Any]:
     meta = _unwrap(contents.get("meta"))
     normalization = _field(meta, "normalization") if meta is not None else _unwrap(contents.get("normalization"))
     classes = _field(meta, "classes") if meta is not None else _unwrap(contents.get("classes"))

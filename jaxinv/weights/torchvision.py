@@ -1,8 +1,14 @@
 """torchvision ``.pth`` state dicts → canonical blobs (PyTorch needed only here, imported lazily).
 
-Only torchvision's AlexNet (``alexnet-owt-*.pth``) is supported. Its tensors already have
-Caffe's layouts: conv weights (out, in, kh, kw) and linear weights (out, in) with ``torch.flatten``
-of an NCHW pool5, i.e. Caffe's (C, H, W) order. Channels stay RGB, the network's own order.
+torchvision's AlexNet (``alexnet-owt-*.pth``): its tensors already have Caffe's layouts: conv
+weights (out, in, kh, kw) and linear weights (out, in) with ``torch.flatten`` of an NCHW pool5,
+i.e. Caffe's (C, H, W) order. Channels stay RGB, the network's own order.
+
+VGG-16, ResNet-50 and ViT-B/16 (``vgg16-*.pth``, ``resnet50-*.pth``, ``vit_b_16-*.pth``, or
+any network registered with their ``family``): keys and layouts are the network's own layer
+names (`jaxinv.weights.statedict`, which folds ResNet's BatchNorms), and the blobs carry
+torchvision's pre-processing (ImageNet mean/std on RGB at 224). A ViT state dict under timm's
+key names (timm's ``pytorch_model.bin``) is renamed first (`jaxinv.weights.timm`).
 
 Files are opened with ``torch.load(..., weights_only=True)``: a ``.pth`` is a pickle, and the
 full unpickler would run whatever code the file names.
@@ -35,6 +41,13 @@ ALEXNET_KEYS: Mapping[str, str] = {
 }
 _NETWORKS = ("alexnet_torchvision",)
 _FIX = "use torchvision's AlexNet weights (alexnet-owt-7be5be79.pth)"
+_FAMILY_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pth",
+                 "vit_b_16": "vit_b_16-c867db91.pth"}
+
+
+def _pth_networks() -> list[str]:
+    from jaxinv.networks import NETWORKS
+    return list(_NETWORKS) + [name for name, s in NETWORKS.items() if s.family]
 
 
 def _torch() -> Any:
@@ -75,26 +88,56 @@ def _state_dict(obj: Any, name: str) -> dict[str, Any]:
     return {(k[7:] if isinstance(k, str) and k.startswith("module.") else k): v for k, v in obj.items()}
 
 
+def _load_state(torch: Any, path: pathlib.Path, fix: str) -> dict[str, Any]:
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        raise JaxinvError(f"{path.name!r} {_load_failure(exc)}; {fix}") from None
+    return _state_dict(obj, path.name)
+
+
+def _read_family(path: pathlib.Path, network: str, family: str) -> Blobs:
+    """A VGG-16 / ResNet-50 / ViT-B/16 state dict (torchvision's or timm's ViT keys)."""
+    from jaxinv.weights.statedict import blobs_from_state, torchvision_preprocessing
+    from jaxinv.weights.timm import TIMM_PREPROCESSING, is_timm_vit, torchvision_keys
+
+    torch = _torch()
+    fix = f"use torchvision's {family} weights ({_FAMILY_FILES[family]}) with --name {network}"
+    state = _load_state(torch, path, fix)
+    arrays = {}
+    for key, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor) or not (tensor.is_floating_point() or str(key).endswith("num_batches_tracked")):
+            raise JaxinvError(f"{path.name!r}: {key} is not a floating-point tensor; {fix}")
+        arrays[str(key)] = tensor.detach().to(torch.float32).numpy()
+    mean, scale = torchvision_preprocessing()
+    if family == "vit_b_16" and is_timm_vit(arrays):
+        arrays, (mean, scale) = torchvision_keys(arrays), TIMM_PREPROCESSING
+    return blobs_from_state(arrays, network, file=path.name, fix=fix, mean=mean, scale=scale)
+
+
 def read_pth(path: str | os.PathLike[str], *, network: str | None = None) -> Blobs:
-    """Read a torchvision AlexNet state dict into canonical blobs (RGB, Caffe layouts).
+    """Read a torchvision state dict into canonical blobs (RGB; Caffe layouts for AlexNet).
+
+    ``network`` None means torchvision's AlexNet; VGG-16, ResNet-50 and ViT-B/16 need their name.
 
     Missing or unexpected keys and wrong shapes raise :class:`JaxinvError`, so a different
     model's file is never half-converted.
     """
     from jaxinv.weights.official import expected_shapes
 
+    from jaxinv.weights.statedict import family_of
+
     path = pathlib.Path(path)
-    if network is not None and network not in _NETWORKS:
+    family = family_of(network)
+    if network is not None and network not in _NETWORKS and not family:
         raise JaxinvError(
-            f".pth files hold torchvision networks ({', '.join(_NETWORKS)}), not {network!r};"
-            " pass --name alexnet_torchvision or convert the network's own weight file"
+            f".pth files hold torchvision networks ({', '.join(_pth_networks())}), not {network!r};"
+            " pass one of those as --name or convert the network's own weight file"
         )
+    if family:
+        return _read_family(path, network, family)
     torch = _torch()
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise JaxinvError(f"{path.name!r} {_load_failure(exc)}; {_FIX}") from None
-    state = _state_dict(obj, path.name)
+    state = _load_state(torch, path, _FIX)
     wanted = {f"{prefix}.{part}" for prefix in ALEXNET_KEYS for part in ("weight", "bias")}
     missing = sorted(wanted - state.keys())
     unexpected = sorted(str(k) for k in state.keys() - wanted)

@@ -5,41 +5,81 @@ Pictures are float32 (H, W, C) in [0, 255] (C = 3 for colour, 1 for gray).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
-import tempfile
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from jaxinv.errors import JaxinvError
+from jaxinv.files import atomic_write_bytes
 
 __all__ = ["load", "resize", "save_png", "contrast_stretch", "to_uint8", "default_picture",
-           "atomic_write_bytes", "rgb_to_gray", "centred_gray", "as_picture"]
+           "atomic_write_bytes", "rgb_to_gray", "centred_gray", "as_picture", "MAX_PIXELS"]
 
 
-def load(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
+#: The largest picture `load` reads by default: 50 megapixels. A bigger photo would be
+#: inverted at full size for hours; resize it, or pass ``max_pixels`` (CLI ``--max-megapixels``).
+MAX_PIXELS = 50_000_000
+
+
+def load(path: str | os.PathLike, *, gray: bool = False, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Read a picture file as float32 (H, W, 3) in [0, 255] ((H, W, 1) with ``gray=True``).
 
     Gray, palette, RGBA (alpha dropped, composited on nothing) and 16-bit files are accepted;
-    16-bit values are scaled to [0, 255].
+    16-bit values are scaled to [0, 255]. A picture of more than ``max_pixels`` pixels
+    (default `MAX_PIXELS`; None: no limit) is refused from its header, before it is decoded.
     """
     path = pathlib.Path(path)
     if not path.exists():
         raise JaxinvError(f"image file {str(path)!r} not found; check the path")
     if path.is_dir():
         raise JaxinvError(f"{str(path)!r} is a folder, not an image file; pass a picture file")
+    if not os.access(path, os.R_OK):
+        raise JaxinvError(f"image file {str(path)!r} is not readable (permission denied); check its permissions")
     if path.stat().st_size == 0:
         raise JaxinvError(f"image file {str(path)!r} is empty; pass a valid picture file")
     try:
-        with Image.open(path) as im:
+        with _pillow_size_limit(max_pixels), Image.open(path) as im:
+            _check_pixels(path, im.size, max_pixels)
             im.load()
             return _to_array(im, gray=gray)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except JaxinvError:
+        raise
+    except PermissionError:
+        raise JaxinvError(f"image file {str(path)!r} is not readable (permission denied); check its permissions"
+                          ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise JaxinvError(
             f"cannot read {str(path)!r} as a picture ({type(exc).__name__}); pass a PNG, JPEG or other"
             " format Pillow reads"
         ) from None
+
+
+def _check_pixels(path: pathlib.Path, size: tuple[int, int], max_pixels: int | None) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise JaxinvError(
+            f"{str(path)!r} is {width}x{height} = {width * height / 1e6:.1f} megapixels, above the limit of"
+            f" {max_pixels / 1e6:g}; resize it, or raise the limit (max_pixels=, CLI --max-megapixels)"
+        )
+
+
+@contextlib.contextmanager
+def _pillow_size_limit(max_pixels: int | None):
+    """Pillow's own bomb check off for one read: `load` checks the size itself, from the
+    header, with a message that names the limit and the fix (Pillow's would be a traceback
+    above 179 megapixels and a two-line warning above 89)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _to_array(im: Image.Image, *, gray: bool) -> np.ndarray:
@@ -133,22 +173,6 @@ def to_uint8(picture: np.ndarray) -> np.ndarray:
     """Round and clip a [0, 255] picture to uint8 (NaN becomes 0)."""
     a = np.nan_to_num(np.asarray(picture, np.float32), nan=0.0)
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file so that readers see the old file or the whole new one, never a part."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_png(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = False) -> pathlib.Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,12 +40,14 @@ class InversionResult:
       codes: Φ(x*) per reconstruction.
       targets: Φ0 per picture ((N, ...) or (...)).
       energy: per iteration [data, TV, α, total] (..., T, 4), in the objective's units; for
-        the coupled mode the joint energy, repeated for each copy.
+        the coupled mode the joint energy, repeated for each copy. An energy that overflowed
+        (a diverged run) is recorded as the largest float32, never as inf or NaN.
       snapshots: input-space iterates after iterations ``snapshot_iterations``, (..., K, H, W, C);
         with the default chunk of 25 these include the paper's saved iteration 376 (CNN) or 776.
       snapshot_iterations: 1-based iteration numbers of the snapshots, (K,).
       diverged: True where some steps overflowed and were refused even after the retries
-        (the result is then the last finite iterate); lower the learning rate for those.
+        (the result is then the last finite iterate, or the start where even that had no
+        finite error); lower the learning rate for those.
       learning_rate_scale: the factor the schedule's rates were run at (1, or
         ``retry_factor``^k after k retries of a diverged inversion).
       seconds: wall-clock time of the optimisation, compilation included.
@@ -123,9 +126,41 @@ def _check_code(rep: Representation, code: np.ndarray, image_shape: tuple[int, i
         )
     if not np.all(np.isfinite(code)):
         raise JaxinvError(f"{rep.name}: the target code has NaN or infinite values; pass a finite code")
-    if not np.any(code != 0, axis=tuple(range(1, code.ndim))).all():
-        raise JaxinvError(f"{rep.name}: a target code is all zeros, so its normaliser ‖Φ0‖² is 0; pass a non-zero code")
     return code
+
+
+def _check_normalisers(rep: Representation, targets: np.ndarray, mask: np.ndarray | None, *,
+                       from_pictures: bool) -> None:
+    """Refuse targets whose normaliser ‖M ⊙ Φ0‖² is 0 (or not a float32 number): nothing to invert.
+
+    A flat picture (black, grey, saturated) has no gradients, so its HOG and DSIFT codes are
+    all zeros; the normalised error would be 0/0.
+    """
+    masked = targets if mask is None else targets * np.asarray(mask, np.float32)
+    norms = np.sum(np.square(masked.reshape(len(targets), -1), dtype=np.float32), axis=1, dtype=np.float32)
+    bad = np.flatnonzero(~(np.isfinite(norms) & (norms > 0)))
+    if bad.size == 0:
+        return
+    which = f"picture {bad[0]}" if len(targets) > 1 else "the picture"
+    if not from_pictures:
+        raise JaxinvError(f"{rep.name}: a target code is all zeros{' under the mask' if mask is not None else ''},"
+                          " so its normaliser ‖Φ0‖² is 0; pass a non-zero code")
+    if mask is not None:
+        raise JaxinvError(f"{rep.name}: the mask selects only zeros of the code of {which}, so ‖M ⊙ Φ0‖² is 0;"
+                          " choose a mask over non-zero code entries")
+    raise JaxinvError(f"{rep.name}: the code of {which} is all zeros (a flat picture has nothing for {rep.name}"
+                      " to describe), so ‖Φ0‖² is 0 and there is nothing to invert; pass a picture with some texture")
+
+
+def _check_key(key: Any) -> None:
+    """Refuse anything but a `jax.random` key, naming the fix (an int seed is the usual slip)."""
+    if isinstance(key, jax.Array):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim == 0:
+            return
+        if key.dtype == jnp.uint32 and key.shape == (2,):  # a raw jax.random.PRNGKey
+            return
+    got = f"{type(key).__name__} {key!r}" if not isinstance(key, jax.Array) else f"an array of shape {key.shape}"
+    raise JaxinvError(f"key must be one jax.random key, e.g. key=jax.random.key(0); got {got}")
 
 
 def invert_batch(
@@ -156,6 +191,7 @@ def invert_batch(
         pictures = list(pictures)
         if not pictures:
             raise JaxinvError("no pictures given; pass at least one")
+    _check_key(key)
     count = len(pictures) if pictures is not None else len(codes)
     image_keys = [jax.random.fold_in(key, i) for i in range(count)]
     return run_inversion(rep, pictures, codes=codes, image_shape=image_shape, image_keys=image_keys, **options)
@@ -265,6 +301,8 @@ def run_inversion(
                               " build it with jaxinv.masks for this code") from None
         if not np.any(mask_arr * np.ones(targets.shape[1:], np.float32)):
             raise JaxinvError("the mask selects nothing; select at least one code entry")
+    _check_normalisers(rep, targets, mask_arr, from_pictures=pictures is not None)
+    if mask_arr is not None:
         mask_arr = jnp.asarray(mask_arr)
 
     if len(image_keys) != n:
@@ -278,33 +316,14 @@ def run_inversion(
     started = time.perf_counter()
     group = _group_size(problem, rep, batch_targets, mask_arr, max_batch=max_batch,
                         memory_budget=memory_budget, oversize=oversize)
-    run = _optimise_in_groups(problem, rep, batch_targets, keys, mask_arr, group=group, sharding=sharding,
-                              keep_snapshots=keep_snapshots, progress=progress)
-    variables, rejected, energy, snaps = run
-    lr_scale = np.ones(len(batch_targets), np.float32)
-    scale = 1.0
-    for _ in range(retries):
-        bad = np.flatnonzero(rejected > 0)
-        if bad.size == 0:
-            break
-        # The paper's rates were tuned for CaffeNet; where they overflow, the same start is
-        # run again with every rate scaled down, and the result records the scale used.
-        scale *= retry_factor
-        again = dataclasses.replace(problem, schedule=problem.schedule.scaled(scale))
-        v2, r2, e2, s2 = _optimise_in_groups(again, rep, batch_targets[bad], keys[bad], mask_arr, group=group,
-                                             sharding=None, keep_snapshots=keep_snapshots, progress=False)
-        variables[bad], rejected[bad], energy[bad], lr_scale[bad] = v2, r2, e2, scale
-        if snaps is not None:
-            snaps[bad] = s2
-    step = group or len(batch_targets)
-    parts = [[np.asarray(a) for a in optimize.evaluate(problem, rep.params, jnp.asarray(batch_targets[i:i + step]),
-                                                       mask_arr, jnp.asarray(variables[i:i + step]))]
-             for i in range(0, len(batch_targets), step)]
-    images_in, final_codes, errors = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    run = _optimise_with_retries(problem, rep, batch_targets, keys, mask_arr, group=group, sharding=sharding,
+                                 keep_snapshots=keep_snapshots, progress=progress, retries=retries,
+                                 retry_factor=retry_factor)
+    variables, rejected, energy, snaps, lr_scale, (images_in, final_codes, errors) = run
     seconds = time.perf_counter() - started
     if np.any(rejected > 0):
-        warnings.warn(f"{rep.name}: some inversions diverged even at {scale:g}× the learning rates and kept"
-                      " their last finite iterate (InversionResult.diverged); use a smaller learning rate",
+        warnings.warn(f"{rep.name}: some inversions diverged even at {lr_scale.min():g}× the learning rates and"
+                      " kept their last finite iterate (InversionResult.diverged); use a smaller learning rate",
                       stacklevel=3)
 
     s = seeds
@@ -329,6 +348,66 @@ def run_inversion(
         learning_rate_scale=np.repeat(lr_scale, copies).reshape(n, s),
         seconds=seconds,
     )
+
+
+def _evaluate(problem: optimize.Problem, rep: Representation, targets: np.ndarray, mask, variables: np.ndarray,
+              group: int | None) -> list[np.ndarray]:
+    """`optimize.evaluate` in groups of ``group``: [input-space images, codes, errors (B, R)]."""
+    step = group or len(targets)
+    parts = [[np.asarray(a) for a in optimize.evaluate(problem, rep.params, jnp.asarray(targets[i:i + step]),
+                                                       mask, jnp.asarray(variables[i:i + step]))]
+             for i in range(0, len(targets), step)]
+    return [np.concatenate([p[k] for p in parts]) for k in range(3)]
+
+
+def _overflowed(rejected: np.ndarray, energy: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """Problems with refused steps, or whose energy or final error left the float32 numbers."""
+    return (rejected > 0) | ~np.isfinite(energy).all(axis=(1, 2)) | ~np.isfinite(errors).all(axis=1)
+
+
+def _optimise_with_retries(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,
+                           mask, *, group: int | None, sharding: Any, keep_snapshots: bool, progress,
+                           retries: int, retry_factor: float):
+    """`_optimise_in_groups`, then again from the same starts at lower rates where it overflowed.
+
+    The paper's rates were tuned for CaffeNet; where they overflow, the same start is run
+    again with every rate × ``retry_factor`` (up to ``retries`` times), and the result
+    records the scale used. An inversion whose error is still not a finite number falls back
+    to its start. Energies that overflowed are recorded as the largest float32.
+    Returns (variables, rejected, energy, snapshots, learning-rate scales, evaluation).
+    """
+    variables, rejected, energy, snaps = _optimise_in_groups(problem, rep, targets, keys, mask, group=group,
+                                                             sharding=sharding, keep_snapshots=keep_snapshots,
+                                                             progress=progress)
+    evaluated = _evaluate(problem, rep, targets, mask, variables, group)
+    lr_scale = np.ones(len(targets), np.float32)
+    scale = 1.0
+    for _ in range(retries):
+        bad = np.flatnonzero(_overflowed(rejected, energy, evaluated[2]))
+        if bad.size == 0:
+            break
+        scale *= retry_factor
+        if progress:
+            print(f"jaxinv: {bad.size} of {len(targets)} {rep.name} inversions overflowed; running them"
+                  f" again from their starts at {scale:g}x the learning rates", file=sys.stderr, flush=True)
+        again = dataclasses.replace(problem, schedule=problem.schedule.scaled(scale))
+        v2, r2, e2, s2 = _optimise_in_groups(again, rep, targets[bad], keys[bad], mask, group=group,
+                                             sharding=None, keep_snapshots=keep_snapshots,
+                                             progress=progress is True, label=f"retry at {scale:g}x")
+        variables[bad], rejected[bad], energy[bad], lr_scale[bad] = v2, r2, e2, scale
+        if snaps is not None:
+            snaps[bad] = s2
+        for full, part in zip(evaluated, _evaluate(problem, rep, targets[bad], mask, v2, group)):
+            full[bad] = part
+    lost = np.flatnonzero(~np.isfinite(evaluated[2]).all(axis=1))
+    if lost.size:
+        starts = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys[lost]).variable
+        variables[lost], rejected[lost] = np.asarray(starts), np.maximum(rejected[lost], 1)
+        for full, part in zip(evaluated, _evaluate(problem, rep, targets[lost], mask, variables[lost], group)):
+            full[lost] = part
+    rejected = np.where(_overflowed(rejected, energy, evaluated[2]), np.maximum(rejected, 1), rejected)
+    energy = np.where(np.isfinite(energy), energy, np.finfo(np.float32).max).astype(np.float32)
+    return variables, rejected, energy, snaps, lr_scale, evaluated
 
 
 def _available_bytes() -> int:
@@ -370,7 +449,8 @@ def _group_size(problem: optimize.Problem, rep: Representation, targets: np.ndar
 
 def _optimise_in_groups(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,
                         mask: jax.Array | None, *, group: int | None, sharding: Any, keep_snapshots: bool,
-                        progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+                        progress, label: str = "inverting") -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                     np.ndarray | None]:
     """`_optimise` over groups of at most ``group`` problems, one after the other.
 
     The last group is padded with copies of its last problem, so every group runs the same
@@ -379,19 +459,19 @@ def _optimise_in_groups(problem: optimize.Problem, rep: Representation, targets:
     count = len(targets)
     if group is None or group >= count:
         return _optimise(problem, rep, targets, keys, mask, sharding=sharding, keep_snapshots=keep_snapshots,
-                         progress=progress)
+                         progress=progress, label=label)
     parts = []
     for start in range(0, count, group):
         index = np.minimum(np.arange(start, start + group), count - 1)
         out = _optimise(problem, rep, targets[index], keys[index], mask, sharding=sharding,
-                        keep_snapshots=keep_snapshots, progress=progress)
+                        keep_snapshots=keep_snapshots, progress=progress, label=label)
         keep = min(group, count - start)
         parts.append([None if a is None else a[:keep] for a in out])
     return tuple(None if parts[0][i] is None else np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
 def _optimise(problem: optimize.Problem, rep: Representation, targets: np.ndarray, keys: jax.Array,
-              mask: jax.Array | None, *, sharding: Any, keep_snapshots: bool, progress
+              mask: jax.Array | None, *, sharding: Any, keep_snapshots: bool, progress, label: str = "inverting"
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Run every chunk of ``problem`` for a batch; (variables, rejected, energy (B, T, 4), snapshots)."""
     batch_targets = jnp.asarray(targets)
@@ -402,7 +482,7 @@ def _optimise(problem: optimize.Problem, rep: Representation, targets: np.ndarra
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=f"inverting {rep.name}", unit="it", leave=False)
+        bar = tqdm(total=total, desc=f"{label} {rep.name}", unit="it", leave=False)
     energies, snapshots = [], []
     for t0 in range(0, total, chunk):
         carries, energy = optimize.run_chunk(problem, rep.params, batch_targets, mask, carries,
@@ -441,6 +521,7 @@ def invert(
     """
     if (picture is None) == (code is None):
         raise JaxinvError("pass either a picture or code=..., not both or neither")
+    _check_key(key)
     if picture is not None:
         picture = as_picture(picture)
     batch = run_inversion(

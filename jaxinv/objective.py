@@ -57,8 +57,9 @@ LAMBDA_ALPHA = paper_lambdas_from_code(1.0)[1]
 
 def _check_nonnegative(**values: float) -> None:
     for name, value in values.items():
-        if not value >= 0:  # also catches NaN
-            raise JaxinvError(f"{name} = {value} is negative or NaN; use a weight >= 0 (0 disables the term)")
+        if not 0 <= value < float("inf"):  # also catches NaN
+            raise JaxinvError(f"{name} = {value} is negative or not finite; use a finite weight >= 0"
+                              " (0 disables the term)")
 
 
 @dataclasses.dataclass(frozen=True)

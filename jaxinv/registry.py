@@ -73,6 +73,8 @@ def get(spec: str, *, weights: str | os.PathLike | None = None) -> Representatio
     if name in SHALLOW:
         if layer:
             raise JaxinvError(f"{name!r} has no layers; use --rep {name}")
+        if weights is not None:
+            raise JaxinvError(f"{name} takes no weights; drop --weights (weights=) or name a network layer")
         return SHALLOW[name][0]()
     networks = network_names()
     if name not in networks:

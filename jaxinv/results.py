@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jaxinv.errors import JaxinvError
+from jaxinv.files import json_text
 
 __all__ = ["ResultsFile", "environment"]
 
@@ -84,7 +85,7 @@ class ResultsFile:
                 f.truncate(min(good_bytes, size))
 
     def _append_line(self, record: dict[str, Any], *, truncate: bool = False) -> None:
-        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        line = (json_text(record, sort_keys=True) + "\n").encode()
         with open(self.path, "wb" if truncate else "ab") as f:
             f.write(line)
             f.flush()

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,8 +14,8 @@ from PIL import Image
 from conftest import REPO
 
 
-def run_cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+def run_cli(*args, cwd=None, extra_env=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu", **(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "jaxinv.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600)
 
@@ -99,3 +101,128 @@ def test_reps_lists_representations_and_layers():
 def test_unknown_layer_lists_the_valid_ones(tmp_path, picture_file):
     proc = run_cli("invert", str(picture_file), "--rep", "caffenet:conv9", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "conv5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def strict_json(path):
+    """Load JSON with a strict parser: NaN and Infinity are not JSON."""
+    def refuse(word):
+        raise ValueError(f"non-standard JSON constant {word}")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+@pytest.mark.parametrize("rep", ["hog", "hogb", "dsift"])
+def test_a_flat_picture_is_refused_for_every_shallow_representation(tmp_path, rep):
+    path = tmp_path / "flat.png"
+    Image.fromarray(np.full((40, 50, 3), 255, np.uint8)).save(path)
+    proc = run_cli("invert", str(path), "--rep", rep, "--out", str(tmp_path / "o"), "--no-progress")
+    assert proc.returncode == 2 and "nothing to invert" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_under_a_file_is_refused_before_any_work(tmp_path, picture_file):
+    (tmp_path / "some_file.txt").write_text("x")
+    started = time.perf_counter()
+    proc = run_cli("invert", str(picture_file), "--rep", "hog", "--out", str(tmp_path / "some_file.txt" / "sub"))
+    assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert "inverting" not in proc.stderr and time.perf_counter() - started < 60
+
+
+def test_outputs_have_the_umasks_mode_and_stale_temporaries_go(tmp_path, picture_file):
+    out = tmp_path / "o"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / f".summary.json.{int(dead.stdout)}.deadbeef.jaxinv-tmp"
+    stale.write_text("{ half")
+    env_umask = "umask 022 && "
+    proc = subprocess.run(["bash", "-c", env_umask + " ".join([sys.executable, "-m", "jaxinv.cli", "invert",
+                           str(picture_file), "--rep", "avgpool", "--schedule", "0.004x2", "--out", str(out),
+                           "--no-progress"])], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu"), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists()
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path.name
+
+
+def test_retries_are_said_and_recorded(tmp_path, picture_file):
+    proc = run_cli("invert", str(picture_file), "--rep", "avgpool", "--schedule", "1e30x3", "--seeds", "2",
+                   "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "inversions overflowed; running them again" in proc.stderr and "retry at 0.3x" in proc.stderr
+    assert "Traceback" not in proc.stderr and "warnings.warn" not in proc.stderr
+    summary = strict_json(tmp_path / "o" / "summary.json")
+    assert [row["learning_rate_scale"] for row in summary["seeds"]] == pytest.approx([0.09, 0.09])
+    assert all(row["diverged"] for row in summary["seeds"])
+    assert "run at 0.09x the learning rates" in proc.stdout
+
+
+def test_a_warped_picture_is_said(tmp_path):
+    from conftest import shared_weights
+
+    path = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (168, 225, 3), dtype=np.uint8)).save(path)
+    weights = shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel"
+    proc = run_cli("invert", str(path), "--rep", "squeezenet1_1:conv1", "--weights", str(weights),
+                   "--schedule", "0.004x2", "--out", str(tmp_path / "o"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "(225x168, warped to 227x227, the network's input size; original.png is that picture" in proc.stderr
+    assert Image.open(tmp_path / "o" / "original.png").size == (227, 227)
+    assert "warped to 227x227" in strict_json(tmp_path / "o" / "summary.json")["input"]
+
+
+def test_missing_weights_say_the_cli_fix_and_the_fix_works(tmp_path, picture_file):
+    from conftest import shared_weights
+
+    home = tmp_path / "home"
+    env = {"JAXINV_HOME": str(home)}
+    proc = run_cli("invert", str(picture_file), "--rep", "squeezenet1_1:fire2", "--out", str(tmp_path / "o"),
+                   extra_env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--weights PATH" in proc.stderr and "jaxinv weights convert FILE --name squeezenet1_1" in proc.stderr
+    source = shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel"
+    assert run_cli("weights", "convert", str(source), "--name", "squeezenet1_1", extra_env=env).returncode == 0
+    proc = run_cli("invert", str(picture_file), "--rep", "squeezenet1_1:fire2", "--schedule", "0.004x2",
+                   "--out", str(tmp_path / "o"), "--no-progress", extra_env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_weights_for_a_shallow_representation_are_refused(tmp_path, picture_file):
+    proc = run_cli("invert", str(picture_file), "--rep", "hog", "--weights", "x.caffemodel",
+                   "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "hog takes no weights" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_version():
+    import jaxinv
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"jaxinv {jaxinv.__version__}", proc
+
+
+def readme_quote():
+    """The default job's output as the README quotes it: (error, IJCV %, PSNR, SSIM, iterations)."""
+    text = (REPO / "README.md").read_text()
+    match = re.search(r"`seed 0: ‖Φ\(x\)−Φ0‖²/‖Φ0‖² = ([\d.]+) \(IJCV ([\d.]+)%\), PSNR ([\d.]+) dB, SSIM ([\d.]+)`"
+                      r"\s+and `(\d+) iterations in", text)
+    assert match, "the README no longer quotes the default job's output"
+    return [float(v) for v in match.groups()]
+
+
+def test_default_job_prints_what_the_readme_quotes_and_a_stretched_copy_that_differs(tmp_path):
+    """The README's first set-up command prints the numbers the README quotes (to the last
+    printed digit, give or take a few where another CPU's kernels round differently)."""
+    proc = run_cli("--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "jaxinv-out"
+    assert (out / "reconstruction_0.png").read_bytes() != (out / "reconstruction_0_stretched.png").read_bytes()
+    plain = np.asarray(Image.open(out / "reconstruction_0.png"), np.float32)
+    stretched = np.asarray(Image.open(out / "reconstruction_0_stretched.png"), np.float32)
+    assert np.abs(plain - stretched).mean() > 1.0
+    summary = strict_json(out / "summary.json")
+    row = summary["seeds"][0]
+    error, ijcv, psnr, ssim, iterations = readme_quote()
+    assert iterations == summary["iterations"] == 800
+    assert row["error"] == pytest.approx(error, abs=3e-4)
+    assert 100 * row["ijcv_error"] == pytest.approx(ijcv, abs=0.15)
+    assert row["psnr"] == pytest.approx(psnr, abs=0.03)
+    assert row["ssim"] == pytest.approx(ssim, abs=0.003)

@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -90,3 +91,71 @@ def test_as_picture_validation():
 def test_rgb_to_gray_matches_matlab_weights():
     px = np.array([[[255.0, 0.0, 0.0], [0.0, 255.0, 0.0], [0.0, 0.0, 255.0]]], np.float32)
     np.testing.assert_allclose(images.rgb_to_gray(px)[0, :, 0], 255 * np.array([0.2989, 0.5870, 0.1140]), rtol=1e-6)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` × ``height`` pixels and holds none (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height, megapixels", [(100_000, 100_000, "10000.0"), (10_000, 6_000, "60.0"),
+                                                       (12_000, 10_000, "120.0")])
+def test_huge_pictures_are_refused_from_their_header(tmp_path, width, height, megapixels):
+    """The bomb header, a 60-megapixel photo and one Pillow would only warn about: one line
+    naming the size and the fix, and no Pillow warning."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header(width, height))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would fail here
+        with pytest.raises(JaxinvError) as info:
+            images.load(path)
+    message = str(info.value)
+    assert f"{width}x{height}" in message and megapixels in message and "--max-megapixels" in message
+    assert "\n" not in message
+
+
+def test_the_pixel_limit_can_be_raised(tmp_path):
+    path = tmp_path / "pic.png"
+    Image.fromarray(np.zeros((100, 200, 3), np.uint8)).save(path)
+    with pytest.raises(JaxinvError, match="above the limit of 0.01"):
+        images.load(path, max_pixels=10_000)
+    assert images.load(path, max_pixels=20_000).shape == (100, 200, 3)
+    assert images.load(path, max_pixels=None).shape == (100, 200, 3)
+    assert Image.MAX_IMAGE_PIXELS == 89478485  # Pillow's own setting is left as it was
+
+
+def test_unreadable_picture_says_permission_not_format(tmp_path, monkeypatch):
+    path = tmp_path / "secret.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", denied)  # as root, chmod 000 would not stop the read
+    with pytest.raises(JaxinvError) as info:
+        images.load(path)
+    assert "permission denied" in str(info.value) and "PNG, JPEG" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0" + b"\0" * 40, b"GIF89a" + b"\xff" * 20,
+                                     b"BM" + b"\xff" * 60])
+def test_truncated_and_hostile_headers_are_one_line_errors(tmp_path, content):
+    path = tmp_path / "bad.img"
+    path.write_bytes(content)
+    with pytest.raises(JaxinvError, match="cannot read|megapixels"):
+        images.load(path)
+
+
+def test_truncated_real_picture_is_refused(tmp_path):
+    path = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(JaxinvError, match="cannot read"):
+        images.load(path)

@@ -248,3 +248,66 @@ def test_batches_run_in_groups_within_a_memory_budget(pictures):
                             oversize="error")
     with pytest.raises(JaxinvError, match="max_batch"):
         jaxinv.invert_batch(REP, pictures, key=key, schedule=SHORT, max_batch=0)
+
+
+@pytest.mark.parametrize("name", ["hog", "hogb", "dsift"])
+@pytest.mark.parametrize("value", [0.0, 128.0, 255.0])
+def test_flat_pictures_have_nothing_to_invert(name, value):
+    """A flat picture's HOG/DSIFT code is all zeros: ‖Φ0‖² = 0 is refused, not run to inf."""
+    rep = jaxinv.registry.get(name)
+    picture = np.full((48, 64, 3), value, np.float32)
+    with pytest.raises(JaxinvError, match="nothing to invert") as info:
+        jaxinv.invert(rep, picture, key=jax.random.key(0), schedule=[(0.004, 2)])
+    assert "\n" not in str(info.value)
+    with pytest.raises(JaxinvError, match="picture 1 .*nothing to invert"):
+        textured = np.random.default_rng(0).uniform(0, 255, picture.shape).astype(np.float32)
+        jaxinv.invert_batch(rep, [textured, picture], key=jax.random.key(0), schedule=[(0.004, 2)])
+
+
+def test_a_flat_picture_through_a_network_gives_a_finite_result():
+    from conftest import shared_weights
+
+    net = jaxinv.cnn("squeezenet1_1", layer="fire3",
+                     weights=shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel")
+    result = jaxinv.invert(net, np.full((50, 60, 3), 128.0, np.float32), key=jax.random.key(0),
+                           schedule=[(0.004, 3)], keep_snapshots=False)
+    assert np.all(np.isfinite(result.targets)) and np.any(result.targets != 0)  # biases: a non-zero code
+    for field in (result.errors, result.images, result.inputs, result.energy):
+        assert np.all(np.isfinite(field))
+
+
+@pytest.mark.parametrize("key", [0, np.uint32(3), "0", None, jnp.zeros(3, jnp.uint32)])
+def test_a_key_that_is_not_a_jax_random_key_names_the_fix(pictures, key):
+    for call in (lambda: jaxinv.invert(REP, pictures[0], key=key),
+                 lambda: jaxinv.invert_batch(REP, pictures, key=key)):
+        with pytest.raises(JaxinvError, match=r"key=jax\.random\.key\(0\)"):
+            call()
+    jaxinv.invert(REP, pictures[0], key=jax.random.PRNGKey(0), schedule=[(0.004, 1)])  # raw keys still work
+
+
+@pytest.mark.parametrize("bad", [float("inf"), -float("inf"), float("nan")])
+def test_infinite_weights_and_rates_are_refused(pictures, bad):
+    for kwargs in (dict(lambda_tv=bad), dict(lambda_alpha=bad), dict(schedule=[(bad, 3)]),
+                   dict(objective=lambda: jaxinv.IJCVObjective(data_weight=bad)),
+                   dict(retry_factor=bad)):
+        with pytest.raises(JaxinvError, match="finite|retry_factor|rate"):
+            if callable(kwargs.get("objective")):
+                kwargs["objective"] = kwargs["objective"]()
+            jaxinv.invert(REP, pictures[0], key=jax.random.key(0), **kwargs)
+
+
+def test_overflow_is_retried_recorded_and_never_reaches_the_result(pictures, capsys):
+    """A rate that overflows: retried at lower rates with a message, the scale recorded, and
+    the result finite even where every retry overflowed too."""
+    with pytest.warns(UserWarning, match="diverged"):
+        result = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), seeds=2, schedule=[(1e30, 3)],
+                               progress=True)
+    said = capsys.readouterr().err
+    assert "2 of 2 avgpool2 inversions overflowed" in said and "0.3x" in said and "0.09x" in said
+    np.testing.assert_allclose(result.learning_rate_scale, [0.09, 0.09], rtol=1e-6)
+    assert result.diverged.all()
+    for field in (result.errors, result.images, result.inputs, result.energy, result.codes, result.snapshots):
+        assert np.all(np.isfinite(field))
+    fine = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT, progress=True)
+    assert "overflowed" not in capsys.readouterr().err and not fine.diverged.any()
+    np.testing.assert_array_equal(fine.learning_rate_scale, [1.0])

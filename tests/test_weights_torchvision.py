@@ -96,8 +96,9 @@ def test_bad_files(tmp_path, state_dict, case):
     assert "\n" not in message and path.name in message
     expected = {"missing": "classifier.4.weight", "unexpected": "features.1.weight",
                 "shape": "(192, 32, 5, 5)", "integer": "floating", "garbage": "not a readable",
-                "pickle": "not a readable", "tensor": "not a state dict"}[case]
+                "pickle": "refuses to load", "tensor": "not a state dict"}[case]
     assert expected in message
+    assert "weights_only" not in message  # PyTorch's hint would be advice to run the file's code
 
 
 def test_wrong_network_name(tmp_path, state_dict):

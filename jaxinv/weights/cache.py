@@ -21,13 +21,13 @@ import os
 import pathlib
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from jaxinv.errors import JaxinvError
+from jaxinv.files import _fsync, _temp_beside, atomic_path
 from jaxinv.weights import Blobs
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
 MANIFEST = "manifest.json"
 _FORMAT = "jaxinv-blobs"
 _FORMAT_VERSION = "1"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -91,38 +89,6 @@ def check_name(name: str) -> str:
             " (for example 'caffenet')"
         )
     return name
-
-
-@contextlib.contextmanager
-def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, else vanishes.
-
-    The temporary file lives in the same folder so that ``os.replace`` is a same-filesystem
-    rename, which is atomic on POSIX and Windows.
-    """
-    tmp = _temp_beside(path)
-    try:
-        yield tmp
-        _fsync(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _temp_beside(path: pathlib.Path) -> pathlib.Path:
-    """A new empty hidden file in ``path``'s folder (created, so the name cannot be taken)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp makes the file private (0600); the final file should get the usual permissions.
-    os.chmod(tmp_name, 0o666 & ~_UMASK)
-    return pathlib.Path(tmp_name)
-
-
-def _fsync(path: pathlib.Path) -> None:
-    # Without fsync a crash right after the rename can leave an empty file under the final name.
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
 
 
 @contextlib.contextmanager

@@ -1,8 +1,14 @@
-"""Shared machinery of the table benchmarks: image sets, resumable batched runs, summaries."""
+"""Shared machinery of the table benchmarks: image sets, resumable batched runs, summaries.
+
+The tables run on the 100 shared ImageNet pictures by default (``--pictures DIR``, else
+``$JAXINV_IMAGENET100``, else ``../shared/data/imagenet100``); ``--pictures skimage`` takes
+scikit-image's five photographs instead, the quick set of the earlier tables.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -27,6 +33,28 @@ from jaxinv.results import ResultsFile, environment  # noqa: E402
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 #: A typical ImageNet validation size, (H, W): every code of the set has one length.
 IMAGENET_SIZE = (375, 500)
+#: The word that selects scikit-image's photographs instead of a folder.
+SKIMAGE = "skimage"
+
+
+def default_pictures() -> str:
+    """The shared 100 ImageNet pictures: ``$JAXINV_IMAGENET100`` or ../shared/data/imagenet100."""
+    return os.environ.get("JAXINV_IMAGENET100") or str(REPO.parent / "shared" / "data" / "imagenet100")
+
+
+def picture_folder(args: argparse.Namespace) -> str | None:
+    """The folder of ``--pictures`` (the default set if not given); None for scikit-image's photographs."""
+    folder = args.pictures or default_pictures()
+    return None if folder == SKIMAGE else folder
+
+
+def results_root(args: argparse.Namespace) -> pathlib.Path:
+    """``--out``, else benchmarks/results (scikit-image) or benchmarks/results/<folder name>."""
+    if args.out:
+        return pathlib.Path(args.out)
+    folder = picture_folder(args)
+    base = REPO / "benchmarks" / "results"
+    return base if folder is None else base / pathlib.Path(folder).resolve().name
 
 
 def skimage_photo(name: str) -> np.ndarray:
@@ -47,7 +75,8 @@ def load_image_set(folder: str | None, *, size: tuple[int, int] | None, limit: i
     else:
         root = pathlib.Path(folder)
         if not root.is_dir():
-            raise JaxinvError(f"--images {folder!r} is not a folder; pass a folder of pictures")
+            raise JaxinvError(f"--pictures {folder!r} is not a folder; pass a folder of pictures"
+                              f" (or set JAXINV_IMAGENET100), or --pictures {SKIMAGE}")
         files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"))
         if not files:
             raise JaxinvError(f"no pictures in {folder!r}; it needs .jpg/.png files")
@@ -69,74 +98,111 @@ def positive_ints(text: str) -> list[int]:
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", help="folder of pictures (default: scikit-image's photographs)")
+    parser.add_argument("--pictures", "--images", dest="pictures",
+                        help=f"folder of pictures, or '{SKIMAGE}' for scikit-image's photographs"
+                             " (default: $JAXINV_IMAGENET100, else ../shared/data/imagenet100)")
     parser.add_argument("--limit", type=positive_int, help="use only the first N pictures")
     parser.add_argument("--method", default="paper", choices=["paper", "ijcv"])
     parser.add_argument("--batch", type=positive_int, default=5, help="pictures per compiled batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations-scale", type=float, default=1.0,
                         help="scale every stage's iterations (for quick checks; 1 = the paper)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    parser.add_argument("--save-pictures", type=int, default=8,
+                        help="save the contrast-stretched reconstructions of the first N pictures (PNG)")
+    parser.add_argument("--out", help="results folder (default: benchmarks/results for scikit-image's"
+                                      " photographs, benchmarks/results/<folder name> otherwise)")
+
+
+def _same_shape_batches(rep, todo: list, batch: int) -> list[list]:
+    """``todo`` cut into batches of at most ``batch`` pictures whose inputs share one shape.
+
+    Pictures at their own size (the paper's HOG/DSIFT protocol) give inputs of many shapes; a
+    compiled batch takes one. Shapes are taken in order of first appearance.
+    """
+    by_shape: dict[tuple, list] = {}
+    for item in todo:
+        by_shape.setdefault(np.shape(rep.preprocess(item[2])), []).append(item)
+    return [group[s:s + batch] for group in by_shape.values() for s in range(0, len(group), batch)]
 
 
 def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFile, *, method: str,
             batch: int, key: jax.Array, schedule=None, save_dir: pathlib.Path | None = None,
-            progress=None, **options) -> None:
+            save_first: int | None = None, judge=None, progress=None, **options) -> None:
     """Invert every picture not yet in ``results``, ``batch`` at a time, appending each result.
 
     Picture i of the set uses ``fold_in(key, i)`` whatever the batch it falls in, so a resumed
-    run computes what an uninterrupted one would.
+    run computes what an uninterrupted one would. The contrast-stretched reconstructions of
+    pictures ``i < save_first`` (all if None) go to ``save_dir``. ``judge(references,
+    reconstructions)`` returns one dict of extra fields per picture (the class agreement).
     """
     done = results.done()
     todo = [(i, n, p) for i, (n, p) in enumerate(pictures) if n not in done]
-    for start in range(0, len(todo), batch):
-        group = todo[start:start + batch]
+    for group in _same_shape_batches(rep, todo, batch):
         keys = [jax.random.fold_in(key, i) for i, _, _ in group]
         t0 = time.perf_counter()
         res = jaxinv.inversion.run_inversion(rep, [p for _, _, p in group], image_keys=keys,
                                              method=method, schedule=schedule, keep_snapshots=False,
                                              **options)
         seconds = time.perf_counter() - t0
+        references = [np.clip(rep.deprocess(rep.preprocess(p)), 0, 255) for _, _, p in group]
+        extra = judge(references, list(res.images[:, 0])) if judge is not None else [{}] * len(group)
         rows = []
         for j, (i, name, picture) in enumerate(group):
-            reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
-            recon = res.images[j, 0]
-            target = res.targets[j]
+            recon, target, reference = res.images[j, 0], res.targets[j], references[j]
             sq = float(np.sum((res.codes[j, 0].astype(np.float64) - target) ** 2))
             rows.append({
                 "key": name, "index": i, "sq_error": sq, "target_sq_norm": float(np.sum(target.astype(np.float64) ** 2)),
                 "error": float(res.errors[j, 0]), "ijcv_error": float(np.sqrt(res.errors[j, 0])),
                 "psnr": metrics.psnr(recon, reference), "ssim": metrics.ssim(recon, reference),
-                "diverged": bool(res.diverged[j, 0]), "seconds": seconds / len(group),
+                "diverged": bool(res.diverged[j, 0]), "seconds": seconds / len(group), **extra[j],
             })
-            if save_dir is not None:
+            if save_dir is not None and (save_first is None or i < save_first):
                 jimages.save_png(save_dir / f"{name}.png", recon, stretch=True)
         results.append(rows)
         if progress is not None:
             progress.update(len(group))
 
 
+def reference_codes(rep, pictures) -> list[np.ndarray]:
+    """Φ0 of every picture (one compiled program per input shape)."""
+    code = jax.jit(rep.features)
+    return [np.asarray(code(rep.params, jax.numpy.asarray(rep.preprocess(p)))) for p in pictures]
+
+
 def summarise(rep, pictures, results: ResultsFile) -> dict:
-    """Mean ± std of every metric; the paper's metric uses the set normaliser of the targets."""
+    """Mean ± std of every metric over the pictures of ``pictures`` found in ``results``.
+
+    ``printed``: the paper's printed metric ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖; ``script``:
+    the authors' script's, both squared (docs/METRICS.md); both in percent, normalised by the
+    reference codes of the pictures summarised (ragged codes zero-padded).
+    """
     rows = {r["key"]: r for r in results.rows}
     names = [n for n, _ in pictures if n in rows]
-    inputs = [rep.preprocess(p) for n, p in pictures if n in rows]
-    targets = [np.asarray(rep.code(x)) for x in inputs]
-    normaliser = metrics.set_normaliser(targets)
-    # One picture has no pairwise distances: the paper's metric needs a set.
-    paper = np.array([rows[n]["sq_error"] / normaliser if normaliser > 0 else np.nan for n in names])
-    out = {"n": len(names), "normaliser": normaliser}
-    out["paper"] = metrics.mean_std(100 * paper)
+    targets = reference_codes(rep, [p for n, p in pictures if n in rows])
+    distance = np.sqrt([rows[n]["sq_error"] for n in names])
+    out = {"n": len(names)}
+    # One picture has no pairwise distances: the paper's metrics need a set.
+    if len(names) > 1:
+        out["printed"] = metrics.mean_std(100 * distance / metrics.mean_pairwise_distance(targets))
+        out["script"] = metrics.mean_std(100 * distance ** 2 / metrics.mean_pairwise_sq_distance(targets))
+    else:
+        out["printed"] = out["script"] = (float("nan"), float("nan"))
     out["ijcv"] = metrics.ijcv_summary([100 * rows[n]["ijcv_error"] for n in names])
     out["error"] = metrics.mean_std([100 * rows[n]["error"] for n in names])
     out["psnr"] = metrics.mean_std([rows[n]["psnr"] for n in names])
     out["ssim"] = metrics.mean_std([rows[n]["ssim"] for n in names])
     out["seconds"] = float(np.sum([rows[n]["seconds"] for n in names]))
     out["diverged"] = int(sum(rows[n]["diverged"] for n in names))
+    for who in ("own", "other"):
+        field = f"top1_{who}_reconstruction"
+        if names and all(field in rows[n] for n in names):
+            out[f"agree_{who}"] = 100 * float(np.mean([rows[n][field] == rows[n][f"top1_{who}_original"] for n in names]))
     return out
 
 
 def fmt(pair, digits=1) -> str:
+    if not np.all(np.isfinite(pair)):
+        return "–"
     return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
 
 

@@ -2,19 +2,24 @@
 
     python benchmarks/table_cnn.py --network squeezenet1_1 --sweep      # three λ per block output
     python benchmarks/table_cnn.py --network squeezenet1_1 --sweep --layers all   # every layer
-    python benchmarks/table_cnn.py --network googlenet                  # the chosen λ only
+    python benchmarks/table_cnn.py --network googlenet --limit 25       # the chosen λ only
 
-Every picture of the set (scikit-image's photographs by default) is warped to the network's
-input size; for each layer and λ_V the results go to their own JSON-lines file, so the run
-can be killed and started again at any point. The paper's Table 3 swept λ_V ∈ {λ1, 10λ1,
-100λ1} with λ1 = 0.5 (paper units) and highlighted its chosen value; ``--sweep`` does the
-same, and the chosen value (jaxinv's per-layer rule) is marked with *.
+Every picture of the set (the 100 shared ImageNet pictures by default, ``--pictures``; gray
+ones replicated to RGB, small ones enlarged by the warp) is warped to the network's input
+size; for each layer and λ_V the results go to their own JSON-lines file, so the run can be
+killed and started again at any point. The paper's Table 3 swept λ_V ∈ {λ1, 10λ1, 100λ1}
+with λ1 = 0.5 (paper units) and highlighted its chosen value; ``--sweep`` does the same, and
+the chosen value (jaxinv's per-layer rule) is marked with *.
+
+On a folder of pictures, SqueezeNet v1.1 and GoogLeNet also record each network's top-1
+class of the original and of the reconstruction (both as the inverted network sees them,
+[0, 255], clipped): the table's "class kept" columns are the share of pictures whose top-1
+class survives, judged by the inverted network and by the other one.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import time
@@ -24,6 +29,8 @@ import jax
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+import judges  # noqa: E402
+
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 from jaxinv.networks.registry import spec  # noqa: E402
@@ -31,11 +38,8 @@ from jaxinv.representations.cnn import cnn  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
 
-SHARED = pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", common.REPO.parent / "shared" / "weights"))
-DEFAULT_WEIGHTS = {
-    "squeezenet1_1": SHARED / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel",
-    "googlenet": SHARED / "bvlc_googlenet" / "bvlc_googlenet.caffemodel",
-}
+SHARED = judges.shared_weights()
+DEFAULT_WEIGHTS = {name: judges.weight_file(name) for name in judges.WEIGHT_FILES}
 #: The layers tabulated by default: each block's output, as the paper's figure of every layer.
 MAIN_LAYERS = {
     "squeezenet1_1": ["conv1", "relu_conv1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
@@ -50,6 +54,27 @@ MAIN_LAYERS = {
 SWEEP = (0.5, 5.0, 50.0)
 
 
+class ClassJudge:
+    """Top-1 classes of originals and reconstructions by the inverted network and the other one."""
+
+    def __init__(self, network: str, weights, other_weights, *, batch: int):
+        other = judges.OTHER[network]
+        self.own = judges.Classifier(network, weights=weights, batch=batch)
+        self.other = judges.Classifier(other, weights=other_weights, batch=batch)
+
+    def __call__(self, references, reconstructions) -> list[dict]:
+        n = len(references)
+        fields = {}
+        for who, classifier in (("own", self.own), ("other", self.other)):
+            top1 = classifier.top1([*references, *reconstructions])
+            fields[f"top1_{who}_original"], fields[f"top1_{who}_reconstruction"] = top1[:n], top1[n:]
+        return [{k: int(v[j]) for k, v in fields.items()} for j in range(n)]
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
@@ -58,11 +83,12 @@ def main(argv=None) -> int:
     parser.add_argument("--layers", help="comma-separated layers, or 'all' for every layer but the softmax"
                                          " (default: each block's output)")
     parser.add_argument("--sweep", action="store_true", help="λ_V ∈ {0.5, 5, 50} per layer, as the paper's Table 3")
+    parser.add_argument("--other-weights", help="weight file of the judging network (default: ../shared/weights)")
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    out = pathlib.Path(args.out)
+    out = common.results_root(args)
     weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
     network = spec(args.network)  # an unknown network is refused with the list of known ones
     if args.layers == "all":
@@ -73,8 +99,12 @@ def main(argv=None) -> int:
         raise JaxinvError(f"no default layers for {args.network}; pass --layers")
     probe = cnn(args.network, layer=layers[0], weights=weights)
     size = probe.input_shape[:2]
-    pictures = common.load_image_set(args.images, size=size, limit=args.limit)
+    folder = common.picture_folder(args)
+    pictures = common.load_image_set(folder, size=size, limit=args.limit)
     names = [n for n, _ in pictures]
+    source = common.SKIMAGE if folder is None else pathlib.Path(folder).resolve().name
+    judge = (ClassJudge(args.network, weights, args.other_weights, batch=args.batch)
+             if folder is not None and args.network in judges.OTHER else None)
     rows = []
     bar = tqdm(total=len(layers) * len(pictures) * (len(SWEEP) if args.sweep else 1), desc=args.network, unit="inv")
     for layer in layers:
@@ -87,27 +117,36 @@ def main(argv=None) -> int:
             config = {"table": "cnn", "network": args.network, "layer": rep.name, "lambda_tv": lam,
                       "method": args.method, "images": names, "seed": args.seed,
                       "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
-                      "source": args.images or "skimage"}
+                      "source": source}
+            if judge is not None:
+                config["judges"] = [args.network, judges.OTHER[args.network]]
             tag = f"{rep.name.replace('/', '_').replace(':', '-')}-l{lam:g}-{args.method}"
             results = ResultsFile(out / "cnn" / args.network / f"{tag}.jsonl", config)
             bar.update(len(results.done()))
             common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
                            key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
-                           save_dir=out / "cnn" / args.network / tag, progress=bar)
+                           save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
+                           judge=judge, progress=bar)
             s = common.summarise(rep, pictures, results)
             mark = "*" if lam == rep.lambda_tv else ""
-            rows.append(f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['paper'])} | "
-                        f"{common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} |"
+            rows.append(f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['printed'])} | "
+                        f"{common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | "
+                        f"{common.fmt(s['ssim'], 3)} | {percent(s.get('agree_own'))} | {percent(s.get('agree_other'))} |"
                         f" {s['n']} | {s['seconds']:.0f} |")
         # Each layer compiles its own programs; dropping the last layer's keeps a run over
         # all 140 GoogLeNet layers within memory (it ran out near layer 120 without this).
         jax.clear_caches()
     bar.close()
+    described = f"{len(names)} of {folder}" if folder is not None else ", ".join(names)
     table = "\n".join([
-        f"{args.network}, {args.method} optimiser; images: {', '.join(names)} warped to {size[1]}×{size[0]}.",
+        f"{args.network}, {args.method} optimiser ({schedule.total} it); pictures: {described} warped to"
+        f" {size[1]}×{size[0]}. Printed metric ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖, script's both squared,"
+        f" mean ± std in percent; class kept: top-1 of the reconstruction = top-1 of the original, judged by"
+        f" {args.network} (own) and {judges.OTHER.get(args.network, '–')} (other).",
         "",
-        "| layer | λ_V | paper metric % | IJCV error % (± 95% CI) | PSNR dB | SSIM | n | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| layer | λ_V | printed metric % | script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM |"
+        " class kept, own % | class kept, other % | n | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         common.environment_line(),

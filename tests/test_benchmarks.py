@@ -14,7 +14,7 @@ def _run(out, extra=()):
     env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
     return subprocess.Popen(
         [sys.executable, str(REPO / "benchmarks" / "table_shallow.py"), "--reps", "avgpool", "--batch", "1",
-         "--iterations-scale", "0.1", "--out", str(out), *extra],
+         "--iterations-scale", "0.1", "--pictures", "skimage", "--out", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
 
@@ -47,7 +47,7 @@ def test_killed_run_resumes_without_losing_or_repeating(tmp_path):
     keys = [r["key"] for r in _results(tmp_path)]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
     assert keys[: len(first)] == first
-    assert "| avgpool | paper |" in stdout
+    assert "| avgpool | paper (" in stdout
 
 
 def test_results_of_another_configuration_are_refused(tmp_path):
@@ -64,7 +64,8 @@ def test_cnn_table_is_rebuilt_from_its_json_lines(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu", JAXINV_SHARED_WEIGHTS=str(shared_weights()))
     command = [sys.executable, str(REPO / "benchmarks" / "table_cnn.py"), "--network", "squeezenet1_1",
-               "--layers", "conv1,relu_conv1", "--limit", "2", "--iterations-scale", "0.02", "--out", str(tmp_path)]
+               "--layers", "conv1,relu_conv1", "--limit", "2", "--iterations-scale", "0.02", "--pictures", "skimage",
+               "--out", str(tmp_path)]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stderr
     lines = {p.name: p.read_text() for p in (tmp_path / "cnn" / "squeezenet1_1").glob("*.jsonl")}
@@ -73,8 +74,92 @@ def test_cnn_table_is_rebuilt_from_its_json_lines(tmp_path):
     # A chosen list of layers gets its own table: the block-output and every-layer tables stay.
     table = (tmp_path / "cnn" / "table-squeezenet1_1-paper-selected.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| conv1 |") or line.startswith("| relu_conv1 |")]
-    assert len(rows) == 2 and all(row.split("|")[7].strip() == "2" for row in rows)
+    assert len(rows) == 2 and all(row.split("|")[10].strip() == "2" for row in rows)
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr
     assert {p.name: p.read_text() for p in (tmp_path / "cnn" / "squeezenet1_1").glob("*.jsonl")} == lines
     assert (tmp_path / "cnn" / "table-squeezenet1_1-paper-selected.md").read_text().split("\n")[:6] == table.split("\n")[:6]
+
+
+def _folder_of_pictures(folder, sizes):
+    """Pictures of the given (H, W) sizes, the last one gray, named like ImageNet files."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = []
+    for i, (h, w) in enumerate(sizes):
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels).convert("L") if i == len(sizes) - 1 else Image.fromarray(pixels)
+        name = f"n0144{i:04d}_picture{i}"
+        image.save(folder / f"{name}.png")
+        names.append(name)
+    return names
+
+
+def test_shallow_table_on_pictures_of_their_own_sizes_prints_both_metrics(tmp_path):
+    """Own sizes give ragged codes; the printed and the script's metrics match a numpy recomputation."""
+    import numpy as np
+
+    from jaxinv import images, metrics
+
+    sizes = [(24, 32), (30, 22), (26, 26)]
+    names = _folder_of_pictures(tmp_path / "pictures", sizes)
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    command = [sys.executable, str(REPO / "benchmarks" / "table_shallow.py"), "--reps", "avgpool", "--batch", "2",
+               "--iterations-scale", "0.05", "--pictures", str(tmp_path / "pictures"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "out" / "shallow" / "avgpool-paper.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["config"]["size"] == "own"
+    rows = {r["key"]: r for r in map(json.loads, lines[1:])}
+    assert sorted(rows) == sorted(names)
+    # Independent reference codes: 2x2 average pooling of each picture − 128 at its own size
+    # (the gray picture read as three equal channels).
+    codes = []
+    for name, (h, w) in zip(names, sizes):
+        x = images.load(tmp_path / "pictures" / f"{name}.png").astype(np.float64) - 128.0
+        codes.append(x[: h // 2 * 2, : w // 2 * 2].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3)))
+    assert len({c.size for c in codes}) == 3  # ragged
+    distance = np.sqrt([rows[n]["sq_error"] for n in names])
+    printed = 100 * distance / metrics.mean_pairwise_distance(codes)
+    script = 100 * distance ** 2 / metrics.mean_pairwise_sq_distance(codes)
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| avgpool |"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[3] == f"{printed.mean():.1f} ± {printed.std(ddof=1):.1f}"
+    assert cells[6] == f"{script.mean():.1f} ± {script.std(ddof=1):.1f}"
+    assert cells[10] == "3"
+
+
+def test_cnn_table_on_a_folder_records_both_networks_top1(tmp_path):
+    """Each row holds both networks' top-1 of the original and of the reconstruction; the
+    "class kept" columns are the share of rows where they agree."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import judges
+    from conftest import shared_weights
+
+    names = _folder_of_pictures(tmp_path / "pictures", [(60, 80), (70, 50)])
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu", JAXINV_SHARED_WEIGHTS=str(shared_weights()))
+    command = [sys.executable, str(REPO / "benchmarks" / "table_cnn.py"), "--network", "squeezenet1_1",
+               "--layers", "conv1", "--iterations-scale", "0.01", "--pictures", str(tmp_path / "pictures"),
+               "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "out" / "cnn" / "squeezenet1_1" / "squeezenet1_1-conv1-l0.5-paper.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["config"]["judges"] == ["squeezenet1_1", "googlenet"]
+    rows = [json.loads(line) for line in lines[1:]]
+    assert sorted(r["key"] for r in rows) == sorted(names)
+    # The originals' classes, recomputed through the classifier from the warped pictures.
+    from jaxinv import images
+    warped = [np.clip(images.resize(images.load(tmp_path / "pictures" / f"{r['key']}.png"), (227, 227)), 0, 255)
+              for r in rows]
+    own = judges.Classifier("squeezenet1_1", weights=shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel")
+    assert [r["top1_own_original"] for r in rows] == own.top1(warped).tolist()
+    kept = {who: 100 * np.mean([r[f"top1_{who}_reconstruction"] == r[f"top1_{who}_original"] for r in rows])
+            for who in ("own", "other")}
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| conv1 |"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[8:10] == [f"{kept['own']:.0f}", f"{kept['other']:.0f}"]

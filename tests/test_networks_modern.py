@@ -203,23 +203,29 @@ def test_layer_names_aliases_and_descriptions():
     assert "layer3.5.bn2 folded in" in text["layer3.5.conv2"]
     assert "197 tokens × 768" in describe_layers("vit_b_16")["encoder.layers.encoder_layer_6"]
     assert "alias conv5_3" in describe_layers("vgg16")["features.28"]
-    # λ_V by the receptive-field rule: 16-pixel patches are local, attended tokens global
+    # λ_V by the receptive-field rule; ViT token maps after attention: 5 (vit_lambda_tv)
     assert lambda_tv("vit_b_16", "conv_proj") == 0.5
-    assert lambda_tv("vit_b_16", "encoder_layer_0") == 50.0
+    assert lambda_tv("vit_b_16", "encoder_layer_0") == 5.0 and lambda_tv("vit_b_16", "heads") == 50.0
     assert [lambda_tv("vgg16", layer) for layer in ("conv3_3", "conv4_3", "conv5_3")] == [0.5, 5.0, 50.0]
     assert lambda_tv("resnet50", "layer1") == 0.5 and lambda_tv("resnet50", "layer4") == 50.0
 
 
 def test_vit_late_block_inverts():
-    """encoder_layer_10's tokens of a random ViT (64×64 input: 16 patches) invert: error ÷ ≥ 10."""
+    """encoder_layer_10's tokens of a random ViT invert with the library's defaults (λ_V 5, the
+    400-iteration ``cnn`` schedule): the feature error falls ≥ 10× from the first iterate.
+    Reduced sizes: 64×64 input (4×4 patches + the class token), D = 48, 12 blocks."""
+    import skimage.data
+    import skimage.transform
+
     import jaxinv
     from jaxinv.networks import init_blobs
     from jaxinv.representations.cnn import cnn
 
     name = register(vit_spec.build(name="test_vit_64", dim=48, heads=4, mlp=96, input_size=64)).name
     rep = cnn(name, layer="encoder_layer_10", weights=init_blobs(name, key=jax.random.key(0)))
-    picture = np.asarray(jax.random.uniform(jax.random.key(1), (64, 64, 3)) * 255.0)
-    result = jaxinv.invert(rep, picture, key=jax.random.key(2), schedule=[(0.004, 60), (0.0004, 40)])
+    picture = skimage.transform.resize(skimage.data.astronaut(), (64, 64), anti_aliasing=True) * 255
+    result = jaxinv.invert(rep, picture, key=jax.random.key(2))
     first = np.asarray(rep.features(rep.params, result.snapshots[0, 0]))
     start = np.sum((first - result.targets) ** 2) / np.sum(result.targets ** 2)
+    assert rep.lambda_tv == 5.0 and result.snapshot_iterations[0] == 1
     assert result.errors[0] <= start / 10, (start, result.errors[0])

@@ -160,16 +160,19 @@ def init_blobs(name: str, *, key: jax.Array | int = 0) -> Blobs:
     rng = np.random.default_rng(seed)
     out = {}
     nodes = {n.name: n for n in s.nodes}
+    bias = 0.02 if s.family else 1.0  # inputs of ±2 (torchvision-normalised), not ±100
     for layer, shapes in blob_shapes(s.nodes, s.input_shape).items():
-        out[layer] = init_node_blobs(nodes[layer], shapes, rng, mean=s.mean)
+        out[layer] = init_node_blobs(nodes[layer], shapes, rng, mean=s.mean, bias=bias)
     return out
 
 
 def init_node_blobs(node: Any, shapes: list[tuple[int, ...]], rng: np.random.Generator, *,
-                    mean: tuple[float, ...]) -> list[np.ndarray]:
+                    mean: tuple[float, ...], bias: float = 1.0) -> list[np.ndarray]:
     """One node's random blobs (see `init_blobs`; conv and fc exactly as before).
 
-    Every weight matrix is He-normal over its fan-in, every bias N(0, 1). A LayerNorm's scale
+    Every weight matrix is He-normal over its fan-in, every bias N(0, ``bias``²): 1 for the
+    Caffe networks' ±100 inputs, 0.02 for the torchvision-named ones, whose normalised inputs
+    are ±2 (the same small bias-to-signal ratio). A LayerNorm's scale
     is 1 + N(0, 0.1²) and its shift N(0, 0.1²); embeddings are N(0, 0.02²) (ViT's own init
     scale); the input scaling keeps the spec's default pre-processing. A residual branch's
     last convolution (ResNet's ``conv3``) is scaled by 0.2 so that 16 residual sums stay
@@ -187,7 +190,7 @@ def init_node_blobs(node: Any, shapes: list[tuple[int, ...]], rng: np.random.Gen
     blobs = []
     for shape in shapes:
         if len(shape) == 1:
-            blobs.append(normal(shape))
+            blobs.append(normal(shape, bias))
         else:
             gain = 0.2 if node.bn and node.name.endswith(".conv3") else 1.0
             blobs.append(normal(shape, gain * np.sqrt(2.0 / int(np.prod(shape[1:])))))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from jaxinv.errors import JaxinvError
 from jaxinv.representation import Representation
 
-__all__ = ["get", "shallow_names", "network_names", "network_layers"]
+__all__ = ["get", "shallow_names", "network_names", "network_layers", "network_layer_descriptions"]
 
 
 def _hog() -> Representation:
@@ -60,6 +60,12 @@ def network_names() -> list[str]:
 def network_layers(network: str) -> list[str]:
     from jaxinv.networks import spec
     return list(spec(network).layers)
+
+
+def network_layer_descriptions(network: str) -> dict[str, str]:
+    """{layer: what its output is, its shape and its aliases} for `jaxinv reps`."""
+    from jaxinv.networks import describe_layers
+    return describe_layers(network)
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -28,7 +28,8 @@ from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
 from jaxinv.schedules import Schedule
 
 __all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count", "bytes_per_problem",
-           "default_vmap_width", "used_param_bytes", "COMPILER_OPTIONS"]
+           "default_vmap_width", "used_param_bytes", "COMPILER_OPTIONS", "compiler_options",
+           "platform_of"]
 
 _TRACES = {"run_chunk": 0}
 #: Values in the paper's CNN input, 227·227·3; see `Problem.sigma`.
@@ -207,22 +208,73 @@ def _run_chunk_one(problem: Problem, params, target, mask, carry: Carry, t0):
     return jax.lax.scan(step, carry, t0 + jnp.arange(problem.chunk))
 
 
-#: XLA options of the inversion program. Why: on CPU, jax 0.10's default hands convolutions
-#: to YNNPACK, whose kernels ran the inversion step (a forward and an input gradient per
-#: convolution) 1.15-3× slower than XLA's Eigen convolutions on CaffeNet, SqueezeNet, HOG and
-#: DSIFT at batch 1 and 8; matrix products stay with YNNPACK, the faster there for the fc
-#: layers (`benchmarks/throughput.py`). It is a setting of XLA's CPU backend, which other
-#: backends do not read.
+#: XLA options of the inversion program on the CPU. Why: on CPU, jax 0.10's default hands
+#: convolutions to YNNPACK, whose kernels ran the inversion step (a forward and an input
+#: gradient per convolution) 1.15-3× slower than XLA's Eigen convolutions on CaffeNet,
+#: SqueezeNet, HOG and DSIFT at batch 1 and 8; matrix products stay with YNNPACK, the faster
+#: there for the fc layers (`benchmarks/throughput.py`). It is a setting of XLA's CPU backend,
+#: so `compiler_options` passes it only when the program is compiled for the CPU.
 COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 
 
-@functools.partial(jax.jit, static_argnums=0, compiler_options=COMPILER_OPTIONS)
-def run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array | None,
-              carries: Carry, t0: jax.Array) -> tuple[Carry, jax.Array]:
+def compiler_options(platform: str) -> dict[str, str]:
+    """The XLA options the inversion program is compiled with on ``platform`` ("cpu", "gpu", "tpu")."""
+    return dict(COMPILER_OPTIONS) if platform == "cpu" else {}
+
+
+def platform_of(*trees: Any) -> str:
+    """The platform of the first concrete array in ``trees``; else JAX's default backend.
+
+    Arrays created without a device live on the default one, so this is where a jitted
+    call on ``trees`` runs (abstract values and tracers are skipped).
+    """
+    for leaf in jax.tree.leaves(trees):
+        if isinstance(leaf, jax.Array):
+            try:
+                return next(iter(leaf.devices())).platform
+            except Exception:  # a tracer has no devices  # noqa: BLE001
+                continue
+    return jax.default_backend()
+
+
+class _JitByPlatform:
+    """A function jit-compiled with `compiler_options` of the platform its arguments live on.
+
+    Calls and ``.lower(...)`` behave as the `jax.jit` of that platform (one per platform,
+    each with its own cache), chosen by `platform_of` the positional arguments numbered
+    ``dispatch_argnums``.
+    """
+
+    def __init__(self, fun: Callable, *, static_argnums: int, dispatch_argnums: tuple[int, ...]):
+        self._fun, self._static, self._dispatch = fun, static_argnums, dispatch_argnums
+        self._jits: dict[str, Any] = {}
+        functools.update_wrapper(self, fun)
+
+    def for_platform(self, platform: str):
+        """The `jax.jit` of the function for ``platform``."""
+        if platform not in self._jits:
+            self._jits[platform] = jax.jit(self._fun, static_argnums=self._static,
+                                           compiler_options=compiler_options(platform) or None)
+        return self._jits[platform]
+
+    def _pick(self, args: tuple):
+        return self.for_platform(platform_of(*(args[i] for i in self._dispatch if i < len(args))))
+
+    def __call__(self, *args, **kwargs):
+        return self._pick(args)(*args, **kwargs)
+
+    def lower(self, *args, **kwargs):
+        return self._pick(args).lower(*args, **kwargs)
+
+
+def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array | None,
+               carries: Carry, t0: jax.Array) -> tuple[Carry, jax.Array]:
     """Run steps t0 … t0+k−1 of a batch of problems (leading axis of targets and carries).
 
     Steps at or past the schedule's end leave the state unchanged, so the last chunk of a run
     reuses the same program. Returns the new carries and the energies, shape (B, k, 4).
+    Compiled once per `Problem` and shapes, with `compiler_options` of the platform that
+    ``targets`` and ``carries`` live on.
     """
     _TRACES["run_chunk"] += 1
 
@@ -233,6 +285,9 @@ def run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array
     if width is None or targets.shape[0] <= width:
         return jax.vmap(one)((targets, carries))
     return jax.lax.map(one, (targets, carries), batch_size=width)
+
+
+run_chunk = _JitByPlatform(_run_chunk, static_argnums=0, dispatch_argnums=(2, 4))
 
 
 #: Parameter bytes above which a representation's step streams its weights from memory.

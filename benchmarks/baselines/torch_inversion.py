@@ -2,11 +2,10 @@
 
 Written as a careful PyTorch user would, independently of `jaxinv` (numpy and torch only):
 
-- the network is an ``nn.Sequential`` of torch's own layers (NCHW, ``groups=2`` convolutions,
-  ``ceil_mode`` max pools, ``nn.LocalResponseNorm``, ``nn.Linear`` on the NCHW flatten, which is
-  Caffe's (C, H, W) order), built from canonical Caffe blobs ``{layer: [weight, bias]}`` and
-  cut at the requested layer, so nothing past it is computed; weights frozen
-  (``requires_grad=False``), ``eval()``;
+- the network is `torch_networks.LayerNetwork`: torch's own functional layers (NCHW,
+  ``groups=2`` convolutions, ``ceil_mode`` max pools, local response norm, ``F.linear`` on
+  the NCHW flatten, which is Caffe's (C, H, W) order) on canonical Caffe blobs, stopped at the
+  requested layer, so nothing past it is computed; weights are buffers (no gradient), ``eval()``;
 - the variable is the normalised image u = x/σ of B independent problems, (B, C, H, W), the
   only tensor that requires a gradient;
 - energy of problem b (METHOD.md §1.2, with jaxinv's size weight c)::
@@ -34,127 +33,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "CAFFENET_LAYERS",
-    "LAMBDA_ALPHA",
-    "SIGMA",
-    "SQUEEZENET_LAYERS",
-    "TorchInversion",
-    "build_network",
-]
+__all__ = ["LAMBDA_ALPHA", "SIGMA", "TorchInversion", "build_network"]
 
 #: σ of the authors' ``x0_sigma.mat`` (METHOD.md §1.1).
 SIGMA = 27098.11571533
 #: The paper's λ_α = (8e-10 / 2) σ⁴ (METHOD.md §1.2).
 LAMBDA_ALPHA = 4e-10 * SIGMA ** 4
 
-CAFFENET_LAYERS = ("conv1", "relu1", "pool1", "norm1", "conv2", "relu2", "pool2", "norm2",
-                   "conv3", "relu3", "conv4", "relu4", "conv5", "relu5", "pool5",
-                   "fc6", "relu6", "fc7", "relu7", "fc8")
-SQUEEZENET_LAYERS = ("conv1", "relu_conv1", "pool1", "fire2", "fire3", "pool3", "fire4",
-                     "fire5", "pool5", "fire6", "fire7", "fire8", "fire9", "conv10",
-                     "relu_conv10", "pool10")
 
-Blobs = dict[str, list[np.ndarray]]
+def build_network(name: str, blobs: dict[str, list[np.ndarray]], layer: str):
+    """A frozen module of network ``name`` from canonical blobs, ending at ``layer``.
 
-
-def _frozen(module):
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module.eval()
-
-
-def _conv(blobs: Blobs, name: str, *, stride: int = 1, pad: int = 0, groups: int = 1):
-    import torch
-    from torch import nn
-
-    w, b = (np.asarray(a, np.float32) for a in blobs[name][:2])
-    out, cin_g, kh, _ = w.shape
-    conv = nn.Conv2d(cin_g * groups, out, kh, stride=stride, padding=pad, groups=groups)
-    with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(w))
-        conv.bias.copy_(torch.from_numpy(b.reshape(-1)))
-    return conv
-
-
-def _linear(blobs: Blobs, name: str):
-    import torch
-    from torch import nn
-
-    w, b = (np.asarray(a, np.float32) for a in blobs[name][:2])
-    fc = nn.Linear(w.shape[1], w.shape[0])
-    with torch.no_grad():
-        fc.weight.copy_(torch.from_numpy(w))
-        fc.bias.copy_(torch.from_numpy(b.reshape(-1)))
-    return fc
-
-
-def _caffenet(blobs: Blobs, layer: str):
-    from torch import nn
-
-    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)
-    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
-    make = {
-        "conv1": lambda: _conv(blobs, "conv1", stride=4), "relu1": nn.ReLU, "pool1": pool,
-        "norm1": lrn, "conv2": lambda: _conv(blobs, "conv2", pad=2, groups=2), "relu2": nn.ReLU,
-        "pool2": pool, "norm2": lrn, "conv3": lambda: _conv(blobs, "conv3", pad=1),
-        "relu3": nn.ReLU, "conv4": lambda: _conv(blobs, "conv4", pad=1, groups=2),
-        "relu4": nn.ReLU, "conv5": lambda: _conv(blobs, "conv5", pad=1, groups=2),
-        "relu5": nn.ReLU, "pool5": pool,
-        "fc6": lambda: nn.Sequential(nn.Flatten(1), _linear(blobs, "fc6")), "relu6": nn.ReLU,
-        "fc7": lambda: _linear(blobs, "fc7"), "relu7": nn.ReLU, "fc8": lambda: _linear(blobs, "fc8"),
-    }
-    names = CAFFENET_LAYERS[:CAFFENET_LAYERS.index(layer) + 1]
-    return nn.Sequential(*[make[n]() for n in names])
-
-
-def _fire(blobs: Blobs, n: int):
-    import torch
-    from torch import nn
-
-    p = f"fire{n}/"
-
-    class Fire(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.squeeze = _conv(blobs, p + "squeeze1x1")
-            self.expand1x1 = _conv(blobs, p + "expand1x1")
-            self.expand3x3 = _conv(blobs, p + "expand3x3", pad=1)
-
-        def forward(self, x):
-            s = torch.relu(self.squeeze(x))
-            return torch.cat([torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], 1)
-
-    return Fire()
-
-
-def _squeezenet(blobs: Blobs, layer: str):
-    from torch import nn
-
-    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)
-    make = {"conv1": lambda: _conv(blobs, "conv1", stride=2), "relu_conv1": nn.ReLU,
-            "pool1": pool, "pool3": pool, "pool5": pool, "conv10": lambda: _conv(blobs, "conv10"),
-            "relu_conv10": nn.ReLU, "pool10": lambda: nn.AdaptiveAvgPool2d(1)}
-    make.update({f"fire{i}": (lambda i=i: _fire(blobs, i)) for i in range(2, 10)})
-    layer = layer.removesuffix("/concat")
-    names = SQUEEZENET_LAYERS[:SQUEEZENET_LAYERS.index(layer) + 1]
-    return nn.Sequential(*[make[n]() for n in names])
-
-
-def build_network(name: str, blobs: Blobs, layer: str):
-    """``nn.Sequential`` of network ``name`` from canonical blobs, ending at ``layer``; frozen.
-
-    ``caffenet`` (any of `CAFFENET_LAYERS`) or ``squeezenet1_1`` (`SQUEEZENET_LAYERS`, fire
-    modules as a whole: ``fire9`` or ``fire9/concat``). Input and output are NCHW; fc outputs
-    are (N, O).
+    Any network and layer of `torch_networks` (``caffenet``, ``squeezenet1_1``,
+    ``googlenet``, …); a block's name means its output (``fire9``, ``inception_4a``). Input and
+    output are NCHW; fc outputs are (N, O). Raises ValueError for an unknown network or layer.
     """
-    builders = {"caffenet": (_caffenet, CAFFENET_LAYERS), "squeezenet1_1": (_squeezenet, SQUEEZENET_LAYERS)}
-    if name not in builders:
-        raise ValueError(f"no torch baseline for network {name!r}; use one of {', '.join(builders)}")
-    build, layers = builders[name]
-    if layer.removesuffix("/concat") not in layers:
-        raise ValueError(f"{name} baseline has no layer {layer!r}; use one of {', '.join(layers)}")
-    return _frozen(build(blobs, layer))
+    from .torch_networks import LayerNetwork
+
+    return LayerNetwork(name, blobs, layer)
 
 
 def _per_step(schedule: Sequence[tuple[float, int]]) -> tuple[list[float], list[bool]]:
@@ -252,9 +148,16 @@ class TorchInversion:
             terms = self.step()
         return terms
 
+    def to(self, device) -> TorchInversion:
+        """Move the network and every tensor of the run to ``device`` (``"cuda"``, say); returns self."""
+        self.net = self.net.to(device)
+        self.targets, self.norms, self.v = (t.to(device) for t in (self.targets, self.norms, self.v))
+        self.u = self.u.detach().to(device).requires_grad_(True)
+        return self
+
     def variable_nhwc(self) -> np.ndarray:
         """u as (B, H, W, C) numpy."""
-        return self.u.detach().permute(0, 2, 3, 1).contiguous().numpy()
+        return self.u.detach().permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def images_nhwc(self) -> np.ndarray:
         """x = σ u as (B, H, W, C) numpy."""

@@ -25,10 +25,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sub = weights.add_subparsers(dest="weights_command")
 
     convert = sub.add_parser(
-        "convert", help="convert a .caffemodel, .mat or .pth file into the cache",
+        "convert", help="convert a .caffemodel, .mat, .pth or timm .safetensors file into the cache",
         description="Read SRC, check it against network NAME and write <home>/NAME.safetensors.")
     convert.add_argument("src", metavar="SRC", help="weight file (.caffemodel, .mat, .pth, .safetensors)")
-    convert.add_argument("--name", required=True, help="network name (caffenet, alexnet, alexnet_torchvision, ...)")
+    convert.add_argument("--name", required=True,
+                         help="network name (caffenet, alexnet, alexnet_torchvision, squeezenet1_1,"
+                              " googlenet, vgg16, resnet50, vit_b_16)")
     convert.add_argument("--prototxt", help="deploy.prototxt for a .caffemodel (if the reader needs it)")
     convert.add_argument("--home", help="cache folder (default $JAXINV_HOME or the user cache dir)")
     convert.set_defaults(handler=_run_convert)

@@ -12,8 +12,6 @@ and a plot (with two seeds or more).
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
 import sys
 import time
@@ -26,6 +24,8 @@ import common  # noqa: E402
 import table_cnn  # noqa: E402
 
 from jaxinv import masks, metrics  # noqa: E402
+from jaxinv.cli import ArgumentParser, positive, seed_number  # noqa: E402
+from jaxinv.files import json_text
 from jaxinv.images import atomic_write_bytes, contrast_stretch  # noqa: E402
 from jaxinv.inversion import invert  # noqa: E402
 from jaxinv.networks.registry import spec  # noqa: E402
@@ -94,7 +94,7 @@ def _invariance(out: pathlib.Path, rows: list[tuple[str, float, float]], caption
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="squeezenet1_1")
     parser.add_argument("--weights")
     parser.add_argument("--picture", default="chelsea", help="a scikit-image photograph (see benchmarks/common.py)")
@@ -103,8 +103,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="all",
                         help="comma-separated subset of: layers (every-layer, seeds, energy, invariance),"
                              " receptive-field, channel-groups, tv-weight")
-    parser.add_argument("--iterations-scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iterations-scale", type=positive(float, maximum=100), default=1.0)
+    parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--out", help="output folder (default benchmarks/results/figures/NETWORK)")
     args = parser.parse_args(argv)
     wanted = set(FIGURES) if args.only == "all" else set(args.only.split(","))
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
               suptitle=f"{rep.name}: effect of the TV weight")
 
     if every:
-        atomic_write_bytes(out / "figures.json", json.dumps(record, indent=1).encode())
+        atomic_write_bytes(out / "figures.json", json_text(record, indent=1).encode())
     print(f"figures in {out}/; total time {time.perf_counter() - started:.0f} s")
     return 0
 

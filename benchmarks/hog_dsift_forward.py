@@ -22,9 +22,7 @@ its exactness is `tests/test_dsift.py`'s, which compares the descriptors frame b
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import os
 import statistics
 import sys
@@ -40,6 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 
+from jaxinv.cli import ArgumentParser  # noqa: E402
+from jaxinv.files import json_text
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 from jaxinv.representations.dsift import dsift  # noqa: E402
 from jaxinv.representations.hog import hog, paper_hog, paper_hogb  # noqa: E402
@@ -178,7 +178,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=common.positive_int, default=30)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown(rows))
     if args.json:
         record = {"jax": jax.__version__, "cpu_count": os.cpu_count(), "rows": rows}
-        atomic_write_bytes(args.json, json.dumps(record, indent=1).encode())
+        atomic_write_bytes(args.json, json_text(record, indent=1).encode())
 
 
 if __name__ == "__main__":

@@ -43,9 +43,7 @@ and prints the relative difference of the final images (tests/test_baselines.py 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 import pathlib
 import platform
@@ -65,6 +63,8 @@ import numpy as np
 import common  # noqa: E402
 
 from jaxinv import optimize, registry
+from jaxinv.cli import ArgumentParser
+from jaxinv.files import json_text
 from jaxinv.images import atomic_write_bytes
 from jaxinv.inversion import make_objective
 from jaxinv.networks import init_blobs
@@ -323,7 +323,7 @@ def environment(threads: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     parser.add_argument("--batch", type=common.positive_ints, default=[1, 8, 32], help="comma-separated batch sizes")
     parser.add_argument("--steps", type=common.positive_int, default=25,
@@ -376,7 +376,7 @@ def main(argv=None) -> int:
         print("\nit/s: image-iterations per second, best of the repeats (the JSON also has medians);"
               " JAX/torch > 1: JAX faster.")
     if args.json:
-        atomic_write_bytes(args.json, json.dumps(out, indent=1).encode())
+        atomic_write_bytes(args.json, json_text(out, indent=1).encode())
     return 0
 
 

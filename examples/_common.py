@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import pathlib
 import sys
@@ -30,7 +29,8 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jaxinv.cli import positive  # noqa: E402
+from jaxinv.cli import ArgumentParser, count, number, positive, seed_number  # noqa: E402,F401
+from jaxinv.files import json_text  # noqa: E402
 from jaxinv.images import contrast_stretch  # noqa: E402
 from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
 
@@ -59,8 +59,9 @@ def run(main) -> None:
 
     try:
         main()
-    except JaxinvError as exc:
-        raise SystemExit(f"{pathlib.Path(sys.argv[0]).name}: error: {exc}") from None
+    except JaxinvError as exc:  # status 2, as the CLI and the benchmarks
+        print(f"{pathlib.Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def default_weights_dir() -> pathlib.Path:
@@ -70,13 +71,13 @@ def default_weights_dir() -> pathlib.Path:
 def parser(name: str, description: str, *, seeds: int = 2, iterations_scale: float = 1.0,
            network: bool = True) -> argparse.ArgumentParser:
     """The options every example shares; ``name`` sets the default output folder."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=description,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=pathlib.Path, default=HERE / "out" / name, help="output folder")
-    p.add_argument("--iterations-scale", type=positive(float), default=iterations_scale,
+    p.add_argument("--iterations-scale", type=positive(float, maximum=100), default=iterations_scale,
                    help="fraction of the paper's schedule (1 = 100+200+100 iterations for a CNN)")
-    p.add_argument("--seeds", type=positive(int), default=seeds, help="random starts per code")
-    p.add_argument("--seed", type=int, default=0, help="seed of the jax.random key")
+    p.add_argument("--seeds", type=count, default=seeds, help="random starts per code")
+    p.add_argument("--seed", type=seed_number, default=0, help="seed of the jax.random key")
     if network:
         p.add_argument("--network", default="squeezenet1_1", choices=sorted(WEIGHT_FILES),
                        help="network to invert (caffenet needs its weights in the cache)")
@@ -223,7 +224,7 @@ class Outputs:
 
         atomic_write_bytes(self.folder / "summary.md", ("\n".join(self.lines) + "\n").encode())
         data = {"runs": self.runs, "figures": self.figures, "seconds": seconds, **self.extra}
-        atomic_write_bytes(self.folder / "metrics.json", (json.dumps(data, indent=2, default=_jsonable) + "\n").encode())
+        atomic_write_bytes(self.folder / "metrics.json", (json_text(data, indent=2, default=_jsonable) + "\n").encode())
         print(f"wrote {self.folder}/summary.md ({seconds:.0f} s)")
 
 

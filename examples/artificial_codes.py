@@ -35,13 +35,13 @@ def class_names(weights_dir) -> list[str]:
 
 def main(argv=None) -> None:
     p = C.parser("artificial_codes", __doc__.splitlines()[0], seeds=2, iterations_scale=0.25)
-    p.add_argument("--classes", type=int, nargs="+", default=[130, 285, 967],
+    p.add_argument("--classes", type=C.number(int, minimum=0, maximum=999), nargs="+", default=[130, 285, 967],
                    help="0-based ImageNet class indices (130 flamingo, 285 Egyptian cat, 967 espresso)")
     p.add_argument("--layer", help="the logit layer (default: the network's last before the softmax)")
-    p.add_argument("--scale", type=float, default=1.0, help="code norm as a multiple of ‖Φ(picture)‖")
-    p.add_argument("--lambda-tv", type=float, default=50.0,
+    p.add_argument("--scale", type=C.positive(float, maximum=1e6), default=1.0, help="code norm as a multiple of ‖Φ(picture)‖")
+    p.add_argument("--lambda-tv", type=C.number(float, minimum=0), default=50.0,
                    help="λ_V (paper units); 50 is the paper's value at CaffeNet's fc8")
-    p.add_argument("--lr-scale", type=C.positive(float), default=1.0,
+    p.add_argument("--lr-scale", type=C.positive(float, maximum=1e3), default=1.0,
                    help="multiplies the schedule's learning rates")
     args = p.parse_args(argv)
     if not all(0 <= c < 1000 for c in args.classes):

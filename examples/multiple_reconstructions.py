@@ -32,7 +32,7 @@ from jaxinv.metrics import pairwise_spread
 def main(argv=None) -> None:
     p = C.parser("multiple_reconstructions", __doc__.splitlines()[0], seeds=3, iterations_scale=0.25)
     p.add_argument("--layers", nargs="+", help="layers to invert (default: a middle and a deep one)")
-    p.add_argument("--blur", type=float, default=4.0, help="σ in pixels of the blur for the coarse spread")
+    p.add_argument("--blur", type=C.number(float, minimum=0, maximum=1e3), default=4.0, help="σ in pixels of the blur for the coarse spread")
     args = p.parse_args(argv)
     if args.seeds < 2:
         p.error("use --seeds 2 or more: the spread compares reconstructions")

@@ -142,11 +142,11 @@ def main(argv=None) -> None:
     p = C.parser("own_model", __doc__.splitlines()[0], seeds=2, iterations_scale=1.0, network=False)
     p.add_argument("--layers", nargs="+", default=["relu1", "pool1", "relu2", "pool2", "relu3", "logits"],
                    choices=DigitNet.LAYERS, help="layers to invert")
-    p.add_argument("--train-steps", type=int, default=300, help="Adam steps of 128 digits")
-    p.add_argument("--digits", type=int, nargs="+", default=[0, 1], help="indices into the test split")
-    p.add_argument("--tv-fraction", type=float, default=0.05,
+    p.add_argument("--train-steps", type=C.number(int, minimum=0, maximum=10**6), default=300, help="Adam steps of 128 digits")
+    p.add_argument("--digits", type=C.number(int, minimum=0), nargs="+", default=[0, 1], help="indices into the test split")
+    p.add_argument("--tv-fraction", type=C.number(float, minimum=0, maximum=1e6), default=0.05,
                    help="λ_V such that a real digit's TV costs this fraction of the data term's weight")
-    p.add_argument("--lambda-tv", type=float, help="an explicit λ_V instead of --tv-fraction")
+    p.add_argument("--lambda-tv", type=C.number(float, minimum=0), help="an explicit λ_V instead of --tv-fraction")
     args = p.parse_args(argv)
     out = C.Outputs(args.out, "Inverting your own Flax NNX model (8×8 digits upsampled to 16×16)", args)
 

@@ -152,3 +152,56 @@ def test_benchmark_and_example_scripts(script, option, value, legal, capsys, mon
         return
     assert not legal, f"{script} {option} {value} was refused: {err}"
     assert_refused(status, err, (script, option, value))
+
+
+def picture_files(folder):
+    """Broken, truncated, empty, hostile and enormous picture files."""
+    from test_images import png_header
+
+    good = folder / "good.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(good)
+    jpeg = folder / "good.jpg"
+    Image.open(good).save(jpeg)
+    files = {
+        "empty.png": b"",
+        "text.png": b"hello, I am not a picture",
+        "truncated.png": good.read_bytes()[:200],
+        "truncated.jpg": jpeg.read_bytes()[:300],
+        "header-only.png": b"\x89PNG\r\n\x1a\n",
+        "bomb.png": png_header(100_000, 100_000),
+        "sixty-megapixels.png": png_header(10_000, 6_000),
+        "zero-size.png": png_header(0, 0),
+        "random.jpg": np.random.default_rng(1).integers(0, 256, 2048, dtype=np.uint8).tobytes(),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return sorted(files)
+
+
+def test_broken_hostile_and_enormous_picture_files(tmp_path, capsys):
+    for name in picture_files(tmp_path):
+        out = tmp_path / "out"
+        status, _, err = run_main(jaxinv.cli.main, ["invert", str(tmp_path / name), "--out", str(out),
+                                                    "--no-progress"], capsys)
+        assert_refused(status, err, name)
+        assert not out.exists(), name
+    status, _, err = run_main(jaxinv.cli.main, ["invert", str(tmp_path / "sixty-megapixels.png"),
+                                                "--out", str(tmp_path / "o")], capsys)
+    assert "10000x6000 = 60.0 megapixels, above the limit of 50" in err and "--max-megapixels" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["invert", "--rep", "hogg"], "did you mean 'hog'"),
+    (["invert", "--rep", "squeezenet1_1:fire55"], "fire5"),
+    (["invert", "--rep", "nosuchnet:conv1"], "unknown representation"),
+    (["invert", "--method", "adam"], "invalid choice"),
+    (["invert", "--schedule", "fastest"], "cannot read schedule"),
+    (["weights", "download", "nosuchnet"], "nosuchnet"),
+    (["weights", "convert", "x.caffemodel", "--name", "../evil"], "invalid weights name"),
+    (["nosuchcommand"], "not found"),
+])
+def test_unknown_names(argv, words, tmp_path, capsys):
+    status, _, err = run_main(jaxinv.cli.main, [*argv, "--out", str(tmp_path / "o")] if argv[0] == "invert"
+                              else argv, capsys)
+    assert_refused(status, err, argv)
+    assert words in err, err

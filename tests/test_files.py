@@ -108,3 +108,21 @@ def test_sigkill_mid_write_leaves_only_complete_files(tmp_path):
     assert list(tmp_path.glob("*.png")) and list(tmp_path.glob("*.json"))
     files.atomic_write_bytes(tmp_path / "after.bin", b"x")
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(files.TEMP_SUFFIX)]
+
+
+def test_every_committed_json_loads_with_a_strict_parser():
+    """The benchmarks' and examples' outputs in the repository hold no NaN or Infinity."""
+    def refuse(word):
+        raise ValueError(word)
+
+    paths = [p for folder in ("benchmarks", "examples", "weights", "jaxinv") for p in (REPO / folder).rglob("*")
+             if p.suffix in (".json", ".jsonl")]
+    assert len(paths) > 10
+    for path in paths:
+        text = path.read_text()
+        for line in (text.splitlines() if path.suffix == ".jsonl" else [text]):
+            if line.strip():
+                try:
+                    json.loads(line, parse_constant=refuse)
+                except ValueError as exc:
+                    pytest.fail(f"{path.relative_to(REPO)}: {exc}")

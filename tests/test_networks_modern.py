@@ -18,7 +18,7 @@ import pytest
 
 from conftest import require
 from jaxinv.errors import JaxinvError
-from jaxinv.networks import load, register
+from jaxinv.networks import NETWORKS, load, register
 from jaxinv.networks import resnet50 as resnet_spec
 from jaxinv.networks import vgg16 as vgg_spec
 from jaxinv.networks import vit as vit_spec
@@ -73,7 +73,9 @@ def small():
         module = model()
         ref.randomize(module, seed)
         out[family] = (name, module)
-    return out
+    yield out
+    for name, _ in out.values():  # leave the registry as other test modules expect it
+        NETWORKS.pop(name)
 
 
 @pytest.mark.parametrize("family", list(SMALL))
@@ -222,9 +224,12 @@ def test_vit_late_block_inverts():
     from jaxinv.representations.cnn import cnn
 
     name = register(vit_spec.build(name="test_vit_64", dim=48, heads=4, mlp=96, input_size=64)).name
-    rep = cnn(name, layer="encoder_layer_10", weights=init_blobs(name, key=jax.random.key(0)))
-    picture = skimage.transform.resize(skimage.data.astronaut(), (64, 64), anti_aliasing=True) * 255
-    result = jaxinv.invert(rep, picture, key=jax.random.key(2))
+    try:
+        rep = cnn(name, layer="encoder_layer_10", weights=init_blobs(name, key=jax.random.key(0)))
+        picture = skimage.transform.resize(skimage.data.astronaut(), (64, 64), anti_aliasing=True) * 255
+        result = jaxinv.invert(rep, picture, key=jax.random.key(2))
+    finally:
+        NETWORKS.pop(name)
     first = np.asarray(rep.features(rep.params, result.snapshots[0, 0]))
     start = np.sum((first - result.targets) ** 2) / np.sum(result.targets ** 2)
     assert rep.lambda_tv == 5.0 and result.snapshot_iterations[0] == 1

@@ -1,0 +1,62 @@
+"""Fixed inversions whose numbers the composable core must reproduce (issue #14).
+
+`python tests/core_reference.py` records them with the code it runs on, into
+``tests/data/core_reference.npz``; `tests/test_core_reference.py` reruns them and compares:
+errors to 1e-6 relative, images to 1e-3 in [0, 255] units. Recorded on the engine before the
+core was restructured (commit cb9291f).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import jax
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import jaxinv  # noqa: E402
+from jaxinv.images import default_picture  # noqa: E402
+
+FILE = HERE / "data" / "core_reference.npz"
+#: Three chunks of 25 steps, over two stages, so that the stage reset is crossed.
+PAPER_SCHEDULE = [(0.004, 40), (0.0004, 35)]
+IJCV_SCHEDULE = [(1.0, 40), (0.1, 35)]
+
+
+def _representation(name: str, weights_dir: pathlib.Path):
+    if name == "squeezenet1_1:fire5":
+        return jaxinv.cnn("squeezenet1_1", layer="fire5",
+                          weights=weights_dir / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel")
+    return jaxinv.registry.get(name)
+
+
+def cases() -> list[tuple[str, str]]:
+    return [(rep, method) for rep in ("hog", "dsift", "squeezenet1_1:fire5") for method in ("paper", "ijcv")]
+
+
+def run_case(rep_name: str, method: str, weights_dir: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
+    """(errors (2,), images (2, H, W, C)) of one fixed inversion: 2 seeds, 75 iterations."""
+    rep = _representation(rep_name, weights_dir)
+    picture = default_picture("astronaut")[100:196, 180:300]
+    schedule = PAPER_SCHEDULE if method == "paper" else IJCV_SCHEDULE
+    result = jaxinv.invert(rep, picture, key=jax.random.key(11), seeds=2, method=method, schedule=schedule,
+                           keep_snapshots=False)
+    return np.asarray(result.errors), np.asarray(result.images, np.float32)
+
+
+def record(weights_dir: pathlib.Path) -> None:
+    arrays = {}
+    for rep_name, method in cases():
+        errors, images = run_case(rep_name, method, weights_dir)
+        arrays[f"{rep_name}|{method}|errors"] = errors
+        arrays[f"{rep_name}|{method}|images"] = images
+        print(rep_name, method, errors)
+    FILE.parent.mkdir(exist_ok=True)
+    np.savez_compressed(FILE, **arrays)
+
+
+if __name__ == "__main__":
+    record(HERE.parent.parent / "shared" / "weights")

@@ -29,7 +29,8 @@ import numpy as np
 from jaxinv.errors import JaxinvError
 from jaxinv.weights import Blobs
 
-__all__ = ["TIMM_PREPROCESSING", "is_timm_vit", "read_timm", "timm_keys", "torchvision_keys"]
+__all__ = ["TIMM_PREPROCESSING", "is_timm_file", "is_timm_vit", "read_timm", "timm_keys",
+           "torchvision_keys"]
 
 TIMM_PREPROCESSING = ((127.5, 127.5, 127.5), (1 / 127.5, 1 / 127.5, 1 / 127.5))
 _FIX = "use timm's vit_base_patch16_224 model.safetensors with --name vit_b_16"
@@ -50,9 +51,20 @@ _RULES = (  # (timm pattern, torchvision replacement)
 )
 
 
-def is_timm_vit(state: Mapping[str, object]) -> bool:
+def is_timm_vit(state: Mapping[str, object] | set[str]) -> bool:
     """Whether a state dict uses timm's ViT key names."""
     return "patch_embed.proj.weight" in state
+
+
+def is_timm_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a ``.safetensors`` file holds a timm ViT (its header only is read)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            return is_timm_vit(set(handle.keys()))
+    except (SafetensorError, OSError, ValueError):
+        return False  # the jaxinv reader reports what is wrong with the file
 
 
 def _rename(key: str, rules) -> str | None:

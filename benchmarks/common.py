@@ -107,6 +107,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations-scale", type=float, default=1.0,
                         help="scale every stage's iterations (for quick checks; 1 = the paper)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: rebuild the table from the JSON lines already written (n = pictures done)")
     parser.add_argument("--save-pictures", type=int, default=8,
                         help="save the contrast-stretched reconstructions of the first N pictures (PNG)")
     parser.add_argument("--out", help="results folder (default: benchmarks/results for scikit-image's"

@@ -103,8 +103,8 @@ def main(argv=None) -> int:
     pictures = common.load_image_set(folder, size=size, limit=args.limit)
     names = [n for n, _ in pictures]
     source = common.SKIMAGE if folder is None else pathlib.Path(folder).resolve().name
-    judge = (ClassJudge(args.network, weights, args.other_weights, batch=args.batch)
-             if folder is not None and args.network in judges.OTHER else None)
+    judging = folder is not None and args.network in judges.OTHER
+    judge = ClassJudge(args.network, weights, args.other_weights, batch=args.batch) if judging and not args.table_only else None
     rows = []
     bar = tqdm(total=len(layers) * len(pictures) * (len(SWEEP) if args.sweep else 1), desc=args.network, unit="inv")
     for layer in layers:
@@ -118,15 +118,21 @@ def main(argv=None) -> int:
                       "method": args.method, "images": names, "seed": args.seed,
                       "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
                       "source": source}
-            if judge is not None:
+            if judging:
                 config["judges"] = [args.network, judges.OTHER[args.network]]
             tag = f"{rep.name.replace('/', '_').replace(':', '-')}-l{lam:g}-{args.method}"
-            results = ResultsFile(out / "cnn" / args.network / f"{tag}.jsonl", config)
+            path = out / "cnn" / args.network / f"{tag}.jsonl"
+            if args.table_only and not path.exists():
+                continue
+            results = ResultsFile(path, config)
             bar.update(len(results.done()))
-            common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
-                           key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
-                           save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
-                           judge=judge, progress=bar)
+            if not args.table_only:
+                common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+                               key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
+                               save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
+                               judge=judge, progress=bar)
+            if not results.rows:  # --table-only before the first result of this layer
+                continue
             s = common.summarise(rep, pictures, results)
             mark = "*" if lam == rep.lambda_tv else ""
             rows.append(f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['printed'])} | "

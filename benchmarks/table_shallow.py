@@ -76,12 +76,18 @@ def main(argv=None) -> int:
             config["data_weight"] = args.data_weight
             options["objective"] = IJCVObjective(data_weight=args.data_weight)
         tag = f"{rep_name}-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
-        results = ResultsFile(out / "shallow" / f"{tag}.jsonl", config)
+        path = out / "shallow" / f"{tag}.jsonl"
+        if args.table_only and not path.exists():
+            continue
+        results = ResultsFile(path, config)
         bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
-        common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
-                       key=jax.random.key(args.seed), schedule=schedule,
-                       save_dir=out / "shallow" / tag, save_first=args.save_pictures, progress=bar, **options)
+        if not args.table_only:
+            common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+                           key=jax.random.key(args.seed), schedule=schedule,
+                           save_dir=out / "shallow" / tag, save_first=args.save_pictures, progress=bar, **options)
         bar.close()
+        if not results.rows:  # --table-only before the first result
+            continue
         s = common.summarise(rep, pictures, results)
         paper = PAPER_TABLE1.get(rep_name)
         lines.append(f"| {rep_name} | {args.method}{', ' + args.schedule if args.schedule else ''} "

@@ -130,6 +130,11 @@ def test_shallow_table_on_pictures_of_their_own_sizes_prints_both_metrics(tmp_pa
     assert cells[3] == f"{printed.mean():.1f} ± {printed.std(ddof=1):.1f}"
     assert cells[6] == f"{script.mean():.1f} ± {script.std(ddof=1):.1f}"
     assert cells[10] == "3"
+    # --table-only rebuilds the same row from the JSON lines and runs nothing.
+    again = subprocess.run([*command, "--table-only"], capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert row in again.stdout.splitlines()
+    assert (tmp_path / "out" / "shallow" / "avgpool-paper.jsonl").read_text().splitlines() == lines
 
 
 def test_cnn_table_on_a_folder_records_both_networks_top1(tmp_path):

@@ -107,6 +107,32 @@ def test_timm_safetensors_parity_every_layer(small, tmp_path):
     assert_parity(net, model, x, x / 127.5)
 
 
+def test_timm_keyed_pth_reads_as_timm(small, tmp_path):
+    """timm's pytorch_model.bin layout saved as .pth: timm's key names and pre-processing."""
+    from jaxinv.weights.timm import timm_keys
+    from jaxinv.weights.torchvision import read_pth
+
+    name, model = small["vit_b_16"]
+    src = tmp_path / "pytorch_model.pth"
+    torch.save(timm_keys(model.state_dict()), src)
+    blobs = read_pth(src, network=name)
+    np.testing.assert_allclose(blobs["normalize"][0], [127.5] * 3)
+    np.testing.assert_array_equal(blobs["encoder.layers.encoder_layer_3.self_attention"][0],
+                                  model.state_dict()["encoder.layers.encoder_layer_3.self_attention.in_proj_weight"].numpy())
+
+
+def test_official_files_of_the_new_networks():
+    from jaxinv.weights.official import entry
+
+    for network, file in (("vgg16", "vgg16-397923af.pth"), ("resnet50", "resnet50-0676ba61.pth"),
+                          ("vit_b_16", "vit_b_16-c867db91.pth")):
+        row = entry(network)  # the first file of the network is torchvision's
+        assert (row.file, row.algorithm, row.hash) == (file, "sha256-prefix", file[-12:-4])
+        assert row.url == f"https://download.pytorch.org/models/{file}"
+    assert entry("vgg16-matconvnet").file == "imagenet-vgg-verydeep-16.mat"
+    assert entry("timm-vit_base_patch16_224").network == "vit_b_16"
+
+
 @pytest.mark.xfail(strict=True, reason="needs jaxinv.weights.read_blobs to route non-jaxinv"
                    " .safetensors files to jaxinv.weights.timm.read_timm (lead's file)")
 def test_timm_safetensors_converts_through_the_cli(small, tmp_path):

@@ -71,6 +71,41 @@ class ClassJudge:
         return [{k: int(v[j]) for k, v in fields.items()} for j in range(n)]
 
 
+def layer_schedule(args: argparse.Namespace, rep):
+    schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
+    return schedule.shortened(args.iterations_scale) if args.iterations_scale != 1.0 else schedule
+
+
+def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathlib.Path, source: str,
+              judging: bool, judge, bar) -> str | None:
+    """Invert the pictures not yet done at one (layer, λ_V); its table row (None if nothing is done)."""
+    schedule = layer_schedule(args, rep)
+    config = {"table": "cnn", "network": args.network, "layer": rep.name, "lambda_tv": lam,
+              "method": args.method, "images": [n for n, _ in pictures], "seed": args.seed,
+              "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages], "source": source}
+    if judging:
+        config["judges"] = [args.network, judges.OTHER[args.network]]
+    tag = f"{rep.name.replace('/', '_').replace(':', '-')}-l{lam:g}-{args.method}"
+    path = out / "cnn" / args.network / f"{tag}.jsonl"
+    if args.table_only and not path.exists():
+        return None
+    results = ResultsFile(path, config)
+    bar.update(len(results.done()))
+    if not args.table_only:
+        common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+                       key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
+                       save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
+                       judge=judge, progress=bar)
+    if not results.rows:  # --table-only before the first result of this layer
+        return None
+    s = common.summarise(rep, pictures, results)
+    mark = "*" if lam == rep.lambda_tv else ""
+    return (f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['printed'])} | "
+            f"{common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | "
+            f"{common.fmt(s['ssim'], 3)} | {percent(s.get('agree_own'))} | {percent(s.get('agree_other'))} |"
+            f" {s['n']} | {s['seconds']:.0f} |")
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
@@ -111,41 +146,16 @@ def main(argv=None) -> int:
         rep = cnn(args.network, layer=layer, weights=weights)
         lambdas = SWEEP if args.sweep else (rep.lambda_tv,)
         for lam in lambdas:
-            schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
-            if args.iterations_scale != 1.0:
-                schedule = schedule.shortened(args.iterations_scale)
-            config = {"table": "cnn", "network": args.network, "layer": rep.name, "lambda_tv": lam,
-                      "method": args.method, "images": names, "seed": args.seed,
-                      "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
-                      "source": source}
-            if judging:
-                config["judges"] = [args.network, judges.OTHER[args.network]]
-            tag = f"{rep.name.replace('/', '_').replace(':', '-')}-l{lam:g}-{args.method}"
-            path = out / "cnn" / args.network / f"{tag}.jsonl"
-            if args.table_only and not path.exists():
-                continue
-            results = ResultsFile(path, config)
-            bar.update(len(results.done()))
-            if not args.table_only:
-                common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
-                               key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
-                               save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
-                               judge=judge, progress=bar)
-            if not results.rows:  # --table-only before the first result of this layer
-                continue
-            s = common.summarise(rep, pictures, results)
-            mark = "*" if lam == rep.lambda_tv else ""
-            rows.append(f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['printed'])} | "
-                        f"{common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | "
-                        f"{common.fmt(s['ssim'], 3)} | {percent(s.get('agree_own'))} | {percent(s.get('agree_other'))} |"
-                        f" {s['n']} | {s['seconds']:.0f} |")
+            row = run_layer(args, rep, lam, pictures, out=out, source=source, judging=judging, judge=judge, bar=bar)
+            if row is not None:
+                rows.append(row)
         # Each layer compiles its own programs; dropping the last layer's keeps a run over
         # all 140 GoogLeNet layers within memory (it ran out near layer 120 without this).
         jax.clear_caches()
     bar.close()
     described = f"{len(names)} of {folder}" if folder is not None else ", ".join(names)
     table = "\n".join([
-        f"{args.network}, {args.method} optimiser ({schedule.total} it); pictures: {described} warped to"
+        f"{args.network}, {args.method} optimiser ({layer_schedule(args, rep).total} it); pictures: {described} warped to"
         f" {size[1]}×{size[0]}. Printed metric ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖, script's both squared,"
         f" mean ± std in percent; class kept: top-1 of the reconstruction = top-1 of the original, judged by"
         f" {args.network} (own) and {judges.OTHER.get(args.network, '–')} (other).",

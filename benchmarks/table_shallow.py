@@ -44,6 +44,42 @@ def within(measured: tuple[float, float], paper: tuple[float, float] | None) -> 
     return "yes" if abs(measured[0] - paper[0]) <= paper[1] else "no"
 
 
+def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.Path, size, source: str) -> str | None:
+    """Invert the pictures not yet done with one representation; its table row (None if none is done)."""
+    from tqdm.auto import tqdm
+
+    rep = registry.get(rep_name)
+    schedule = resolve_schedule(args.schedule or ("ijcv" if args.method == "ijcv" else rep.schedule))
+    if args.iterations_scale != 1.0:
+        schedule = schedule.shortened(args.iterations_scale)
+    config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": [n for n, _ in pictures],
+              "size": "own" if size is None else list(size), "seed": args.seed,
+              "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages], "source": source}
+    options = {}
+    if args.method == "ijcv":
+        config["data_weight"] = args.data_weight
+        options["objective"] = IJCVObjective(data_weight=args.data_weight)
+    tag = f"{rep_name}-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
+    path = out / "shallow" / f"{tag}.jsonl"
+    if args.table_only and not path.exists():
+        return None
+    results = ResultsFile(path, config)
+    if not args.table_only:
+        bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
+        common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+                       key=jax.random.key(args.seed), schedule=schedule,
+                       save_dir=out / "shallow" / tag, save_first=args.save_pictures, progress=bar, **options)
+        bar.close()
+    if not results.rows:  # --table-only before the first result
+        return None
+    s = common.summarise(rep, pictures, results)
+    paper = PAPER_TABLE1.get(rep_name)
+    return (f"| {rep_name} | {args.method}{', ' + args.schedule if args.schedule else ''} "
+            f"({schedule.total} it) | {common.fmt(s['printed'])} | {'%.1f ± %.1f' % paper if paper else '–'} | "
+            f"{within(s['printed'], paper)} | {common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | "
+            f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
@@ -52,8 +88,6 @@ def main(argv=None) -> int:
     parser.add_argument("--data-weight", type=float, default=100.0,
                         help="IJCV data weight C (the IJCV code uses 100 for HOG/DSIFT)")
     args = parser.parse_args(argv)
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     out = common.results_root(args)
     folder = common.picture_folder(args)
@@ -61,39 +95,8 @@ def main(argv=None) -> int:
     pictures = common.load_image_set(folder, size=size, limit=args.limit)
     names = [n for n, _ in pictures]
     source = common.SKIMAGE if folder is None else pathlib.Path(folder).resolve().name
-    lines = []
-    for rep_name in args.reps.split(","):
-        rep = registry.get(rep_name)
-        schedule = resolve_schedule(args.schedule or ("ijcv" if args.method == "ijcv" else rep.schedule))
-        if args.iterations_scale != 1.0:
-            schedule = schedule.shortened(args.iterations_scale)
-        config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": names,
-                  "size": "own" if size is None else list(size), "seed": args.seed,
-                  "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages],
-                  "source": source}
-        options = {}
-        if args.method == "ijcv":
-            config["data_weight"] = args.data_weight
-            options["objective"] = IJCVObjective(data_weight=args.data_weight)
-        tag = f"{rep_name}-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
-        path = out / "shallow" / f"{tag}.jsonl"
-        if args.table_only and not path.exists():
-            continue
-        results = ResultsFile(path, config)
-        bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
-        if not args.table_only:
-            common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
-                           key=jax.random.key(args.seed), schedule=schedule,
-                           save_dir=out / "shallow" / tag, save_first=args.save_pictures, progress=bar, **options)
-        bar.close()
-        if not results.rows:  # --table-only before the first result
-            continue
-        s = common.summarise(rep, pictures, results)
-        paper = PAPER_TABLE1.get(rep_name)
-        lines.append(f"| {rep_name} | {args.method}{', ' + args.schedule if args.schedule else ''} "
-                     f"({schedule.total} it) | {common.fmt(s['printed'])} | {'%.1f ± %.1f' % paper if paper else '–'} | "
-                     f"{within(s['printed'], paper)} | {common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | "
-                     f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
+    lines = [line for rep_name in args.reps.split(",")
+             if (line := run_one(args, rep_name, pictures, out=out, size=size, source=source)) is not None]
     described = (f"{len(names)} pictures of {folder}, each at its own size" if folder is not None
                  else f"{', '.join(names)} (scikit-image photographs), warped to 500×375")
     table = "\n".join([

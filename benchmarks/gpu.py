@@ -30,9 +30,6 @@ import pathlib
 import sys
 import time
 
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the device
-os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.45")
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -130,6 +127,9 @@ def main(argv=None) -> int:
     if args.prepare:
         gpu_env.prepare(pathlib.Path(args.data), pathlib.Path(args.shared), repo=REPO)
         return 0
+    # Before JAX starts a backend (importing these modules starts none): torch shares the device.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", str(args.mem_fraction))
     if args.cpu:
         jax.config.update("jax_platforms", "cpu")
     started = time.perf_counter()

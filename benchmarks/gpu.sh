@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; args+=("$1" "$2"); shift 2 ;;
     --out=*) out="${1#--out=}"; args+=("$1"); shift ;;
     --prepare) prepare=1; args+=("$1"); shift ;;
+    --cpu) export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}; args+=("$1"); shift ;;  # torch's threads, on shared cores
     *) args+=("$1"); shift ;;
   esac
 done

@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import os
 import pathlib
 import platform
 import shutil
@@ -26,6 +27,8 @@ from jaxinv.images import atomic_write_bytes
 SQUEEZENET = pathlib.Path("weights") / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel"
 PICTURES = pathlib.Path("data") / "imagenet100"
 TABLE_SIZE = (227, 227)
+#: What the device tool takes: tracked and untracked-not-ignored files plus the carried folder.
+TRAVEL_LIMIT = 64 * 2 ** 20
 #: Datasheet peaks (dense, TFLOP/s) by the device name JAX and torch report. Source: NVIDIA's
 #: H200 datasheet (nvidia.com/en-us/data-center/h200): H200 SXM FP32 67, "TF32 Tensor Core 989"
 #: with sparsity (so 494.5 dense); H200 NVL FP32 60, TF32 835 with sparsity (417.5 dense).
@@ -37,6 +40,8 @@ PEAKS = {
                         "source": "NVIDIA H200 datasheet, H200 NVL: FP32 60 TFLOPS; TF32 Tensor Core 835 TFLOPS"
                                   " with sparsity, halved for dense"},
 }
+ENVIRONMENT_VARIABLES = ("XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                         "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "OMP_WAIT_POLICY")
 PACKAGES = ("jax", "jaxlib", "jax-cuda13-plugin", "jax-cuda12-plugin", "flax", "optax", "numpy", "torch",
             "scikit-image", "pillow")
 
@@ -58,10 +63,12 @@ def prepare(data: pathlib.Path, shared: pathlib.Path, *, repo: pathlib.Path) -> 
                 "squeezenet_sha256": hashlib.sha256((data / source.name).read_bytes()).hexdigest(),
                 "pictures": len(list((data / "pictures").glob("*.jpg"))), "picture_size": list(TABLE_SIZE)}
     atomic_write_bytes(data / "manifest.json", json.dumps(manifest, indent=1).encode())
-    travel = _tracked_bytes(repo) + sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
-    print(f"prepared {data}: {manifest['pictures']} pictures, SqueezeNet weights, commit {manifest['commit'][:12]}"
-          f"{' (uncommitted changes)' if manifest['dirty'] else ''}; the run carries about {travel / 2**20:.1f} MiB"
-          " (the device tool's limit is 64 MiB)")
+    carried = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    travel = _tracked_bytes(repo) + carried
+    print(f"prepared {data}: {manifest['pictures']} pictures, SqueezeNet weights ({carried / 2**20:.1f} MiB),"
+          f" commit {manifest['commit'][:12]}{' (uncommitted changes)' if manifest['dirty'] else ''}")
+    print(f"the device run sends the working tree and {data.name}: about {travel / 2**20:.1f} MiB"
+          f"{'' if travel <= TRAVEL_LIMIT else ' — OVER the device tool limit of 64 MiB; ignore or untrack files first'}")
     return manifest
 
 
@@ -145,7 +152,8 @@ def environment(data: Data, *, with_torch: bool) -> dict:
     out = {"versions": versions(with_torch), "backend": jax.default_backend(),
            "device_kind": getattr(device, "device_kind", str(device)), "device_count": jax.device_count(),
            "memory_stats": device.memory_stats(), "nvidia_smi": nvidia_smi(), "machine": platform.machine(),
-           "data": data.manifest(), "date_utc": _utc_now()}
+           "data": data.manifest(), "date_utc": _utc_now(),
+           "variables": {k: os.environ.get(k) for k in ENVIRONMENT_VARIABLES}}
     if with_torch:
         import torch
 

@@ -265,6 +265,9 @@ def largest_batch(rows: list[dict], *, shares: dict, steps: int, max_chunk_s: fl
         biggest = max(rows, key=lambda r: r["batch"])
         if biggest.get(f"{side}_its"):
             limits.append(int(max_chunk_s * biggest[f"{side}_its"] / steps))
+    if out["jax_memory"] is None:
+        out.update(batch=None, reason="no memory per image: it needs two measured batches")
+        return out
     used = min(limits)
     out["time_limited"] = used < min(out.get(f"{s}_fits", cap) for s in ("jax", "torch"))
     out["batch"] = used - used % 64 if used >= 128 else used
@@ -345,7 +348,7 @@ class Throughput:
         plan = largest_batch(rows, shares=self.doc["memory_shares"], steps=a.max_batch_steps,
                              max_chunk_s=a.max_chunk_s, cap=a.max_batch_cap)
         self.doc["largest_batch"][f"{name} {precision}"] = plan
-        if plan["batch"] > max(numeric, default=0):
+        if plan["batch"] is not None and plan["batch"] > max(numeric, default=0):
             self.row(name, plan["batch"], precision, deadline, steps=a.max_batch_steps, repeats=a.max_batch_repeats,
                      scale=plan["batch"] / max(numeric, default=1) * a.max_batch_steps / a.steps)
 

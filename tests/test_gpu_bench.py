@@ -122,6 +122,9 @@ def test_largest_batch_from_memory_and_time():
     quick = gpu_speed.largest_batch(rows, shares={"jax": 10_000 * mib, "torch": 10_000 * mib}, steps=25,
                                     max_chunk_s=10.0, cap=10 ** 6)
     assert quick["batch"] == 128 and quick["time_limited"]  # 10 s × 400 it/s / 25 steps = 160
+    alone = gpu_speed.largest_batch(rows[:1], shares={"jax": 10_000 * mib, "torch": None}, steps=25,
+                                    max_chunk_s=10.0, cap=10 ** 6)
+    assert alone["batch"] is None  # one batch gives no memory per image: nothing to run
 
 
 def test_report_is_strict_json(tmp_path):
@@ -163,3 +166,13 @@ def test_other_platforms_program_computes_the_same():
     moved = float(jnp.linalg.norm(cpu.variable - carries.variable))
     assert moved > 0
     np.testing.assert_allclose(np.asarray(other.variable), np.asarray(cpu.variable), rtol=1e-5, atol=1e-5 * moved)
+
+
+def test_device_case_builds_make_case_on_the_device():
+    import gpu_speed
+    import throughput
+
+    ours, theirs = gpu_speed.device_case("hog", 7, steps=1), throughput.make_case("hog", 7, steps=1)
+    assert ours.batch == 7 and ours.problem.image_shape == theirs.problem.image_shape
+    np.testing.assert_allclose(np.asarray(ours.targets), np.asarray(theirs.targets), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(ours.carries.variable), np.asarray(theirs.carries.variable))

@@ -4,7 +4,7 @@ A reimplementation of Mahendran & Vedaldi, "Understanding Deep Image Representat
 Inverting Them" (CVPR 2015), with the IJCV 2016 variant as an option.
 """
 
-from jaxinv import images, masks, metrics, networks, parallel, registry, schedules
+from jaxinv import core, images, masks, metrics, networks, parallel, registry, schedules
 from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
 from jaxinv.objective import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
@@ -31,6 +31,7 @@ __all__ = [
     "adagrad_momentum_with_reset",
     "average_pool",
     "cnn",
+    "core",
     "dsift",
     "from_function",
     "hog",

@@ -13,27 +13,27 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxinv.objective import (
-    IJCVObjective, PaperObjective, alpha_norm, bounded_alpha_norm, data_term, ijcv_tv_norm,
-    masked_sq_norm, project_to_ball, tv_norm,
-)
-from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
+from jaxinv.core.parametrisations import BallPixels, ScaledPixels
+from jaxinv.core.presets import PAPER_INPUT_SIZE, Preset, ijcv_preset, paper_preset, size_weight  # noqa: F401
+from jaxinv.core.solver import Solver, SolverState
+from jaxinv.core.terms import Objective
+from jaxinv.objective import IJCVObjective, PaperObjective
 from jaxinv.schedules import Schedule
 
 __all__ = ["Problem", "Carry", "init_carry", "run_chunk", "evaluate", "trace_count", "bytes_per_problem",
            "default_vmap_width", "used_param_bytes", "COMPILER_OPTIONS", "compiler_options",
-           "platform_of"]
+           "platform_of", "energy_terms"]
 
 _TRACES = {"run_chunk": 0}
-#: Values in the paper's CNN input, 227·227·3; see `Problem.sigma`.
-PAPER_INPUT_SIZE = 227 * 227 * 3
+#: The state of one problem (`jaxinv.core.SolverState`).
+Carry = SolverState
 
 
 def trace_count() -> int:
@@ -44,6 +44,10 @@ def trace_count() -> int:
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """Everything static about a compiled inversion program (hashable: a jit static argument).
+
+    It names one of the two presets of the composable core (`jaxinv.core`): the CVPR 2015
+    objective on σ-scaled pixels with the authors' momentum, or the IJCV 2016 one on pixels
+    in a ball with jitter and AdaGrad-momentum.
 
     Attributes:
       features: the representation's pure ``features(params, x)`` on one image.
@@ -73,139 +77,72 @@ class Problem:
         return isinstance(self.objective, IJCVObjective)
 
     @property
-    def variable_shape(self) -> tuple[int, int, int, int]:
-        h, w, c = self.image_shape
-        return (self.copies, h + self.jitter - 1, w + self.jitter - 1, c)
+    def variable_shape(self) -> tuple[int, ...]:
+        return self.parametrisation().variable_shape(self.image_shape, self.copies)
+
+    def preset(self) -> Preset:
+        """The core's preset this problem names (`jaxinv.core.presets`)."""
+        if self.is_ijcv:
+            return ijcv_preset(self.objective, self.schedule, self.image_shape, jitter=self.jitter)
+        return paper_preset(self.objective, self.schedule, self.image_shape)
+
+    def parametrisation(self) -> ScaledPixels | BallPixels:
+        return self.preset().parametrisation
+
+    def terms(self) -> Objective:
+        """The preset's objective: c·data + λ_V TV^β + λ_α N_α (CVPR) or C·data + TV + N_α (IJCV)."""
+        return self.preset().objective
 
     def optimizer(self) -> optax.GradientTransformation:
-        rates, starts, _ = self.schedule.per_step()
-        if self.is_ijcv:
-            o = self.objective
-            h, w, _ = self.image_shape
-            # LR = 0.05 B²/α, scaled by HW as in nnpreimage.m; the stages hold multipliers.
-            return adagrad_momentum_with_reset(rates * (h * w * 0.05 * o.bound ** 2 / o.alpha), starts)
-        return momentum_with_reset(rates, starts)
+        return self.preset().optimizer
 
-    def images(self, variable: jax.Array, offset: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
-        """The R images of the input space that a variable stands for."""
-        if self.is_ijcv:
-            h, w, c = self.image_shape
-            if offset is None:
-                # Without jitter the network sees the centre of the padded variable.
-                centre = (self.jitter - 1) // 2
-                return variable[..., centre:centre + h, centre:centre + w, :]
-            return jax.lax.dynamic_slice(variable, (0, offset[0], offset[1], 0), (self.copies, h, w, c))
-        return variable * self.objective.sigma
+    def solver(self, params: Any) -> Solver:
+        """The pure core's solver of one problem of this kind (`jaxinv.core.Solver`)."""
+        preset = self.preset()
+        return Solver(self.features, params, preset.objective, preset.parametrisation, preset.optimizer,
+                      schedule=self.schedule, image_shape=tuple(self.image_shape), copies=self.copies)
+
+    def images(self, variable: jax.Array) -> jax.Array:
+        """The R images of the input space that a variable stands for (the centre view)."""
+        return self.parametrisation().image(variable)
 
     @property
     def size_weight(self) -> float:
-        """c = min(1, HWC / N₀), N₀ = 227·227·3: the data term's weight for small inputs.
+        """c = min(1, HWC / N₀), N₀ = 227·227·3 (`jaxinv.core.presets.size_weight`); 1 for IJCV.
 
         Deliberate deviation (docs/ARCHITECTURE.md). The paper's regularisers are sums over
         the N = HWC pixels while its data term is normalised, and its random start has norm
         σ whatever N; below the paper's size this makes the step sizes of its schedules
         diverge (the data term's curvature grows as σ²/‖Φ0‖² ∝ 1/N, the start's pixels as
         1/√N). With c, both scale as at the paper's size: E = c·data + λ_α Σu^α + λ_V TV(u)
-        and a start of norm σ√c. Inputs of at least N₀ values (CaffeNet's 227×227×3, the
-        paper's ≈500×375 HOG/DSIFT pictures) get c = 1, the paper exactly; so does
-        ``PaperObjective(size_weight=False)`` at every size. (IJCV 2016 made its
-        regularisers size-free with 1/HW instead.)
+        and a start of norm σ√c. Inputs of at least N₀ values get c = 1, the paper exactly.
         """
-        o = self.objective
-        if isinstance(o, IJCVObjective) or not o.size_weight:
-            return 1.0
-        h, w, c = self.image_shape
-        return float(min(1.0, h * w * c / PAPER_INPUT_SIZE))
-
-
-class Carry(NamedTuple):
-    variable: jax.Array      # (R, H', W', C)
-    opt_state: Any
-    snapshot: jax.Array      # the variable after the chunk's first step
-    key: jax.Array
-    rejected: jax.Array      # steps refused because they left the finite numbers
+        return 1.0 if self.is_ijcv else size_weight(self.objective, self.image_shape)
 
 
 def init_carry(problem: Problem, key: jax.Array) -> Carry:
-    """The random start of one problem.
-
-    CVPR: x = σ ξ/‖ξ‖ with ξ ~ N(0, I) over the whole R-image block (METHOD.md §2.1), i.e.
-    u = ξ/‖ξ‖, times √c below the paper's size (`Problem.size_weight`). IJCV: U[−1, 1] noise divided by its 95th percentile,
-    times B/√3.
-    """
-    init_key, run_key = jax.random.split(key)
-    shape = problem.variable_shape
-    if problem.is_ijcv:
-        noise = jax.random.uniform(init_key, shape, jnp.float32, -1.0, 1.0)
-        variable = noise / jnp.percentile(noise, 95) * (problem.objective.bound / np.sqrt(3.0))
-    else:
-        noise = jax.random.normal(init_key, shape, jnp.float32)
-        variable = noise * (np.sqrt(problem.size_weight) / jnp.linalg.norm(noise.ravel()))
-    return Carry(variable, problem.optimizer().init(variable), variable, run_key, jnp.zeros([], jnp.int32))
+    """The random start of one problem (`jaxinv.core.parametrisations`: CVPR: x = σ√c ξ/‖ξ‖ over
+    the whole R-image block, METHOD.md §2.1; IJCV: U[−1, 1] noise over its 95th percentile × B/√3)."""
+    return problem.solver(None).init(key)
 
 
-def _codes(problem: Problem, params: Any, images: jax.Array) -> jax.Array:
-    return jax.vmap(problem.features, in_axes=(None, 0))(params, images)
+def _paper_units(problem: Problem, energies: jax.Array) -> jax.Array:
+    """[data, TV, α, total] with the regularisers weighted, as the authors' energy record has them
+    (the core records each term's unweighted value)."""
+    regulariser_weights = jnp.asarray(problem.terms().weights[1:], energies.dtype)
+    return jnp.concatenate([energies[..., :1], energies[..., 1:-1] * regulariser_weights, energies[..., -1:]],
+                           axis=-1)
 
 
 def energy_terms(problem: Problem, params: Any, variable: jax.Array, target: jax.Array,
-                 mask: jax.Array | None, offset=None) -> jax.Array:
-    """[data, TV, α, total] of one problem at ``variable``.
+                 mask: jax.Array | None) -> jax.Array:
+    """[data, TV, α, total] of one problem at ``variable`` (the centre view), regularisers weighted.
 
     ``data`` is the normalised data term ‖M ⊙ (Φ(x) − Φ0)‖² / Z itself; the total weighs
     it by C (IJCV) or by `Problem.size_weight` (CVPR, 1 at the paper's sizes).
     """
-    o = problem.objective
-    codes = _codes(problem, params, problem.images(variable, offset))
-    normaliser = problem.copies * masked_sq_norm(target, mask)
-    data = data_term(codes, target[None], normaliser, None if mask is None else mask[None])
-    if problem.is_ijcv:
-        weight = o.data_weight
-        tv = ijcv_tv_norm(variable, scale=o.v, beta=o.beta)
-        alpha = bounded_alpha_norm(variable, bound=o.bound, alpha=o.alpha)
-    else:
-        weight = problem.size_weight
-        tv = o.lambda_tv * tv_norm(variable, o.beta)
-        alpha = o.lambda_alpha * alpha_norm(variable, o.alpha)
-    return jnp.stack([data, tv, alpha, weight * data + tv + alpha])
-
-
-def _step(problem: Problem, params, target, mask, jitter_flags, t0, carry: Carry, t):
-    tx = problem.optimizer()
-    offset = None
-    if problem.is_ijcv and problem.jitter > 1:
-        step_key = jax.random.fold_in(carry.key, t)
-        shift = jax.random.randint(step_key, (2,), 0, problem.jitter)
-        centre = (problem.jitter - 1) // 2
-        on = jitter_flags[jnp.minimum(t, jitter_flags.shape[0] - 1)]
-        offset = (jnp.where(on, shift[0], centre), jnp.where(on, shift[1], centre))
-
-    def total(v):
-        terms = energy_terms(problem, params, v, target, mask, offset)
-        return terms[3], terms
-
-    (_, terms), grad = jax.value_and_grad(total, has_aux=True)(carry.variable)
-    updates, opt_state = tx.update(grad, carry.opt_state)
-    variable = carry.variable + updates
-    if problem.is_ijcv:
-        variable = project_to_ball(variable, problem.objective.bound_plus)
-    active = t < problem.schedule.total
-    # A step that overflows (a diverging rate on an ill-conditioned target, say) is refused
-    # and counted, so results stay finite and `InversionResult.diverged` tells.
-    finite = jnp.all(jnp.isfinite(variable))
-    keep = functools.partial(jnp.where, active & finite)
-    variable = keep(variable, carry.variable)
-    opt_state = jax.tree.map(keep, opt_state, carry.opt_state)
-    rejected = carry.rejected + (active & ~finite).astype(jnp.int32)
-    snapshot = jnp.where(t == t0, variable, carry.snapshot)
-    return Carry(variable, opt_state, snapshot, carry.key, rejected), terms
-
-
-def _run_chunk_one(problem: Problem, params, target, mask, carry: Carry, t0):
-    _, _, jitter = problem.schedule.per_step()
-    jitter_flags = jnp.asarray(jitter)
-    step = functools.partial(_step, problem, params, target, mask, jitter_flags, t0)
-    return jax.lax.scan(step, carry, t0 + jnp.arange(problem.chunk))
+    total, values = problem.solver(params).energy(variable, target, mask)
+    return _paper_units(problem, jnp.concatenate([values, total[None]]))
 
 
 #: XLA options of the inversion program on the CPU. Why: on CPU, jax 0.10's default hands
@@ -277,9 +214,12 @@ def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Arra
     ``targets`` and ``carries`` live on.
     """
     _TRACES["run_chunk"] += 1
+    solver = problem.solver(params)
+    carries = carries._replace(step=jnp.broadcast_to(jnp.asarray(t0, jnp.int32), carries.step.shape))
 
     def one(target_carry):
-        return _run_chunk_one(problem, params, target_carry[0], mask, target_carry[1], t0)
+        state, energies = solver.advance(target_carry[1], target_carry[0], problem.chunk, mask)
+        return state, _paper_units(problem, energies)
 
     width = problem.vmap_width
     if width is None or targets.shape[0] <= width:
@@ -361,11 +301,4 @@ def evaluate(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array 
 
     The error of a copy is ‖M ⊙ (Φ(x_r) − Φ0)‖² / ‖M ⊙ Φ0‖² (not divided by R).
     """
-    def one(target, variable):
-        images = problem.images(variable)
-        codes = _codes(problem, params, images)
-        norm = masked_sq_norm(target, mask)
-        errors = jax.vmap(lambda c: data_term(c, target, norm, mask))(codes)
-        return images, codes, errors
-
-    return jax.vmap(one)(targets, variables)
+    return jax.vmap(problem.solver(params).evaluate, in_axes=(0, 0, None))(variables, targets, mask)

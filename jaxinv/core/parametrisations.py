@@ -1,0 +1,106 @@
+"""What the optimiser moves: a parametrisation of the images.
+
+A parametrisation is a frozen dataclass (hashable, so a static argument of `jax.jit`) with
+pure methods:
+
+- ``variable_shape(image_shape, copies)``: the shape of the variables of one problem;
+- ``init(key, image_shape, copies)``: a random start drawn from ``key``;
+- ``image(variables, *, key=None, active=True)``: the R images (R, H, W, C) in the
+  representation's input space; ``key`` is the step's key for random views (jitter), used
+  where ``active`` (a traced per-step flag);
+- ``pixels(variables)``: what the regularisers measure, in the parametrisation's units;
+- ``project(variables)``: the constraint applied after each step (identity if none).
+
+The two of the papers: `ScaledPixels` (CVPR 2015, METHOD.md §2.1) and `BallPixels`
+(IJCV 2016, METHOD.md §2.3). Any object with these methods plugs in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinv.objective import SIGMA, project_to_ball
+
+__all__ = ["ScaledPixels", "BallPixels"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaledPixels:
+    """x = σ u: the paper's normalised pixels; the regularisers see u.
+
+    The start is u = s ξ/‖ξ‖ with ξ ~ N(0, I) over the whole block of R images, i.e. a picture
+    of norm σ s (s = √c below the paper's input size, `jaxinv.optimize.Problem.size_weight`).
+
+    Attributes:
+      sigma: σ, the mean norm of natural images (27098.11571533).
+      start_norm: s, the start's norm in units of σ.
+    """
+
+    sigma: float = SIGMA
+    start_norm: float = 1.0
+
+    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        return (copies, *image_shape)
+
+    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
+        noise = jax.random.normal(key, self.variable_shape(image_shape, copies), jnp.float32)
+        return noise * (self.start_norm / jnp.linalg.norm(noise.ravel()))
+
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+        del key, active
+        return variables * self.sigma
+
+    def pixels(self, variables: jax.Array) -> jax.Array:
+        return variables
+
+    def project(self, variables: jax.Array) -> jax.Array:
+        return variables
+
+
+@dataclasses.dataclass(frozen=True)
+class BallPixels:
+    """IJCV's pixels: x itself, kept in the ball ‖x_p‖ ≤ B+, seen through a random crop.
+
+    The variable is the picture padded by J − 1 pixels; each step the representation sees an
+    H × W crop at an integer offset drawn from the step's key (jitter), and without a key (or
+    where the stage turns jitter off) the centre crop. The start is U[−1, 1] noise divided by
+    its 95th percentile, times B/√3.
+
+    Attributes:
+      bound: B, the typical pixel-vector norm (80).
+      bound_plus: B+, the radius each pixel's colour vector is projected into (160).
+      jitter: J, the range of the random translation (1 = none).
+    """
+
+    bound: float = 80.0
+    bound_plus: float = 160.0
+    jitter: int = 1
+
+    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        h, w, c = image_shape
+        return (copies, h + self.jitter - 1, w + self.jitter - 1, c)
+
+    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
+        noise = jax.random.uniform(key, self.variable_shape(image_shape, copies), jnp.float32, -1.0, 1.0)
+        return noise / jnp.percentile(noise, 95) * (self.bound / np.sqrt(3.0))
+
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+        h = variables.shape[-3] - self.jitter + 1
+        w = variables.shape[-2] - self.jitter + 1
+        centre = (self.jitter - 1) // 2
+        if key is None or self.jitter == 1:
+            return variables[..., centre:centre + h, centre:centre + w, :]
+        shift = jax.random.randint(key, (2,), 0, self.jitter)
+        offset = (jnp.where(active, shift[0], centre), jnp.where(active, shift[1], centre))
+        return jax.lax.dynamic_slice(variables, (0, offset[0], offset[1], 0),
+                                     (variables.shape[0], h, w, variables.shape[-1]))
+
+    def pixels(self, variables: jax.Array) -> jax.Array:
+        return variables
+
+    def project(self, variables: jax.Array) -> jax.Array:
+        return project_to_ball(variables, self.bound_plus)

@@ -1,0 +1,61 @@
+"""What PSNR and SSIM give for pictures that keep nothing of the original (a scale for the tables).
+
+    python benchmarks/pixel_baselines.py        # the 100 shared ImageNet pictures and scikit-image's five
+
+For each set it scores, against every picture, (a) a flat picture of that picture's own mean
+colour (or gray) and (b) the next picture of the set: the PSNR/SSIM a reconstruction gets
+while keeping only the mean colour, or nothing at all. Pictures as the tables see them:
+colour warped to 227×227 (the CNN tables), gray at their own size (Table 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+from jaxinv import metrics  # noqa: E402
+from jaxinv.images import atomic_write_bytes, rgb_to_gray  # noqa: E402
+
+
+def scores(pictures: list[np.ndarray], *, with_next: bool) -> dict:
+    """Mean ± std PSNR/SSIM of the flat mean picture (and of the next picture) against each picture."""
+    flat = [np.broadcast_to(p.mean(axis=(0, 1)), p.shape) for p in pictures]
+    out = {"n": len(pictures),
+           "flat_psnr": metrics.mean_std([metrics.psnr(f, p) for f, p in zip(flat, pictures)]),
+           "flat_ssim": metrics.mean_std([metrics.ssim(f, p) for f, p in zip(flat, pictures)])}
+    if with_next:
+        following = pictures[1:] + pictures[:1]
+        out["next_psnr"] = metrics.mean_std([metrics.psnr(q, p) for q, p in zip(following, pictures)])
+        out["next_ssim"] = metrics.mean_std([metrics.ssim(q, p) for q, p in zip(following, pictures)])
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pictures", help="folder (default: $JAXINV_IMAGENET100, else ../shared/data/imagenet100)")
+    parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "imagenet100" / "pixel_baselines.json"))
+    args = parser.parse_args(argv)
+    folder = args.pictures or common.default_pictures()
+    colour = [np.clip(p, 0, 255) for _, p in common.load_image_set(folder, size=(227, 227))]
+    gray = [rgb_to_gray(p) for _, p in common.load_image_set(folder, size=None)]
+    skimage = [np.clip(p, 0, 255) for _, p in common.load_image_set(None, size=(227, 227))]
+    result = {"colour 227x227": scores(colour, with_next=True), "gray, own size": scores(gray, with_next=False),
+              "scikit-image colour 227x227": scores(skimage, with_next=True)}
+    for name, s in result.items():
+        line = f"{name} (n = {s['n']}): flat mean picture PSNR {common.fmt(s['flat_psnr'], 2)} dB, SSIM {common.fmt(s['flat_ssim'], 3)}"
+        if "next_psnr" in s:
+            line += f"; another picture PSNR {common.fmt(s['next_psnr'], 2)} dB, SSIM {common.fmt(s['next_ssim'], 3)}"
+        print(line)
+    atomic_write_bytes(args.out, (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_script(main, "pixel_baselines")

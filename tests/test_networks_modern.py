@@ -107,6 +107,24 @@ def test_timm_safetensors_parity_every_layer(small, tmp_path):
     assert_parity(net, model, x, x / 127.5)
 
 
+def test_timm_resnet50_safetensors_is_torchvision_keyed(small, tmp_path):
+    """timm's ResNet-50 file: torchvision's keys and ImageNet mean/std, BatchNorm folded alike."""
+    from safetensors.numpy import save_file
+
+    from jaxinv.weights.timm import is_timm_file, read_timm
+    from jaxinv.weights.torchvision import read_pth
+
+    name, model = small["resnet50"]
+    torch.save(model.state_dict(), tmp_path / "r.pth")
+    save_file({k: v.numpy() for k, v in model.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    assert is_timm_file(tmp_path / "model.safetensors")
+    from_timm, from_pth = read_timm(tmp_path / "model.safetensors", network=name), read_pth(tmp_path / "r.pth", network=name)
+    assert list(from_timm) == list(from_pth)
+    for layer in from_pth:
+        for a, b in zip(from_timm[layer], from_pth[layer]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_timm_keyed_pth_reads_as_timm(small, tmp_path):
     """timm's pytorch_model.bin layout saved as .pth: timm's key names and pre-processing."""
     from jaxinv.weights.timm import timm_keys

@@ -1,4 +1,4 @@
-"""timm's ViT-B/16 ``.safetensors`` (``vit_base_patch16_224.*``) → canonical blobs.
+"""timm's ViT-B/16 and ResNet-50 ``.safetensors`` (``vit_base_patch16_224.*``, ``resnet50.*``).
 
 timm's ``VisionTransformer`` computes what torchvision's ``vit_b_16`` does (pre-norm blocks,
 LayerNorm ε = 1e-6, exact GELU, class-token head) under other key names; this module renames
@@ -13,7 +13,8 @@ them and hands the state dict to `jaxinv.weights.statedict`:
     norm.*, head.*           → encoder.ln.*, heads.head.*
 
 timm's ViT-B/16 files normalise with mean = std = 0.5 (``pretrained_cfg``), recorded with the
-converted weights as mean 127.5 and scale 1/127.5. Keys timm's other ViT variants add
+converted weights as mean 127.5 and scale 1/127.5. timm's ResNet-50 keys are torchvision's
+and its files normalise with ImageNet's mean/std, as torchvision's. Keys timm's other ViT variants add
 (``fc_norm``, ``norm_pre``, register tokens, a missing head) are refused, naming the key.
 """
 
@@ -57,12 +58,15 @@ def is_timm_vit(state: Mapping[str, object] | set[str]) -> bool:
 
 
 def is_timm_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a ``.safetensors`` file holds a timm ViT (its header only is read)."""
+    """Whether a ``.safetensors`` file is a state dict (timm's) rather than jaxinv's own cache file.
+
+    Only the header is read: jaxinv's files carry their ``jaxinv-blobs`` metadata.
+    """
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="numpy") as handle:
-            return is_timm_vit(set(handle.keys()))
+            return "jaxinv-blobs" not in (handle.metadata() or {})
     except (SafetensorError, OSError, ValueError):
         return False  # the jaxinv reader reports what is wrong with the file
 
@@ -112,26 +116,31 @@ def timm_keys(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def read_timm(path: str | os.PathLike[str], *, network: str = "vit_b_16") -> Blobs:
-    """Read timm's ViT-B/16 ``.safetensors`` into canonical blobs with timm's pre-processing."""
+    """Read timm's ViT-B/16 or ResNet-50 ``.safetensors`` into blobs with timm's pre-processing."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    from jaxinv.networks import NETWORKS
-    from jaxinv.weights.statedict import blobs_from_state
+    from jaxinv.weights.statedict import blobs_from_state, family_of, torchvision_preprocessing
 
     path = pathlib.Path(path)
-    if NETWORKS.get(network) is None or NETWORKS[network].family != "vit_b_16":
-        raise JaxinvError(f"timm .safetensors files hold ViT-B/16, not {network!r}; pass --name vit_b_16")
+    family = family_of(network)
+    if family not in ("vit_b_16", "resnet50"):
+        raise JaxinvError(f"timm .safetensors files hold ViT-B/16 or ResNet-50 here, not {network!r};"
+                          " pass --name vit_b_16 or --name resnet50")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise JaxinvError(f"{path.name!r} is not a readable safetensors file ({detail}); {_FIX}") from None
-    if not is_timm_vit(state):
-        raise JaxinvError(f"{path.name!r} has no 'patch_embed.proj.weight', so it is not a timm ViT; {_FIX}")
+    fix = _FIX if family == "vit_b_16" else f"use timm's resnet50 model.safetensors with --name {network}"
     for key, value in state.items():
-        if not np.issubdtype(value.dtype, np.floating):
-            raise JaxinvError(f"{path.name!r}: {key} is not a floating-point tensor; {_FIX}")
-    mean, scale = TIMM_PREPROCESSING
-    return blobs_from_state({k: v.astype(np.float32) for k, v in torchvision_keys(state).items()},
-                            network, file=path.name, fix=_FIX, mean=mean, scale=scale)
+        if not (np.issubdtype(value.dtype, np.floating) or key.endswith("num_batches_tracked")):
+            raise JaxinvError(f"{path.name!r}: {key} is not a floating-point tensor; {fix}")
+    if family == "resnet50":
+        mean, scale = torchvision_preprocessing()
+    elif is_timm_vit(state):
+        state, (mean, scale) = torchvision_keys(state), TIMM_PREPROCESSING
+    else:
+        raise JaxinvError(f"{path.name!r} has no 'patch_embed.proj.weight', so it is not a timm ViT; {fix}")
+    return blobs_from_state({k: v.astype(np.float32) for k, v in state.items()},
+                            network, file=path.name, fix=fix, mean=mean, scale=scale)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 import jaxinv  # noqa: E402
 from jaxinv import images as jimages  # noqa: E402
 from jaxinv import metrics  # noqa: E402
-from jaxinv.cli import positive  # noqa: E402
+from jaxinv.cli import number, positive, seed_number  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.results import ResultsFile, environment  # noqa: E402
 
@@ -104,12 +104,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, help="use only the first N pictures")
     parser.add_argument("--method", default="paper", choices=["paper", "ijcv"])
     parser.add_argument("--batch", type=positive_int, default=5, help="pictures per compiled batch")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--iterations-scale", type=float, default=1.0,
+    parser.add_argument("--seed", type=seed_number, default=0)
+    parser.add_argument("--iterations-scale", type=positive(float, maximum=100), default=1.0,
                         help="scale every stage's iterations (for quick checks; 1 = the paper)")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing: rebuild the table from the JSON lines already written (n = pictures done)")
-    parser.add_argument("--save-pictures", type=int, default=8,
+    parser.add_argument("--save-pictures", type=number(int, minimum=0, maximum=10**6), default=8,
                         help="save the contrast-stretched reconstructions of the first N pictures (PNG)")
     parser.add_argument("--out", help="results folder (default: benchmarks/results for scikit-image's"
                                       " photographs, benchmarks/results/<folder name> otherwise)")

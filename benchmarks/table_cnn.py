@@ -31,6 +31,7 @@ import common  # noqa: E402
 
 import judges  # noqa: E402
 
+from jaxinv.cli import ArgumentParser  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 from jaxinv.networks.registry import spec  # noqa: E402
@@ -111,7 +112,7 @@ def percent(value: float | None) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
     parser.add_argument("--network", default="squeezenet1_1")
     parser.add_argument("--weights", help="weight file (default: ../shared/weights for SqueezeNet/GoogLeNet, else the cache)")

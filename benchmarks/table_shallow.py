@@ -27,6 +27,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from jaxinv import registry  # noqa: E402
+from jaxinv.cli import ArgumentParser, number  # noqa: E402
 from jaxinv.objective import IJCVObjective  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
 from jaxinv.schedules import resolve_schedule  # noqa: E402
@@ -81,11 +82,11 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
     parser.add_argument("--reps", default="hog,hogb,dsift")
     parser.add_argument("--schedule", help="schedule preset (default: the paper's, or ijcv)")
-    parser.add_argument("--data-weight", type=float, default=100.0,
+    parser.add_argument("--data-weight", type=number(float, above=0), default=100.0,
                         help="IJCV data weight C (the IJCV code uses 100 for HOG/DSIFT)")
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -102,6 +102,14 @@ class Problem:
         return Solver(self.features, params, preset.objective, preset.parametrisation, preset.optimizer,
                       schedule=self.schedule, image_shape=tuple(self.image_shape), copies=self.copies)
 
+    def without_weights(self) -> "Problem":
+        """The same program with the objective's weights at fixed placeholders: problems that
+        differ only in their weights share it (the weights are passed traced)."""
+        o = self.objective
+        placeholder = (dataclasses.replace(o, data_weight=1.0) if self.is_ijcv
+                       else dataclasses.replace(o, lambda_tv=1.0, lambda_alpha=1.0))
+        return dataclasses.replace(self, objective=placeholder)
+
     def images(self, variable: jax.Array) -> jax.Array:
         """The R images of the input space that a variable stands for (the centre view)."""
         return self.parametrisation().image(variable)
@@ -126,10 +134,10 @@ def init_carry(problem: Problem, key: jax.Array) -> Carry:
     return problem.solver(None).init(key)
 
 
-def _paper_units(problem: Problem, energies: jax.Array) -> jax.Array:
+def _paper_units(weights: tuple, energies: jax.Array) -> jax.Array:
     """[data, TV, α, total] with the regularisers weighted, as the authors' energy record has them
     (the core records each term's unweighted value)."""
-    regulariser_weights = jnp.asarray(problem.terms().weights[1:], energies.dtype)
+    regulariser_weights = jnp.stack([jnp.asarray(w, energies.dtype) for w in weights[1:]])
     return jnp.concatenate([energies[..., :1], energies[..., 1:-1] * regulariser_weights, energies[..., -1:]],
                            axis=-1)
 
@@ -142,7 +150,7 @@ def energy_terms(problem: Problem, params: Any, variable: jax.Array, target: jax
     it by C (IJCV) or by `Problem.size_weight` (CVPR, 1 at the paper's sizes).
     """
     total, values = problem.solver(params).energy(variable, target, mask)
-    return _paper_units(problem, jnp.concatenate([values, total[None]]))
+    return _paper_units(problem.terms().weights, jnp.concatenate([values, total[None]]))
 
 
 #: XLA options of the inversion program on the CPU. Why: on CPU, jax 0.10's default hands
@@ -179,47 +187,55 @@ class _JitByPlatform:
 
     Calls and ``.lower(...)`` behave as the `jax.jit` of that platform (one per platform,
     each with its own cache), chosen by `platform_of` the positional arguments numbered
-    ``dispatch_argnums``.
+    ``dispatch_argnums``. ``prepare`` maps the caller's arguments to the compiled function's.
     """
 
-    def __init__(self, fun: Callable, *, static_argnums: int, dispatch_argnums: tuple[int, ...]):
-        self._fun, self._static, self._dispatch = fun, static_argnums, dispatch_argnums
+    def __init__(self, fun: Callable, *, static_argnums: int, dispatch_argnums: tuple[int, ...],
+                 prepare: Callable[..., tuple] = lambda *args: args):
+        self._fun, self._static, self._dispatch, self._prepare = fun, static_argnums, dispatch_argnums, prepare
         self._jits: dict[str, Any] = {}
         functools.update_wrapper(self, fun)
 
-    def for_platform(self, platform: str):
-        """The `jax.jit` of the function for ``platform``."""
+    def _jit(self, platform: str):
         if platform not in self._jits:
             self._jits[platform] = jax.jit(self._fun, static_argnums=self._static,
                                            compiler_options=compiler_options(platform) or None)
         return self._jits[platform]
 
+    def for_platform(self, platform: str) -> Callable:
+        """The function compiled for ``platform``, taking the caller's arguments."""
+        return lambda *args, **kwargs: self._jit(platform)(*self._prepare(*args), **kwargs)
+
     def _pick(self, args: tuple):
-        return self.for_platform(platform_of(*(args[i] for i in self._dispatch if i < len(args))))
+        return self._jit(platform_of(*(args[i] for i in self._dispatch if i < len(args))))
 
     def __call__(self, *args, **kwargs):
+        args = self._prepare(*args)
         return self._pick(args)(*args, **kwargs)
 
     def lower(self, *args, **kwargs):
+        args = self._prepare(*args)
         return self._pick(args).lower(*args, **kwargs)
 
 
-def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array | None,
+def _run_chunk(problem: Problem, weights: tuple, params: Any, targets: jax.Array, mask: jax.Array | None,
                carries: Carry, t0: jax.Array) -> tuple[Carry, jax.Array]:
     """Run steps t0 … t0+k−1 of a batch of problems (leading axis of targets and carries).
 
     Steps at or past the schedule's end leave the state unchanged, so the last chunk of a run
     reuses the same program. Returns the new carries and the energies, shape (B, k, 4).
-    Compiled once per `Problem` and shapes, with `compiler_options` of the platform that
-    ``targets`` and ``carries`` live on.
+    Compiled once per `Problem` and shapes (the objective's weights are traced: a sweep over
+    λ_V reuses the program), with `compiler_options` of the platform that ``targets`` and
+    ``carries`` live on.
     """
     _TRACES["run_chunk"] += 1
     solver = problem.solver(params)
+    solver = solver.replace(objective=solver.objective.replace(weights=weights))
     carries = carries._replace(step=jnp.broadcast_to(jnp.asarray(t0, jnp.int32), carries.step.shape))
 
     def one(target_carry):
         state, energies = solver.advance(target_carry[1], target_carry[0], problem.chunk, mask)
-        return state, _paper_units(problem, energies)
+        return state, _paper_units(weights, energies)
 
     width = problem.vmap_width
     if width is None or targets.shape[0] <= width:
@@ -227,7 +243,12 @@ def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Arra
     return jax.lax.map(one, (targets, carries), batch_size=width)
 
 
-run_chunk = _JitByPlatform(_run_chunk, static_argnums=0, dispatch_argnums=(2, 4))
+def _weights_apart(problem: Problem, *rest) -> tuple:
+    """(the problem with its weights set aside, the weights, …): weights become traced arguments."""
+    return (problem.without_weights(), problem.terms().weights, *rest)
+
+
+run_chunk = _JitByPlatform(_run_chunk, static_argnums=0, dispatch_argnums=(3, 5), prepare=_weights_apart)
 
 
 #: Parameter bytes above which a representation's step streams its weights from memory.

@@ -311,3 +311,13 @@ def test_overflow_is_retried_recorded_and_never_reaches_the_result(pictures, cap
     fine = jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT, progress=True)
     assert "overflowed" not in capsys.readouterr().err and not fine.diverged.any()
     np.testing.assert_array_equal(fine.learning_rate_scale, [1.0])
+
+
+def test_a_sweep_over_lambda_tv_compiles_once(pictures):
+    """The objective's weights are traced: new λ_V (or λ_α) values reuse the compiled chunk."""
+    jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=[(0.004, 3)], lambda_tv=0.5)
+    before = optimize.trace_count()
+    results = [jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=[(0.004, 3)], lambda_tv=lam,
+                             lambda_alpha=lam * 1e8) for lam in (1.0, 5.0, 50.0)]
+    assert optimize.trace_count() == before
+    assert len({float(r.energy[0, -1, 3]) for r in results}) == 3

@@ -1,0 +1,199 @@
+"""Time to the paper's quality: gradient evaluations and seconds each optimiser needs.
+
+For each representation and each of the first ``--limit`` (10) shared ImageNet pictures in
+file-name order, the paper's schedule (the authors' momentum) sets the bar: the normalised
+feature error ‖Φ(x) − Φ0‖²/‖Φ0‖² it ends with. Every other optimiser runs on the same
+objective, parametrisation and start, within the same number of steps, and is scored by the
+gradient evaluations (for L-BFGS, each evaluation of its line search too) and the seconds it
+needs to bring the error down to that bar. Settings (Adam's rate, L-BFGS's memory) are tuned
+on pictures 11 to 20 only (``--tune``), never on those scored. Results are JSON lines,
+resumable; the table is rebuilt from them.
+
+    python benchmarks/time_to_quality.py --reps hog,dsift,squeezenet1_1:fire5
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import judges  # noqa: E402
+
+import jaxinv  # noqa: E402
+from jaxinv import optimize  # noqa: E402
+from jaxinv.cli import ArgumentParser, positive, seed_number  # noqa: E402
+from jaxinv.core import staged  # noqa: E402
+from jaxinv.files import atomic_write_bytes  # noqa: E402
+from jaxinv.inversion import make_objective  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
+from jaxinv.schedules import resolve_schedule  # noqa: E402
+
+#: Settings tried on the tuning pictures: Adam's first-stage rate (on u = x/σ; a tenth of it
+#: for the last quarter of the steps) and L-BFGS's memory.
+ADAM_RATES = (1e-5, 3e-5, 1e-4, 3e-4)
+LBFGS_MEMORY = (10,)
+
+
+def representation(name: str):
+    network, _, layer = name.partition(":")
+    if layer:
+        return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network))
+    return jaxinv.registry.get(name)
+
+
+def optimiser(kind: str, setting: float | None, steps: int) -> optax.GradientTransformation | None:
+    """None: the paper's own (the preset's momentum)."""
+    if kind == "adam":
+        first = int(round(0.75 * steps))
+        return staged(optax.adam, [(setting, first), (setting / 10, steps - first)])
+    if kind == "lbfgs":
+        return optax.lbfgs(memory_size=int(setting))
+    return None
+
+
+def _linesearch_steps(opt_state) -> jax.Array:
+    found = [leaf.num_linesearch_steps for leaf in
+             jax.tree.leaves(opt_state, is_leaf=lambda x: hasattr(x, "num_linesearch_steps"))
+             if hasattr(leaf, "num_linesearch_steps")]
+    return jnp.asarray(found[0] if found else 0, jnp.int32)
+
+
+def trace(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array) -> dict:
+    """Errors at every iterate and the evaluations that produced it, for one optimiser."""
+    x0 = np.asarray(rep.preprocess(picture), np.float32)
+    target = rep.features(rep.params, jnp.asarray(x0))
+    schedule = resolve_schedule(rep.schedule)
+    problem = optimize.Problem(rep.features, make_objective(rep), schedule, x0.shape)
+    solver = problem.solver(rep.params)
+    steps = schedule.total
+    custom = optimiser(kind, setting, steps)
+    if custom is not None:
+        solver = solver.replace(optimizer=custom)
+
+    def run(key, target):
+        def body(state, _):
+            state, energy = solver.step(state, target)
+            return state, (energy[0], _linesearch_steps(state.opt_state))
+
+        state, (errors, searches) = jax.lax.scan(body, solver.init(key), None, length=steps)
+        return errors, searches, solver.evaluate(state.variables, target)[2][0]
+
+    compiled = jax.jit(run).lower(key, target).compile()
+    started = time.perf_counter()
+    errors, searches, final = jax.block_until_ready(compiled(key, target))
+    seconds = time.perf_counter() - started
+    errors = np.append(np.asarray(errors, np.float64), float(final))
+    evaluations = np.concatenate([[0], np.cumsum(1 + np.asarray(searches, np.int64))])
+    return {"errors": errors, "evaluations": evaluations, "seconds": seconds}
+
+
+def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
+    """Evaluations and seconds (pro rata of the run's) to the first iterate at or below ``bar``."""
+    reached = np.flatnonzero(run["errors"] <= bar * (1 + 1e-6))
+    if reached.size == 0:
+        return None, None
+    evaluations = int(run["evaluations"][reached[0]])
+    return evaluations, run["seconds"] * evaluations / max(int(run["evaluations"][-1]), 1)
+
+
+def tune(rep, pictures, key) -> dict[str, float]:
+    """The setting of each optimiser with the fewest mean evaluations to quality on ``pictures``."""
+    chosen = {}
+    for kind, grid in (("adam", ADAM_RATES), ("lbfgs", LBFGS_MEMORY)):
+        scores = {}
+        for setting in grid:
+            costs = []
+            for i, (_, picture) in enumerate(pictures):
+                k = jax.random.fold_in(key, 1000 + i)
+                bar = trace(rep, picture, "paper", None, key=k)["errors"][-1]
+                run = trace(rep, picture, kind, setting, key=k)
+                evaluations, _ = to_quality(run, bar)
+                costs.append(evaluations if evaluations is not None else 2 * run["evaluations"][-1])
+            scores[setting] = float(np.mean(costs))
+        chosen[kind] = min(scores, key=scores.get)
+        print(f"  tuned {kind}: {chosen[kind]:g} (mean evaluations {scores})", flush=True)
+    return chosen
+
+
+def score(rep_name: str, scored, tuning, results: ResultsFile, key) -> None:
+    rep = representation(rep_name)
+    todo = [(i, n, p) for i, (n, p) in enumerate(scored) if f"{rep_name}|{n}" not in results.done()]
+    if not todo:
+        return
+    settings = tune(rep, tuning, key)
+    for i, name, picture in todo:
+        k = jax.random.fold_in(key, i)
+        paper = trace(rep, picture, "paper", None, key=k)
+        bar = float(paper["errors"][-1])
+        row = {"key": f"{rep_name}|{name}", "rep": rep_name, "picture": name, "bar": bar,
+               "paper_evaluations": int(paper["evaluations"][-1]), "paper_seconds": paper["seconds"]}
+        for kind in ("adam", "lbfgs"):
+            run = trace(rep, picture, kind, settings[kind], key=k)
+            evaluations, seconds = to_quality(run, bar)
+            row.update({f"{kind}_setting": settings[kind], f"{kind}_evaluations": evaluations,
+                        f"{kind}_seconds": seconds, f"{kind}_final": float(run["errors"][-1])})
+        results.append([row])
+        print(f"{rep_name} {name}: bar {bar:.4f}; adam {row['adam_evaluations']}, lbfgs {row['lbfgs_evaluations']}"
+              f" of {row['paper_evaluations']} evaluations", flush=True)
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| rep | n | paper: evaluations, s | Adam: evaluations to the bar (reached), s | "
+             "L-BFGS: evaluations to the bar (reached), s | settings (tuned on 11-20) |",
+             "|---|---|---|---|---|---|"]
+    for rep in dict.fromkeys(r["rep"] for r in rows):
+        mine = [r for r in rows if r["rep"] == rep]
+        cells = [f"{mine[0]['paper_evaluations']}, {np.mean([r['paper_seconds'] for r in mine]):.1f}"]
+        for kind in ("adam", "lbfgs"):
+            got = [r for r in mine if r[f"{kind}_evaluations"] is not None]
+            if got:
+                median = np.median([r[f"{kind}_evaluations"] for r in got])
+                cells.append(f"median {median:.0f} ({len(got)}/{len(mine)}),"
+                             f" {np.mean([r[f'{kind}_seconds'] for r in got]):.1f}")
+            else:
+                cells.append(f"not reached (0/{len(mine)})")
+        settings = f"Adam rate {mine[0]['adam_setting']:g}, L-BFGS memory {mine[0]['lbfgs_setting']:g}"
+        lines.append(f"| {rep} | {len(mine)} | {' | '.join(cells)} | {settings} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", default="hog,dsift,squeezenet1_1:fire5,squeezenet1_1:fire9,googlenet:inception_4a")
+    parser.add_argument("--pictures", help="folder of pictures (default: the shared ImageNet 100)")
+    parser.add_argument("--limit", type=positive(int, maximum=100), default=10, help="pictures scored (the first N)")
+    parser.add_argument("--tune", type=positive(int, maximum=10), default=10,
+                        help="tuning pictures (N of pictures 11-20)")
+    parser.add_argument("--seed", type=seed_number, default=0)
+    parser.add_argument("--out", help="results folder (default benchmarks/results/time_to_quality)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    folder = args.pictures or common.default_pictures()
+    pictures = common.load_image_set(folder, size=None, limit=20)
+    scored, tuning = pictures[:args.limit], pictures[10:10 + args.tune]
+    out = pathlib.Path(args.out) if args.out else common.REPO / "benchmarks" / "results" / "time_to_quality"
+    config = {"limit": args.limit, "tune": args.tune, "seed": args.seed, "adam_rates": list(ADAM_RATES),
+              "lbfgs_memory": list(LBFGS_MEMORY), "pictures": pathlib.Path(folder).name}
+    results = ResultsFile(out / "time_to_quality.jsonl", config)
+    key = jax.random.key(args.seed)
+    for rep_name in args.reps.split(","):
+        score(rep_name, scored, tuning, results, key)
+    atomic_write_bytes(out / "table.md", table(results.rows).encode())
+    print(table(results.rows))
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_script(main, "time_to_quality.py")

@@ -272,9 +272,9 @@ def test_vit_late_block_inverts():
         rep = cnn(name, layer="encoder_layer_10", weights=init_blobs(name, key=jax.random.key(0)))
         picture = skimage.transform.resize(skimage.data.astronaut(), (64, 64), anti_aliasing=True) * 255
         result = jaxinv.invert(rep, picture, key=jax.random.key(2))
+        first = np.asarray(rep.features(rep.params, result.snapshots[0, 0]))
     finally:
         NETWORKS.pop(name)
-    first = np.asarray(rep.features(rep.params, result.snapshots[0, 0]))
     start = np.sum((first - result.targets) ** 2) / np.sum(result.targets ** 2)
     assert rep.lambda_tv == 5.0 and result.snapshot_iterations[0] == 1
     assert result.errors[0] <= start / 10, (start, result.errors[0])

@@ -56,7 +56,7 @@ def optimiser(kind: str, setting: float | None, steps: int) -> optax.GradientTra
         first = int(round(0.75 * steps))
         return staged(optax.adam, [(setting, first), (setting / 10, steps - first)])
     if kind == "lbfgs":
-        return optax.lbfgs(memory_size=int(setting))
+        return optax.lbfgs(memory_size=int(setting))  # its zoom line search sets the step
     return None
 
 
@@ -76,6 +76,8 @@ def trace(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array) -> di
     solver = problem.solver(rep.params)
     steps = schedule.total
     custom = optimiser(kind, setting, steps)
+    if kind == "lbfgs":
+        steps //= 2  # each of its steps costs at least two evaluations: the same budget, about
     if custom is not None:
         solver = solver.replace(optimizer=custom)
 

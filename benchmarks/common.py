@@ -174,6 +174,9 @@ def reference_codes(rep, pictures) -> list[np.ndarray]:
 def summarise(rep, pictures, results: ResultsFile) -> dict:
     """Mean ± std of every metric over the pictures of ``pictures`` found in ``results``.
 
+    A picture recorded twice (two runs of one configuration writing one file at once) counts
+    once, with its last row.
+
     ``printed``: the paper's printed metric ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖; ``script``:
     the authors' script's, both squared (docs/METRICS.md); both in percent, normalised by the
     reference codes of the pictures summarised (ragged codes zero-padded).

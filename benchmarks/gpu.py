@@ -41,6 +41,7 @@ import gpu_checks  # noqa: E402
 import gpu_env  # noqa: E402
 import gpu_speed  # noqa: E402
 import gpu_table  # noqa: E402
+from jaxinv.cli import ArgumentParser, number, positive  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 
 DATA = REPO / ".gpu-data"
@@ -55,7 +56,7 @@ CPU_DEFAULTS = {"cases": "caffenet:conv5", "batches": "1,2,max", "steps": 2, "re
 
 
 def parse(argv) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="folder for gpu.json (required unless --prepare)")
     p.add_argument("--prepare", action="store_true", help="copy the weights and pictures into --data and stop")
     p.add_argument("--cpu", action="store_true", help="run on the CPU at a tiny size (defaults: CPU_DEFAULTS)")
@@ -71,20 +72,20 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--max-batch-cap", type=common.positive_int, default=8192)
     p.add_argument("--max-batch-steps", type=common.positive_int, default=5, help="steps per chunk at that batch")
     p.add_argument("--max-batch-repeats", type=common.positive_int, default=2)
-    p.add_argument("--max-chunk-s", type=float, default=3.0, help="the largest batch's chunk time limit")
+    p.add_argument("--max-chunk-s", type=positive(float, maximum=600), default=3.0, help="the largest batch's chunk time limit")
     p.add_argument("--sections", default="checks,throughput,table", help="which sections to run")
-    p.add_argument("--budget-s", type=float, default=330.0, help="stop starting new work after this")
-    p.add_argument("--table-reserve-s", type=float, default=60.0, help="budget kept for the table")
+    p.add_argument("--budget-s", type=positive(float, maximum=86400), default=330.0, help="stop starting new work after this")
+    p.add_argument("--table-reserve-s", type=number(float, minimum=0, maximum=86400), default=60.0, help="budget kept for the table")
     p.add_argument("--table-layers", type=common.positive_int, default=4, help="SqueezeNet layers timed")
     p.add_argument("--table-pictures", type=common.positive_int, default=100)
-    p.add_argument("--table-iterations-scale", type=float, default=1.0)
+    p.add_argument("--table-iterations-scale", type=positive(float, maximum=100), default=1.0)
     p.add_argument("--check-cases", default=",".join(CASES))
     p.add_argument("--check-iterations", type=common.positive_int, default=50)
     p.add_argument("--inversion-reps", default="hog,squeezenet1_1:fire5", help="inversions checked on the device")
     p.add_argument("--matmul-size", type=common.positive_int, default=8192)
-    p.add_argument("--fp32-peak-tflops", type=float, help="override the datasheet's")
-    p.add_argument("--tf32-peak-tflops", type=float, help="override the datasheet's (dense)")
-    p.add_argument("--mem-fraction", type=float, default=0.45, help="each side's share of device memory")
+    p.add_argument("--fp32-peak-tflops", type=positive(float, maximum=1e6), help="override the datasheet's")
+    p.add_argument("--tf32-peak-tflops", type=positive(float, maximum=1e6), help="override the datasheet's (dense)")
+    p.add_argument("--mem-fraction", type=positive(float, maximum=1), default=0.45, help="each side's share of device memory")
     args = p.parse_args(argv)
     if args.cpu:
         given = {a.split("=")[0][2:].replace("-", "_") for a in (argv or sys.argv[1:]) if a.startswith("--")}

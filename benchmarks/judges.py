@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxinv.errors import JaxinvError
-from jaxinv.networks.registry import load
+from jaxinv.weights import load_network as load
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: The last layer before the softmax: its argmax is the top-1 class.

@@ -17,7 +17,6 @@ killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 import time
@@ -29,6 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import jaxinv  # noqa: E402
+from jaxinv.cli import ArgumentParser, number, seed_number  # noqa: E402
 from jaxinv.networks import init_blobs  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
@@ -59,10 +59,10 @@ def run_case(case: str, picture: np.ndarray, seed: int, lambda_tv: float | None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help="NETWORK:LAYER,... (default: all six)")
-    parser.add_argument("--seed", type=int, default=0, help="weights key; the start's key is seed + 1")
-    parser.add_argument("--lambda-tv", type=float, default=None,
+    parser.add_argument("--seed", type=seed_number, default=0, help="weights key; the start's key is seed + 1")
+    parser.add_argument("--lambda-tv", type=number(float, minimum=0), default=None,
                         help="λ_V for every case (default: each representation's own)")
     parser.add_argument("--json", default=str(REPO / "benchmarks/results/modern_networks.jsonl"),
                         help="JSON-lines results file (resumed if it exists)")

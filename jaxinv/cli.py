@@ -246,11 +246,19 @@ def _write_outputs(out: pathlib.Path, rep, picture, result) -> list[dict]:
 
 def _run_reps(args) -> int:
     from jaxinv import registry
+    from jaxinv.errors import JaxinvError
 
+    if args.network:
+        if args.network not in registry.network_names():
+            raise JaxinvError(f"unknown network {args.network!r}; use one of {', '.join(registry.network_names())}")
+        for layer, text in registry.network_layer_descriptions(args.network).items():
+            print(f"{args.network}:{layer:40s} {text}")
+        return 0
     for name, (_, text) in registry.SHALLOW.items():
         print(f"{name:14s} {text}")
     for net in registry.network_names():
         print(f"{net + ':LAYER':14s} layers: {' '.join(registry.network_layers(net))}")
+    print("jaxinv reps NETWORK says what each layer's output is")
     return 0
 
 
@@ -262,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jaxinv {__version__}")
     sub = parser.add_subparsers(dest="command")
     _add_invert(sub)
-    sub.add_parser("reps", help="list the representations and their layers")
+    reps = sub.add_parser("reps", help="list the representations and their layers")
+    reps.add_argument("network", nargs="?", help="a network: each layer's output, shape and aliases")
     try:
         from jaxinv.weights.cli import register
     except ImportError:  # pragma: no cover - the weights CLI is part of the package

@@ -226,3 +226,12 @@ def test_default_job_prints_what_the_readme_quotes_and_a_stretched_copy_that_dif
     assert 100 * row["ijcv_error"] == pytest.approx(ijcv, abs=0.15)
     assert row["psnr"] == pytest.approx(psnr, abs=0.03)
     assert row["ssim"] == pytest.approx(ssim, abs=0.003)
+
+
+def test_reps_of_a_network_says_what_each_layer_is():
+    proc = run_cli("reps", "resnet50")
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("resnet50:layer3.5 ") and "after its last ReLU" in line
+               for line in proc.stdout.splitlines())
+    proc = run_cli("reps", "nosuchnet")
+    assert proc.returncode == 2 and "unknown network" in proc.stderr and "Traceback" not in proc.stderr

@@ -83,7 +83,7 @@ def test_cnn_errors(squeeze_blobs):
     with pytest.raises(JaxinvError, match="no layer 'fire10'.*fire9/concat"):
         cnn("squeezenet1_1", layer="fire10", weights=squeeze_blobs)
     with pytest.raises(JaxinvError, match="unknown network"):
-        cnn("resnet50", layer="conv1", weights=squeeze_blobs)
+        cnn("resnet18", layer="conv1", weights=squeeze_blobs)
     rep = cnn("squeezenet1_1", layer="conv1", weights=squeeze_blobs)
     with pytest.raises(JaxinvError, match="does not fit"):
         rep.code(np.zeros((100, 100, 3), np.float32))

@@ -11,6 +11,7 @@ import skimage.transform
 
 from jaxinv.errors import JaxinvError
 from jaxinv.networks import NETWORKS, init_blobs, load, receptive_field, resolve_layer, spec
+from jaxinv.weights import load_network
 from jaxinv.networks.graph import ancestors, blob_shapes
 from jaxinv.weights.caffe import write_caffemodel
 from conftest import require, shared_weights
@@ -31,7 +32,7 @@ def layer_types(name: str) -> dict[str, str]:
             for n in spec(name).nodes if n.op in ("conv", "fc")}
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
+@pytest.mark.parametrize("name", list(FORMATS))
 def test_parity_with_pytorch_every_layer(name, tmp_path):
     require("torch")
     from torch_reference import torch_model
@@ -68,7 +69,7 @@ PRETRAINED = {"squeezenet1_1": "squeezenet_v1.1/squeezenet_v1.1.caffemodel",
 
 @pytest.mark.parametrize("name", list(PRETRAINED))
 def test_pretrained_classification(name):
-    net = load(name, weights=shared_weights() / PRETRAINED[name])
+    net = load_network(name, weights=shared_weights() / PRETRAINED[name])
     s = net.input_size
     for image, top3 in README_TOP3[name].items():
         rgb = getattr(skimage.data, image)()
@@ -203,6 +204,8 @@ def test_errors(tmp_path, small_nets):
     bad = tmp_path / "model.caffemodel"
     bad.write_bytes(b"not a model at all")
     with pytest.raises(JaxinvError):
+        load_network("squeezenet1_1", weights=bad)
+    with pytest.raises(JaxinvError, match="load_network"):  # files are read one level up
         load("squeezenet1_1", weights=bad)
     with pytest.raises(JaxinvError, match="weights must be"):
         load("squeezenet1_1", weights=3)
@@ -212,7 +215,7 @@ def test_missing_cache_tells_how_to_get_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("JAXINV_CACHE", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     try:
-        load("caffenet")
+        load_network("caffenet")
     except JaxinvError as exc:
         assert "jaxinv weights" in str(exc)
     # else: a cache on this machine already holds CaffeNet, which is fine

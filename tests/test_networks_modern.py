@@ -19,6 +19,7 @@ import pytest
 from conftest import require
 from jaxinv.errors import JaxinvError
 from jaxinv.networks import NETWORKS, load, register
+from jaxinv.weights import load_network
 from jaxinv.networks import resnet50 as resnet_spec
 from jaxinv.networks import vgg16 as vgg_spec
 from jaxinv.networks import vit as vit_spec
@@ -84,7 +85,7 @@ def test_torchvision_pth_parity_every_layer(family, small, tmp_path):
     name, model = small[family]
     src = tmp_path / f"{family}.pth"
     torch.save(model.state_dict(), src)
-    net = load(name, weights=convert_cli(src, name, tmp_path / "home"))
+    net = load_network(name, weights=convert_cli(src, name, tmp_path / "home"))
     np.testing.assert_allclose(net.mean, TORCHVISION_MEAN, rtol=1e-6)
     x = pictures()
     assert_parity(net, model, x, x / TORCHVISION_STD)
@@ -151,8 +152,6 @@ def test_official_files_of_the_new_networks():
     assert entry("timm-vit_base_patch16_224").network == "vit_b_16"
 
 
-@pytest.mark.xfail(strict=True, reason="needs jaxinv.weights.read_blobs to route non-jaxinv"
-                   " .safetensors files to jaxinv.weights.timm.read_timm (lead's file)")
 def test_timm_safetensors_converts_through_the_cli(small, tmp_path):
     from safetensors.numpy import save_file
 
@@ -161,7 +160,7 @@ def test_timm_safetensors_converts_through_the_cli(small, tmp_path):
     name, model = small["vit_b_16"]
     src = tmp_path / "model.safetensors"
     save_file(timm_keys({k: v.numpy() for k, v in model.state_dict().items()}), str(src))
-    np.testing.assert_allclose(load(name, weights=convert_cli(src, name, tmp_path / "h")).mean, [127.5] * 3)
+    np.testing.assert_allclose(load_network(name, weights=convert_cli(src, name, tmp_path / "h")).mean, [127.5] * 3)
 
 
 def test_matconvnet_vgg16_parity_every_layer(small, tmp_path):
@@ -178,7 +177,7 @@ def test_matconvnet_vgg16_parity_every_layer(small, tmp_path):
     average = np.tile(np.float32([122.7, 114.9, 101.6]), (224, 224, 1))
     src = write_mat(blobs, tmp_path / "imagenet-vgg-verydeep-16.mat", to_rgb=False,
                     average_image=average)
-    net = load(name, weights=convert_cli(src, name, tmp_path / "home"))
+    net = load_network(name, weights=convert_cli(src, name, tmp_path / "home"))
     np.testing.assert_allclose(net.mean, [122.7, 114.9, 101.6], rtol=1e-6)
     picture = np.random.default_rng(0).uniform(0, 255, (224, 224, 3))
     np.testing.assert_allclose(net.preprocess(picture) + average, picture, atol=1e-3)
@@ -192,7 +191,7 @@ def test_full_size_vgg16_converts_and_runs(tmp_path):
     ref.randomize(model, 5)
     src = tmp_path / "vgg16-397923af.pth"
     torch.save(model.state_dict(), src)
-    net = load("vgg16", weights=convert_cli(src, "vgg16", tmp_path / "home"))
+    net = load_network("vgg16", weights=convert_cli(src, "vgg16", tmp_path / "home"))
     x = pictures(n=1)
     with jax.default_matmul_precision("highest"):
         ours = {layer: np.asarray(net.apply(x, layer=layer)) for layer in ("conv1_1", "pool5", "fc8")}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import require
+from jaxinv.weights import load_network
 from jaxinv.errors import JaxinvError
 
 scipy_io = require("scipy.io")
@@ -204,7 +205,7 @@ def test_caffenet_parity_with_torch_reference(tmp_path):
     blobs = networks.init_blobs("caffenet", key=0)
     src = write_mat(blobs, tmp_path / "imagenet-caffe-ref.mat")
     converted = convert(src, name="caffenet", home=tmp_path / "home")
-    net = networks.load("caffenet", weights=converted)
+    net = load_network("caffenet", weights=converted)
     x = np.random.default_rng(3).uniform(-128, 128, (1, 227, 227, 3)).astype(np.float32)
     layers = ["conv1", "conv2", "conv5", "fc6", "fc8"]
     with jax.default_matmul_precision("highest"):

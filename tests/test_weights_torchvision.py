@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import require
+from jaxinv.weights import load_network
 from jaxinv.errors import JaxinvError
 
 torch = require("torch")
@@ -131,7 +132,7 @@ def test_torchvision_alexnet_parity_with_torch_reference(tmp_path):
     blobs = networks.init_blobs("alexnet_torchvision", key=1)
     src = write_pth(blobs, tmp_path / "alexnet-owt-7be5be79.pth")
     converted = convert(src, name="alexnet_torchvision", home=tmp_path / "home")
-    net = networks.load("alexnet_torchvision", weights=converted)
+    net = load_network("alexnet_torchvision", weights=converted)
     x = np.random.default_rng(4).uniform(-128, 128, (1, 224, 224, 3)).astype(np.float32)
     layers = ["conv1", "conv2", "conv5", "fc6", "fc8"]
     with jax.default_matmul_precision("highest"):

@@ -1,7 +1,7 @@
 """The CNN zoo: CaffeNet, BVLC AlexNet, torchvision AlexNet, SqueezeNet v1.1, GoogLeNet, VGG-16,
 ResNet-50, ViT-B/16.
 
-``net = load(NAME, weights=PATH_OR_BLOBS)``; ``net.apply(x, layer=...)`` on NHWC batches;
+``net = load(NAME, weights=BLOBS)`` (a file or the cache: ``jaxinv.weights.load_network(NAME, weights=PATH)``); ``net.apply(x, layer=...)`` on NHWC batches;
 ``net.features`` is the pure ``features(params, x, *, layer)``.
 """
 

@@ -285,35 +285,19 @@ def _jit_activations(features: Features, layer: str):
     return jax.jit(functools.partial(features.activations, layer=layer))
 
 
-def _cached_weights(name: str) -> pathlib.Path:
-    hint = (f"no weights given for {name} and none in the cache; pass weights=PATH (CLI: --weights PATH),"
-            f" or cache them with `jaxinv weights convert FILE --name {name}` or `jaxinv weights download {name}`")
-    try:
-        from jaxinv.weights.cache import cached_path
-    except ImportError:
-        raise JaxinvError(hint) from None
-    try:
-        path = cached_path(name)
-    except (FileNotFoundError, KeyError, LookupError):
-        path = None
-    if path is None or not pathlib.Path(path).is_file():
-        raise JaxinvError(hint)
-    return pathlib.Path(path)
+def load(name: str, *, weights: Blobs) -> Network:
+    """Network ``name`` with ``weights``, a canonical blobs dict (`init_blobs`, a reader's output).
 
-
-def load(name: str, *, weights: str | pathlib.Path | Blobs | None = None,
-         prototxt: str | pathlib.Path | None = None) -> Network:
-    """Network ``name`` with ``weights``: a file path, a canonical blobs dict, or None (cache)."""
+    To read a weight file or the cache, use `jaxinv.weights.load_network` (the weights
+    package sits above this one: its readers check files against these architectures).
+    """
     s = spec(name)
-    if weights is None:
-        weights = _cached_weights(name)
-    if isinstance(weights, (str, pathlib.Path)):
-        from jaxinv.weights import read_blobs
-        blobs = read_blobs(weights, network=name, prototxt=prototxt)
-    elif isinstance(weights, dict):
-        blobs = weights
-    else:
+    if isinstance(weights, (str, pathlib.Path)) or weights is None:
+        raise JaxinvError(f"networks.load takes a blobs dict; to read {'the cache' if weights is None else 'a file'}"
+                          f" use jaxinv.weights.load_network({name!r}, weights=...) or jaxinv.cnn(...)")
+    if not isinstance(weights, dict):
         raise JaxinvError(
-            f"weights must be a file path, a blobs dict or None, got {type(weights).__name__};"
-            " pass a path to a weight file")
+            f"weights must be a blobs dict, got {type(weights).__name__}; read a file with"
+            " jaxinv.weights.load_network(name, weights=PATH)")
+    blobs = weights
     return Network(s, params_from(name, blobs))

@@ -20,11 +20,11 @@ from typing import Any
 
 import jax
 
-from jaxinv.networks import load
 from jaxinv.networks.graph import infer_shapes
 from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
 from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
+from jaxinv.weights.loading import load_network
 
 __all__ = ["cnn", "lambda_tv", "lambda_by_receptive_field", "receptive_field", "vit_lambda_tv",
            "CNNFeatures"]
@@ -100,7 +100,7 @@ def cnn(name: str, *, layer: str, weights: str | pathlib.Path | dict | None = No
     """Layer ``layer`` of network ``name`` (weights: a file, blobs, or None for the cache)."""
     spec(name)
     layer = resolve_layer(name, layer)
-    net = load(name, weights=weights, prototxt=prototxt)
+    net = load_network(name, weights=weights, prototxt=prototxt)
     return Representation(
         name=f"{name}:{layer}",
         features=CNNFeatures(name, layer),

@@ -23,7 +23,7 @@ from jaxinv.errors import JaxinvError
 
 Blobs = dict[str, list[np.ndarray]]
 
-__all__ = ["Blobs", "read_blobs"]
+__all__ = ["Blobs", "load_network", "read_blobs"]
 
 
 def read_blobs(path: str | pathlib.Path, *, network: str | None = None,
@@ -32,7 +32,7 @@ def read_blobs(path: str | pathlib.Path, *, network: str | None = None,
 
     The format is chosen by the file's suffix: ``.caffemodel`` (current and V1 formats),
     ``.mat`` (MatConvNet), ``.pth``/``.pt`` (torchvision state dict, ``weights_only=True``),
-    ``.safetensors`` (jaxinv's own converted cache files).
+    ``.safetensors`` (jaxinv's own converted cache files, or timm's ViT-B/16 and ResNet-50).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -48,9 +48,16 @@ def read_blobs(path: str | pathlib.Path, *, network: str | None = None,
         from jaxinv.weights.torchvision import read_pth
         return read_pth(path, network=network)
     if suffix == ".safetensors":
+        from jaxinv.weights.statedict import family_of
+        from jaxinv.weights.timm import is_timm_file, read_timm
+        if family_of(network) and is_timm_file(path):  # a timm checkpoint, not jaxinv's own cache
+            return read_timm(path, network=network)
         from jaxinv.weights.cache import read_safetensors
         return read_safetensors(path)
     raise JaxinvError(
         f"weight file {path.name!r} has an unsupported type {suffix!r};"
         " use a .caffemodel, .mat, .pth or .safetensors file"
     )
+
+
+from jaxinv.weights.loading import load_network  # noqa: E402  (it reads Blobs and read_blobs above)

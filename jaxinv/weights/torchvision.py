@@ -68,7 +68,7 @@ def _load_failure(exc: Exception) -> str:
     run that code: it is replaced, never passed on.
     """
     text = str(exc)
-    if "weights_only" in text or "Unsupported global" in text or type(exc).__name__ == "UnpicklingError":
+    if "weights_only" in text or "Weights only load failed" in text or "Unsupported global" in text:
         return ("holds pickled objects other than tensors (possibly code), which jaxinv refuses to load;"
                 " pass a plain state dict of tensors")
     detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

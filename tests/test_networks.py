@@ -42,7 +42,7 @@ def test_parity_with_pytorch_every_layer(name, tmp_path):
     if FORMATS[name] != "blobs":
         weights = write_caffemodel(tmp_path / f"{name}.caffemodel", blobs,
                                    layer_types=layer_types(name), v1=FORMATS[name] == "v1")
-    net = load(name, weights=weights)
+    net = load_network(name, weights=weights)
     del weights
     s = net.input_size
     x = np.random.default_rng(3).uniform(-120, 130, (2, s, s, 3)).astype(np.float32)

@@ -64,13 +64,18 @@ def _torch() -> Any:
 def _load_failure(exc: Exception) -> str:
     """Why ``torch.load(weights_only=True)`` failed, in words that never advise unsafe loading.
 
-    PyTorch's own message for a pickle with code suggests ``weights_only=False``, which would
-    run that code: it is replaced, never passed on.
+    PyTorch's own message suggests ``weights_only=False``, which would run whatever code a
+    pickle names: it is never passed on. A pickle that names code (a global other than
+    tensors) is said to be refused; anything else is not a readable file.
     """
     text = str(exc)
-    if "weights_only" in text or "Weights only load failed" in text or "Unsupported global" in text:
+    if "Unsupported global" in text:
         return ("holds pickled objects other than tensors (possibly code), which jaxinv refuses to load;"
                 " pass a plain state dict of tensors")
+    if "weights_only" in text or "Weights only load failed" in text:
+        detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if "WeightsUnpickler error:" \
+            in text else "not a tensor pickle"
+        return f"is not a readable PyTorch file ({detail[:120]})"
     detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return f"is not a readable PyTorch file ({detail[:200]})"
 

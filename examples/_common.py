@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import pathlib
 import sys
@@ -30,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from jaxinv.cli import ArgumentParser, count, number, positive, seed_number  # noqa: E402,F401
-from jaxinv.files import json_text  # noqa: E402
+from jaxinv.files import json_text, undefined_as_null  # noqa: E402
 from jaxinv.images import contrast_stretch  # noqa: E402
 from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
 
@@ -223,8 +224,11 @@ class Outputs:
         from jaxinv.images import atomic_write_bytes
 
         atomic_write_bytes(self.folder / "summary.md", ("\n".join(self.lines) + "\n").encode())
-        data = {"runs": self.runs, "figures": self.figures, "seconds": seconds, **self.extra}
-        atomic_write_bytes(self.folder / "metrics.json", (json_text(data, indent=2, default=_jsonable) + "\n").encode())
+        data = json.loads(json.dumps({"runs": self.runs, "figures": self.figures, "seconds": seconds, **self.extra},
+                                     default=_jsonable))
+        # A statistic that is undefined on a tiny run (a correlation over two layers) is null.
+        text = json_text(undefined_as_null(data), indent=2)
+        atomic_write_bytes(self.folder / "metrics.json", (text + "\n").encode())
         print(f"wrote {self.folder}/summary.md ({seconds:.0f} s)")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pathlib
 import secrets
@@ -20,7 +21,7 @@ from typing import Any
 from jaxinv.errors import JaxinvError
 
 __all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write_bytes", "write_json", "json_text",
-           "remove_stale_temporaries", "umask"]
+           "remove_stale_temporaries", "umask", "undefined_as_null"]
 
 #: The suffix that marks jaxinv's temporary files.
 TEMP_SUFFIX = ".jaxinv-tmp"
@@ -122,6 +123,18 @@ def json_text(value: Any, **options: Any) -> str:
     except ValueError as exc:
         raise JaxinvError(f"refusing to write a non-finite number into JSON ({exc}); this is a bug"
                           " in what computed it: please report it") from None
+
+
+def undefined_as_null(value: Any) -> Any:
+    """``value`` with NaN and infinities (an undefined statistic: a correlation over two
+    points, a PSNR of identical pictures) replaced by None, so it writes as JSON ``null``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: undefined_as_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [undefined_as_null(v) for v in value]
+    return value
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

@@ -126,3 +126,10 @@ def test_every_committed_json_loads_with_a_strict_parser():
                     json.loads(line, parse_constant=refuse)
                 except ValueError as exc:
                     pytest.fail(f"{path.relative_to(REPO)}: {exc}")
+
+
+def test_undefined_statistics_become_null():
+    value = {"r": float("nan"), "psnr": [1.0, float("inf")], "n": 3, "name": "x"}
+    assert files.undefined_as_null(value) == {"r": None, "psnr": [1.0, None], "n": 3, "name": "x"}
+    assert json.loads(files.json_text(files.undefined_as_null(value))) == {"r": None, "psnr": [1.0, None],
+                                                                           "n": 3, "name": "x"}

@@ -37,8 +37,9 @@ def load(path: str | os.PathLike, *, gray: bool = False, max_pixels: int | None 
         raise JaxinvError(f"image file {str(path)!r} not found; check the path")
     if path.is_dir():
         raise JaxinvError(f"{str(path)!r} is a folder, not an image file; pass a picture file")
+    unreadable = f"image file {str(path)!r} is not readable (permission denied); check its permissions"
     if not os.access(path, os.R_OK):
-        raise JaxinvError(f"image file {str(path)!r} is not readable (permission denied); check its permissions")
+        raise JaxinvError(unreadable)
     if path.stat().st_size == 0:
         raise JaxinvError(f"image file {str(path)!r} is empty; pass a valid picture file")
     try:
@@ -49,8 +50,7 @@ def load(path: str | os.PathLike, *, gray: bool = False, max_pixels: int | None 
     except JaxinvError:
         raise
     except PermissionError:
-        raise JaxinvError(f"image file {str(path)!r} is not readable (permission denied); check its permissions"
-                          ) from None
+        raise JaxinvError(unreadable) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise JaxinvError(
             f"cannot read {str(path)!r} as a picture ({type(exc).__name__}); pass a PNG, JPEG or other"

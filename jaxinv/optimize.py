@@ -98,9 +98,7 @@ class Problem:
 
     def solver(self, params: Any) -> Solver:
         """The pure core's solver of one problem of this kind (`jaxinv.core.Solver`)."""
-        preset = self.preset()
-        return Solver(self.features, params, preset.objective, preset.parametrisation, preset.optimizer,
-                      schedule=self.schedule, image_shape=tuple(self.image_shape), copies=self.copies)
+        return self.preset().solver(self.features, params, image_shape=self.image_shape, copies=self.copies)
 
     def without_weights(self) -> "Problem":
         """The same program with the objective's weights at fixed placeholders: problems that

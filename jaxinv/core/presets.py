@@ -39,6 +39,11 @@ class Preset:
     optimizer: optax.GradientTransformation
     schedule: Schedule
 
+    def solver(self, features: Any, params: Any, *, image_shape: tuple[int, int, int], copies: int = 1) -> Solver:
+        """The `Solver` of one problem of representation ``features(params, x)`` under this preset."""
+        return Solver(features, params, self.objective, self.parametrisation, self.optimizer,
+                      schedule=self.schedule, image_shape=tuple(image_shape), copies=copies)
+
 
 def size_weight(config: PaperObjective, image_shape: tuple[int, int, int]) -> float:
     """c = min(1, HWC / N₀), N₀ = 227·227·3: the data term's weight (and the start's √c) below
@@ -79,11 +84,6 @@ def _ijcv_optimizer(schedule: Schedule, base_rate: float) -> optax.GradientTrans
     return ijcv_adagrad_momentum(schedule, base_rate=base_rate)
 
 
-def _solver(rep: Any, preset: Preset, image_shape: tuple[int, int, int], copies: int) -> Solver:
-    return Solver(rep.features, rep.params, preset.objective, preset.parametrisation, preset.optimizer,
-                  schedule=preset.schedule, image_shape=tuple(image_shape), copies=copies)
-
-
 def _shape(rep: Any, image_shape: tuple[int, int, int] | None) -> tuple[int, int, int]:
     shape = image_shape if image_shape is not None else rep.input_shape
     if shape is None:
@@ -100,7 +100,7 @@ def paper(rep: Any, *, image_shape: tuple[int, int, int] | None = None, lambda_t
                             lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha))
     shape = _shape(rep, image_shape)
     preset = paper_preset(config, resolve_schedule(schedule if schedule is not None else rep.schedule), shape)
-    return _solver(rep, preset, shape, copies)
+    return preset.solver(rep.features, rep.params, image_shape=shape, copies=copies)
 
 
 def ijcv(rep: Any, *, image_shape: tuple[int, int, int] | None = None, data_weight: float = 1.0,
@@ -109,4 +109,4 @@ def ijcv(rep: Any, *, image_shape: tuple[int, int, int] | None = None, data_weig
     config = IJCVObjective(data_weight=data_weight)
     shape = _shape(rep, image_shape)
     preset = ijcv_preset(config, resolve_schedule(schedule), shape, jitter=config.jitter_for(rep.stride))
-    return _solver(rep, preset, shape, copies)
+    return preset.solver(rep.features, rep.params, image_shape=shape, copies=copies)

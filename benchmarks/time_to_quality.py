@@ -109,14 +109,14 @@ def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
 
 def tune(rep, pictures, key) -> dict[str, float]:
     """The setting of each optimiser with the fewest mean evaluations to quality on ``pictures``."""
+    keys = [jax.random.fold_in(key, 1000 + i) for i in range(len(pictures))]
+    bars = [trace(rep, picture, "paper", None, key=k)["errors"][-1] for (_, picture), k in zip(pictures, keys)]
     chosen = {}
     for kind, grid in (("adam", ADAM_RATES), ("lbfgs", LBFGS_MEMORY)):
         scores = {}
         for setting in grid:
             costs = []
-            for i, (_, picture) in enumerate(pictures):
-                k = jax.random.fold_in(key, 1000 + i)
-                bar = trace(rep, picture, "paper", None, key=k)["errors"][-1]
+            for (_, picture), k, bar in zip(pictures, keys, bars):
                 run = trace(rep, picture, kind, setting, key=k)
                 evaluations, _ = to_quality(run, bar)
                 costs.append(evaluations if evaluations is not None else 2 * run["evaluations"][-1])

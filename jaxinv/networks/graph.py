@@ -210,28 +210,32 @@ class Graph(nnx.Module):
                 mods[n.name] = _module(n, arrays)
         self.layers = nnx.Dict(mods)
 
-    def __call__(self, x: jax.Array, *, layer: str) -> jax.Array:
-        return self.activations(x, layer=layer)[layer]
+    def __call__(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> jax.Array:
+        return self.activations(x, layer=layer, relu_slope=relu_slope)[layer]
 
-    def activations(self, x: jax.Array, *, layer: str) -> dict[str, jax.Array]:
-        """Every activation computed on the way to ``layer`` (its ancestors only)."""
+    def activations(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> dict[str, jax.Array]:
+        """Every activation computed on the way to ``layer`` (its ancestors only).
+
+        ``relu_slope`` > 0 makes every ReLU leaky (`layers.leaky_relu`), as IJCV 2016's
+        activation maximisation does; 0 is the network as it was trained.
+        """
         needed = ancestors(self.nodes, layer)
         acts = {"data": x}
         for n in self.nodes:
             if n.name not in needed:
                 continue
-            acts[n.name] = self._apply(n, [acts[i] for i in n.inputs])
+            acts[n.name] = self._apply(n, [acts[i] for i in n.inputs], relu_slope)
             if n.name == layer:
                 del acts["data"]
                 return acts
         raise KeyError(layer)
 
-    def _apply(self, n: Node, xs: list[jax.Array]) -> jax.Array:
+    def _apply(self, n: Node, xs: list[jax.Array], relu_slope: float = 0.0) -> jax.Array:
         x = xs[0]
         if n.op in PARAM_OPS:
             return self.layers[n.name](x)
         if n.op == "relu":
-            return L.relu(x)
+            return L.leaky_relu(x, relu_slope) if relu_slope else L.relu(x)
         if n.op == "maxpool":
             k, s, p = _pool_kernel(n, x.shape[1:])
             return L.max_pool(x, kernel=k, stride=s, pad=p, ceil=n.ceil)

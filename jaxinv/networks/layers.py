@@ -26,7 +26,7 @@ from flax import nnx
 
 __all__ = [
     "Conv", "Linear", "avg_pool", "caffe_pool_size", "conv2d", "floor_pool_size", "linear", "lrn",
-    "max_pool", "relu", "softmax",
+    "max_pool", "relu", "leaky_relu", "softmax",
 ]
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -121,6 +121,16 @@ def linear(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
 def relu(x: jax.Array) -> jax.Array:
     """Caffe ``ReLU`` (negative_slope 0)."""
     return jnp.maximum(x, 0.0)
+
+
+def leaky_relu(x: jax.Array, slope: float) -> jax.Array:
+    """``max(x, 0) + slope · min(x, 0)``: a ReLU that lets a little of the negative side through.
+
+    IJCV 2016's activation maximisation makes every ReLU leaky (slope 0.05, the
+    ``opts.leak`` of the authors' ``get_preimage_opts.m``) so that a unit switched off by a
+    ReLU still passes a gradient; ``slope = 0`` is `relu`.
+    """
+    return jnp.maximum(x, 0.0) + slope * jnp.minimum(x, 0.0)
 
 
 def softmax(x: jax.Array) -> jax.Array:

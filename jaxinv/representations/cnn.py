@@ -20,8 +20,11 @@ from typing import Any
 
 import jax
 
+from flax import nnx
+
+from jaxinv.errors import JaxinvError
 from jaxinv.networks.graph import infer_shapes
-from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
+from jaxinv.networks.registry import Features, _graphdef, receptive_field, resolve_layer, spec
 from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 from jaxinv.weights.loading import load_network
@@ -85,25 +88,40 @@ def lambda_by_receptive_field(size: int, input_size: int) -> float:
 class CNNFeatures:
     """``features(params, x)`` on one image (S, S, 3): the code at ``layer``.
 
-    Frozen so that equal (network, layer) compare and hash equal, and jit reuses programs.
+    Frozen so that equal (network, layer, slope) compare and hash equal, and jit reuses
+    programs. ``relu_slope`` > 0 makes every ReLU on the way leaky (IJCV 2016's activation
+    maximisation, slope 0.05); 0, the default, is the network as trained, computed exactly as
+    before the option existed.
     """
 
     network: str
     layer: str
+    relu_slope: float = 0.0
 
     def __call__(self, params: Any, x: jax.Array) -> jax.Array:
-        return Features(self.network)(params, x[None], layer=self.layer)[0]
+        if not self.relu_slope:
+            return Features(self.network)(params, x[None], layer=self.layer)[0]
+        model = nnx.merge(_graphdef(self.network), params)
+        return model(x[None], layer=self.layer, relu_slope=self.relu_slope)[0]
 
 
 def cnn(name: str, *, layer: str, weights: str | pathlib.Path | dict | None = None,
-        prototxt: str | pathlib.Path | None = None) -> Representation:
-    """Layer ``layer`` of network ``name`` (weights: a file, blobs, or None for the cache)."""
+        prototxt: str | pathlib.Path | None = None, relu_slope: float = 0.0) -> Representation:
+    """Layer ``layer`` of network ``name`` (weights: a file, blobs, or None for the cache).
+
+    ``relu_slope``: 0 (default) is the trained network; a slope in (0, 1) makes every ReLU
+    before ``layer`` leaky, ``max(x, 0) + slope·min(x, 0)`` (IJCV 2016 maximises activations
+    with 0.05).
+    """
     spec(name)
     layer = resolve_layer(name, layer)
+    if not 0.0 <= relu_slope < 1.0:
+        raise JaxinvError(f"relu_slope = {relu_slope}; use a slope in [0, 1) (0 = the trained network,"
+                          " 0.05 = IJCV 2016's maximisation)")
     net = load_network(name, weights=weights, prototxt=prototxt)
     return Representation(
         name=f"{name}:{layer}",
-        features=CNNFeatures(name, layer),
+        features=CNNFeatures(name, layer, float(relu_slope)),
         params=net.params,
         input_shape=(net.input_size, net.input_size, 3),
         channels=3,

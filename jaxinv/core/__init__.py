@@ -3,32 +3,49 @@ optimisers, and a solver of one problem that `jax.jit`, `jax.vmap`, `jax.grad` a
 transform. Knows nothing of files, progress bars or the host's batching (`jaxinv.inversion`).
 """
 
+from jaxinv.core.colour import DecorrelatedColour, natural_statistics
+from jaxinv.core.fourier import Fourier, Maco
+from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, ScaledPixels
 from jaxinv.core.presets import Preset, ijcv, ijcv_preset, paper, paper_preset
 from jaxinv.core.solver import Solver, SolverState
 from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum, staged
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, InnerProduct, L2ToPicture,
                                NormalisedData, Objective, Term, TermInputs, TotalVariation)
+from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
 
 __all__ = [
     "AlphaNorm",
     "BallPixels",
+    "Bounded",
     "BoundedAlphaNorm",
     "BoundedTotalVariation",
+    "DecorrelatedColour",
+    "Fourier",
     "InnerProduct",
+    "InputMap",
+    "Jitter",
     "L2ToPicture",
+    "Maco",
     "NormalisedData",
     "Objective",
+    "Pad",
     "Preset",
+    "Rotate",
+    "Scale",
     "ScaledPixels",
     "Solver",
     "SolverState",
     "Term",
     "TermInputs",
+    "ToInput",
     "TotalVariation",
+    "Transformed",
     "ijcv",
     "ijcv_adagrad_momentum",
     "ijcv_preset",
+    "input_map",
+    "natural_statistics",
     "paper",
     "paper_momentum",
     "paper_preset",

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinv.core.transforms import Jitter
 from jaxinv.objective import SIGMA, project_to_ball
 
 __all__ = ["ScaledPixels", "BallPixels"]
@@ -66,8 +67,9 @@ class BallPixels:
     """IJCV's pixels: x itself, kept in the ball ‖x_p‖ ≤ B+, seen through a random crop.
 
     The variable is the picture padded by J − 1 pixels; each step the representation sees an
-    H × W crop at an integer offset drawn from the step's key (jitter), and without a key (or
-    where the stage turns jitter off) the centre crop. The start is U[−1, 1] noise divided by
+    H × W crop at an integer offset drawn from the step's key (jitter, one instance of
+    `jaxinv.core.transforms.Jitter`), and without a key (or where the stage turns jitter off)
+    the centre crop. The start is U[−1, 1] noise divided by
     its 95th percentile, times B/√3.
 
     Attributes:
@@ -89,15 +91,7 @@ class BallPixels:
         return noise / jnp.percentile(noise, 95) * (self.bound / np.sqrt(3.0))
 
     def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        h = variables.shape[-3] - self.jitter + 1
-        w = variables.shape[-2] - self.jitter + 1
-        centre = (self.jitter - 1) // 2
-        if key is None or self.jitter == 1:
-            return variables[..., centre:centre + h, centre:centre + w, :]
-        shift = jax.random.randint(key, (2,), 0, self.jitter)
-        offset = (jnp.where(active, shift[0], centre), jnp.where(active, shift[1], centre))
-        return jax.lax.dynamic_slice(variables, (0, offset[0], offset[1], 0),
-                                     (variables.shape[0], h, w, variables.shape[-1]))
+        return Jitter(self.jitter)(variables, key=key, active=active)
 
     def pixels(self, variables: jax.Array) -> jax.Array:
         return variables

@@ -1,4 +1,4 @@
-"""The command line: ``jaxinv invert | reps | weights``.
+"""The command line: ``jaxinv invert | reps | weights | maximize | caricature``.
 
 With no arguments, ``jaxinv`` inverts the HOG of scikit-image's astronaut (the paper's
 shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2.
@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from jaxinv.cli_visualize import register as register_visualize  # its helpers passed in: no import cycle
+    register_visualize(sub, number=number, count=count, seed_number=seed_number, check_out=_check_out)
     return parser
 
 

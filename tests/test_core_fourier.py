@@ -26,13 +26,14 @@ def avgpool_problem():
     return rep, picture, rep.features(None, jnp.asarray(rep.preprocess(picture)))
 
 
-def avgpool_solver(parametrisation, *, rate: float, steps: int, tv: float = 1e-10, views_off: int = 0) -> Solver:
+def avgpool_solver(parametrisation, *, rate: float, steps: int, tv: float = 1e-10, random_views: int = 0) -> Solver:
     """Adam in two stages (rate, rate/10), NormalisedData + tv · TV² on the RGB picture; with
-    ``views_off`` > 0 a last stage of that length at rate/10 with random views off."""
+    ``random_views`` > 0 a first stage of that length at ``rate`` with random views, and the
+    two stages without them."""
     rep, _, _ = avgpool_problem()
-    stages = [Stage(rate, steps), Stage(rate * 0.1, steps)]
-    if views_off:
-        stages.append(Stage(rate * 0.1, views_off, jitter=False))
+    views = random_views > 0
+    stages = [Stage(rate, random_views)] if views else []
+    stages += [Stage(rate, steps, jitter=not views), Stage(rate * 0.1, steps, jitter=not views)]
     schedule = Schedule(tuple(stages))
     objective = NormalisedData() + tv * TotalVariation(beta=2.0)
     return Solver(rep.features, None, objective, parametrisation, staged(optax.adam, schedule),

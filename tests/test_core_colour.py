@@ -25,7 +25,7 @@ from jaxinv.core import Bounded, DecorrelatedColour, Fourier, ScaledPixels, ToIn
 from jaxinv.core.colour import colour_moments
 from jaxinv.errors import JaxinvError
 from jaxinv.representation import Representation
-from test_core_fourier import SIZE, avgpool_problem, avgpool_solver, check_jit_vmap_and_bits, final_error
+from test_core_fourier import SIZE, avgpool_problem, avgpool_solver, final_error
 from test_imagenet100 import pictures_folder
 
 STATISTICS = REPO / "jaxinv" / "data" / "natural_statistics.json"
@@ -120,11 +120,6 @@ def test_decorrelated_pixels_bounded_invert_average_pooling(kind):
     parametrisation = ToInput(Bounded(DecorrelatedColour(ScaledPixels(sigma=1.0)), kind=kind), input_map(rep))
     assert parametrisation.variable_shape((SIZE, SIZE, 3), 1) == (1, SIZE, SIZE, 3)
     assert final_error(avgpool_solver(parametrisation, rate=0.1, steps=150), target) < 1e-2
-
-
-def test_decorrelated_colour_under_jit_and_vmap_same_key_same_bits():
-    rep, _, _ = avgpool_problem()
-    check_jit_vmap_and_bits(ToInput(Bounded(DecorrelatedColour(ScaledPixels(sigma=1.0))), input_map(rep)))
 
 
 def test_the_statistics_file_is_package_data():

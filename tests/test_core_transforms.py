@@ -94,6 +94,7 @@ def test_transformed_fourier_inverts_average_pooling_through_the_solver():
 
 
 def test_transformed_under_jit_and_vmap_same_key_same_bits():
+    """The whole lucid-style chain: Fourier, decorrelated colour, sigmoid, ToInput, Transformed."""
     rep, _, _ = avgpool_problem()
     check_jit_vmap_and_bits(lucid(rep))
     assert hash(lucid(rep)) == hash(lucid(rep))

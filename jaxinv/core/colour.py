@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinv.core.pointwise import Pointwise
+
 __all__ = ["NaturalStatistics", "natural_statistics", "colour_moments", "DecorrelatedColour"]
 
 STATISTICS_FILE = "natural_statistics.json"
@@ -99,12 +101,13 @@ def _default_sqrt_covariance() -> tuple[tuple[float, ...], ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class DecorrelatedColour:
+class DecorrelatedColour(Pointwise):
     """p = μ + S t: the inner parametrisation's 3-channel values t mapped to RGB in [0, 255].
 
     Attributes:
       inner: any parametrisation whose images have 3 channels (`Fourier`, `Maco`, or
-        ``ScaledPixels(sigma=1.0)`` for plain pixels in the whitened space).
+        ``ScaledPixels(sigma=1.0)`` for plain pixels in the whitened space). Regularisers
+        see the RGB picture ([0, 255] units).
       mean: μ (natural pictures' mean colour by default).
       sqrt_covariance: S = Σ^{1/2} (natural pictures' by default).
     """
@@ -112,12 +115,6 @@ class DecorrelatedColour:
     inner: Any
     mean: tuple[float, ...] = dataclasses.field(default_factory=_default_mean)
     sqrt_covariance: tuple[tuple[float, ...], ...] = dataclasses.field(default_factory=_default_sqrt_covariance)
-
-    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
-        return self.inner.variable_shape(image_shape, copies)
-
-    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
-        return self.inner.init(key, image_shape, copies)
 
     def mix(self, values: jax.Array) -> jax.Array:
         """μ + S t on the last axis (t: (..., 3)); float32."""
@@ -129,16 +126,5 @@ class DecorrelatedColour:
         inverse = np.linalg.inv(np.asarray(self.sqrt_covariance, np.float64)).astype(np.float32)
         return (jnp.asarray(pictures, jnp.float32) - jnp.asarray(self.mean, jnp.float32)) @ inverse.T
 
-    def image(self, variables: Any, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        return self.mix(self.inner.image(variables, key=key, active=active))
-
-    def pixels(self, variables: Any) -> jax.Array:
-        """The RGB picture (TV and norms in [0, 255] units)."""
-        return self.mix(self.inner.pixels(variables))
-
-    def project(self, variables: Any) -> Any:
-        return self.inner.project(variables)
-
-    def variables_for(self, pictures: jax.Array) -> Any:
-        """The variables whose image is ``pictures`` (R, H, W, 3), where the inner one inverts."""
-        return self.inner.variables_for(self.unmix(pictures))
+    forward = mix
+    backward = unmix

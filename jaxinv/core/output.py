@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.core.colour import natural_statistics
+from jaxinv.core.pointwise import Pointwise
 from jaxinv.errors import JaxinvError
 
 __all__ = ["InputMap", "input_map", "ToInput", "Bounded"]
@@ -74,7 +75,7 @@ def input_map(rep: Any) -> InputMap:
 
 
 @dataclasses.dataclass(frozen=True)
-class ToInput:
+class ToInput(Pointwise):
     """x = map(inner's RGB picture): any picture parametrisation in a representation's input space.
 
     ``pixels`` stays the inner one's (the RGB picture), so regularisers keep [0, 255] units.
@@ -83,23 +84,14 @@ class ToInput:
     inner: Any
     map: InputMap = InputMap()
 
-    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
-        return self.inner.variable_shape(image_shape, copies)
+    def forward(self, pictures: jax.Array) -> jax.Array:
+        return self.map(pictures)
 
-    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
-        return self.inner.init(key, image_shape, copies)
-
-    def image(self, variables: Any, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        return self.map(self.inner.image(variables, key=key, active=active))
+    def backward(self, inputs: jax.Array) -> jax.Array:
+        return self.map.inverse(inputs)
 
     def pixels(self, variables: Any) -> jax.Array:
         return self.inner.pixels(variables)
-
-    def project(self, variables: Any) -> Any:
-        return self.inner.project(variables)
-
-    def variables_for(self, inputs: jax.Array) -> Any:
-        return self.inner.variables_for(self.map.inverse(inputs))
 
 
 def _natural_mean() -> tuple[float, ...]:
@@ -107,7 +99,7 @@ def _natural_mean() -> tuple[float, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Bounded:
+class Bounded(Pointwise):
     """The inner RGB picture kept in range: ``kind`` "sigmoid" (into (0, 255)) or "ball" (IJCV's B+).
 
     Attributes:
@@ -126,7 +118,7 @@ class Bounded:
         if self.kind not in ("sigmoid", "ball"):
             raise JaxinvError(f"Bounded(kind={self.kind!r}); use 'sigmoid' or 'ball'")
 
-    def bound(self, pictures: jax.Array) -> jax.Array:
+    def forward(self, pictures: jax.Array) -> jax.Array:
         if self.kind == "sigmoid":
             return 255.0 * jax.nn.sigmoid((pictures - 127.5) / SIGMOID_SCALE)
         centre = jnp.asarray(self.centre, jnp.float32)
@@ -134,24 +126,9 @@ class Bounded:
         norm = jnp.sqrt(jnp.sum(offset * offset, axis=-1, keepdims=True) + 1e-12)
         return centre + offset * jnp.minimum(1.0, self.radius / norm)
 
-    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
-        return self.inner.variable_shape(image_shape, copies)
-
-    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
-        return self.inner.init(key, image_shape, copies)
-
-    def image(self, variables: Any, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        return self.bound(self.inner.image(variables, key=key, active=active))
-
-    def pixels(self, variables: Any) -> jax.Array:
-        return self.bound(self.inner.pixels(variables))
-
-    def project(self, variables: Any) -> Any:
-        return self.inner.project(variables)
-
-    def variables_for(self, pictures: jax.Array) -> Any:
+    def backward(self, pictures: jax.Array) -> jax.Array:
         """The inverse of the sigmoid (pictures strictly inside (0, 255)); the ball has none."""
         if self.kind != "sigmoid":
             raise JaxinvError("Bounded(kind='ball') is not invertible; start from the inner parametrisation")
         p = jnp.clip(jnp.asarray(pictures, jnp.float32) / 255.0, 1e-6, 1 - 1e-6)
-        return self.inner.variables_for(127.5 + SIGMOID_SCALE * (jnp.log(p) - jnp.log1p(-p)))
+        return 127.5 + SIGMOID_SCALE * (jnp.log(p) - jnp.log1p(-p))

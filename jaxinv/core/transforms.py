@@ -93,39 +93,52 @@ def warp(images: jax.Array, matrix: jax.Array) -> jax.Array:
     return jax.vmap(per_channel)(images)
 
 
+class _RandomWarp:
+    """A warp about the centre whose matrix is drawn from the key; the identity at zero strength."""
+
+    def strength(self) -> float:
+        raise NotImplementedError
+
+    def matrix(self, key: jax.Array, active) -> jax.Array:
+        raise NotImplementedError
+
+    def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return size
+
+    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+        if self.strength() == 0 or key is None:
+            return images
+        return warp(images, self.matrix(key, active))
+
+
 @dataclasses.dataclass(frozen=True)
-class Scale:
+class Scale(_RandomWarp):
     """A zoom about the centre by s = 1 + U[−max_change, max_change] (s > 1 enlarges)."""
 
     max_change: float = 0.0
 
-    def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        return size
+    def strength(self) -> float:
+        return self.max_change
 
-    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        if self.max_change == 0 or key is None:
-            return images
+    def matrix(self, key: jax.Array, active) -> jax.Array:
         change = jax.random.uniform(key, (), jnp.float32, -self.max_change, self.max_change)
-        factor = 1.0 + jnp.where(active, change, 0.0)
-        return warp(images, jnp.eye(2, dtype=jnp.float32) / factor)
+        return jnp.eye(2, dtype=jnp.float32) / (1.0 + jnp.where(active, change, 0.0))
 
 
 @dataclasses.dataclass(frozen=True)
-class Rotate:
+class Rotate(_RandomWarp):
     """A rotation about the centre by U[−max_degrees, max_degrees] degrees."""
 
     max_degrees: float = 0.0
 
-    def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        return size
+    def strength(self) -> float:
+        return self.max_degrees
 
-    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
-        if self.max_degrees == 0 or key is None:
-            return images
+    def matrix(self, key: jax.Array, active) -> jax.Array:
         degrees = jax.random.uniform(key, (), jnp.float32, -self.max_degrees, self.max_degrees)
         angle = jnp.where(active, degrees, 0.0) * (math.pi / 180.0)
         cos, sin = jnp.cos(angle), jnp.sin(angle)
-        return warp(images, jnp.stack([jnp.stack([cos, -sin]), jnp.stack([sin, cos])]))
+        return jnp.stack([jnp.stack([cos, -sin]), jnp.stack([sin, cos])])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,7 +86,7 @@ def test_a_single_frequency_variable_is_the_cosine_the_docstring_says():
     y, x = np.mgrid[:h, :w]
     phase = 2 * np.pi * (ky * y / h + kx * x / w)
     for decay in (1.0, 2.0):
-        amplitude = 2 * (f0 / f) ** decay / np.sqrt(h * w)
+        amplitude = 2 * (f0 / f) ** decay
         real = np.zeros((1, 3, h, w), np.float32)
         real[0, 1, ky, kx] = 1.0                    # the real part of coefficient (ky, kx)
         image = np.asarray(Fourier(decay=decay).image(jnp.asarray(real)))
@@ -97,8 +97,8 @@ def test_a_single_frequency_variable_is_the_cosine_the_docstring_says():
         image = np.asarray(Fourier(decay=decay).image(jnp.asarray(imag)))
         np.testing.assert_allclose(image[0, :, :, 1], -amplitude * np.sin(phase), atol=1e-6)
     dc = np.zeros((1, 3, h, w), np.float32)
-    dc[0, 0, 0, 0] = 1.0                            # the guard: DC has scale 1, not 1/0
-    np.testing.assert_allclose(Fourier().image(jnp.asarray(dc))[..., 0], 1 / np.sqrt(h * w), rtol=1e-6)
+    dc[0, 0, 0, 0] = 1.0                            # the guard: DC has the lowest frequency's scale, not 1/0
+    np.testing.assert_allclose(Fourier().image(jnp.asarray(dc))[..., 0], 1.0, rtol=1e-6)
 
 
 def maco_amplitudes(maco: Maco, variables) -> np.ndarray:
@@ -127,7 +127,7 @@ def test_maco_keeps_the_amplitude_fixed_through_adam_steps():
 def test_fourier_with_decorrelated_colour_inverts_average_pooling():
     rep, _, target = avgpool_problem()
     parametrisation = ToInput(DecorrelatedColour(Fourier()), input_map(rep))
-    assert final_error(avgpool_solver(parametrisation, rate=0.3, steps=150), target) < 1e-2
+    assert final_error(avgpool_solver(parametrisation, rate=0.05, steps=100), target) < 1e-2
 
 
 def test_maco_inverts_average_pooling_of_a_maco_picture():

@@ -5,12 +5,14 @@ X has H × (W//2 + 1) complex coefficients at frequencies f = (k_y/H, k_x/W) in 
 pixel (`frequency_magnitudes`). Two parametrisations:
 
 - `Fourier` (Olah et al., "Feature Visualization", Distill 2017): X = a(f) · Z, Z the
-  variables, a(f) = (f₀ / max(|f|, f₀))^d with f₀ = 1/max(H, W) the lowest non-zero
-  frequency (`spectrum_scale`). The guard f₀ gives the DC term (the mean) and the lowest
-  frequency the same scale 1 instead of an infinite one; every higher frequency is damped
-  by (f₀/|f|)^d, so a gradient step, which moves Z's coefficients alike, moves the image's
-  low frequencies faster (by a(f)² against plain pixels). A unit real coefficient of Z at a
-  frequency with 0 < k_x < W/2 is the cosine 2 a(f)/√(HW) · cos(2π(k_y y/H + k_x x/W)).
+  variables, a(f) = √(HW) · (f₀ / max(|f|, f₀))^d with f₀ = 1/max(H, W) the lowest non-zero
+  frequency (`spectrum_scale`). The guard f₀ gives the DC term (the mean) the scale of the
+  lowest frequency instead of an infinite one; every higher frequency is damped by
+  (f₀/|f|)^d, so a gradient step, which moves Z's coefficients alike, moves the image's low
+  frequencies faster (by a(f)² against plain pixels). √(HW) makes a step's effect on the
+  image independent of its size: a unit DC coefficient is the constant image 1, and a unit
+  real coefficient at a frequency with 0 < k_x < W/2 is the cosine
+  2 (f₀/|f|)^d · cos(2π(k_y y/H + k_x x/W)) (its imaginary part: −2 (f₀/|f|)^d · sin).
 - `Maco` (Fel et al., "Unlocking Feature Visualization for Deeper Networks with MAgnitude
   Constrained Optimization", NeurIPS 2023): X = A(f) · Z/|Z|: only the phase of Z reaches
   the image; the amplitude A is the mean amplitude spectrum of natural pictures (whitened
@@ -47,9 +49,9 @@ def frequency_magnitudes(h: int, w: int) -> np.ndarray:
 
 
 def spectrum_scale(h: int, w: int, decay: float) -> np.ndarray:
-    """a(f) = (f₀ / max(|f|, f₀))^d, f₀ = 1/max(H, W): 1 at DC and the lowest frequency."""
+    """a(f) = √(HW) (f₀ / max(|f|, f₀))^d, f₀ = 1/max(H, W): √(HW) at DC and the lowest frequency."""
     f0 = 1.0 / max(h, w)
-    return (f0 / np.maximum(frequency_magnitudes(h, w), f0)) ** float(decay)
+    return np.sqrt(h * w) * (f0 / np.maximum(frequency_magnitudes(h, w), f0)) ** float(decay)
 
 
 def _self_conjugate_columns(w: int) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ from jaxinv.representations.dsift import dsift
 from jaxinv.representations.hog import hog
 from jaxinv.representations.pooling import average_pool
 from jaxinv.schedules import Schedule, Stage
+from jaxinv.visualize import Visualization, caricature, maximize
 
 __version__ = "0.1.0"
 
@@ -28,8 +29,10 @@ __all__ = [
     "SIGMA",
     "Schedule",
     "Stage",
+    "Visualization",
     "adagrad_momentum_with_reset",
     "average_pool",
+    "caricature",
     "cnn",
     "core",
     "dsift",
@@ -39,6 +42,7 @@ __all__ = [
     "invert",
     "invert_batch",
     "masks",
+    "maximize",
     "metrics",
     "momentum_with_reset",
     "networks",

@@ -78,7 +78,7 @@ def _run_maximize(args, check_out) -> int:
 
     from jaxinv import registry
     from jaxinv.errors import JaxinvError
-    from jaxinv.visualize import maximize
+    from jaxinv.visualize import maximize, plan_maximization
 
     if args.image is not None:
         raise JaxinvError(f"maximize starts from noise and takes no picture ({args.image}); to exaggerate a"
@@ -87,14 +87,15 @@ def _run_maximize(args, check_out) -> int:
         raise JaxinvError("name what to maximise: --channel K (repeatable) or --class C (repeatable), not both")
     out = check_out(args.out)
     rep = registry.get(args.rep, weights=args.weights)
+    choice = dict(channels=args.channel, class_=args.class_, neuron=_neuron(args.neuron), average=args.average,
+                  minimize=args.minimize, image_size=args.image_size)
+    plan_maximization(rep, **choice)  # every refusal before any output
     print(f"jaxinv: maximizing {len(args.channel or args.class_)} unit(s) of {rep.name}, {args.seeds} seed(s),"
           f" on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = maximize(rep, key=jax.random.key(args.seed), channels=args.channel, class_=args.class_,
-                          neuron=_neuron(args.neuron), average=args.average, minimize=args.minimize,
-                          seeds=args.seeds, diversity=args.diversity, relu_slope=args.relu_slope,
-                          iterations=args.iterations, image_size=args.image_size, progress=not args.no_progress)
+        result = maximize(rep, key=jax.random.key(args.seed), **choice, seeds=args.seeds, diversity=args.diversity,
+                          relu_slope=args.relu_slope, iterations=args.iterations, progress=not args.no_progress)
     _say(caught)
     _write(out, result, {"command": "maximize", "seed": args.seed, "iterations": args.iterations,
                          "relu_slope": args.relu_slope, "diversity": args.diversity})

@@ -36,7 +36,7 @@ from jaxinv.representation import Representation
 from jaxinv.representations.cnn import CNNFeatures
 from jaxinv.targets import check_key
 
-__all__ = ["Visualization", "maximize", "caricature", "unit_extremes", "logits_layer", "input_size", "code_shape"]
+__all__ = ["Visualization", "MaximizationPlan", "plan_maximization", "maximize", "caricature", "unit_extremes", "logits_layer", "input_size", "code_shape"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,34 +219,33 @@ def _result(rep, solver, states, units, energy, *, reference, labels, start) -> 
                          int(inputs.shape[-2]), rep.name, time.perf_counter() - start)
 
 
-def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuron: Sequence[int] | None = None,
-             class_: Any = None, direction: Any = None, average: bool = False, minimize: bool = False,
-             seeds: int = 1, diversity: float | None = None, relu_slope: float = V.LEAKY_SLOPE,
-             iterations: int = V.MAXIMIZATION_ITERATIONS, image_size: int | None = None, unit_max: Any = None,
-             progress: Any = False) -> Visualization:
-    """IJCV activation maximisation of one objective per element, all in one compiled program.
+@dataclasses.dataclass(frozen=True)
+class MaximizationPlan:
+    """What `maximize` will optimise, checked: B objectives at one layer and input size.
 
-    Args:
-      rep: a layer of a network, ``jaxinv.cnn(NETWORK, layer=...)``; with ``class_`` any layer of
-        it (the class scores, `logits_layer`, are used).
-      key: a `jax.random` key; every element starts from the same R starts drawn from it, so an
-        element's result does not depend on the others in its batch.
-      channels: a channel or several (one element each); ``class_``: a class or several;
-        ``direction``: a vector in channel space or several (B, C). Exactly one of the three.
-      neuron: (row, column) of the neuron in the code (default: the centre, the authors' choice).
-      average: maximise the channel's (or direction's) spatial mean instead of one neuron.
-      minimize: lower the unit instead (e → −e).
-      seeds: R starts per element, optimised jointly; ``diversity``: the weight of `Diversity`
-        across them (None: none, each seed moves as it would alone).
-      relu_slope: the leaky ReLUs during the optimisation (0.05, the authors'; 0 = as trained).
-      iterations: steps at the IJCV rate (300, the authors'); image_size: the input's side
-        (default `input_size`, the authors' rule).
-      unit_max: m of `unit_weight` per element (default: the measured maxima, `unit_extremes`).
-      progress: True for a tqdm bar, or a callable given the steps done.
+    Attributes:
+      network, layer: where (the logits layer for classes); image_size: the input's side S.
+      labels: one per element; units: the unweighted directions u (B, *code), values are ⟨Φ(x), u⟩;
+      targets: e = ±(10000/rf²)/m · u, what the solver raises (B, *code); reference: ±m (B,).
+      field, stride: the layer's receptive field (size, stride) in input pixels.
     """
-    start = time.perf_counter()
+
+    network: str
+    layer: str
+    image_size: int
+    labels: tuple[str, ...]
+    units: jax.Array
+    targets: jax.Array
+    reference: np.ndarray
+    field: int
+    stride: int
+
+
+def plan_maximization(rep: Representation, *, channels: Any = None, neuron: Sequence[int] | None = None,
+                      class_: Any = None, direction: Any = None, average: bool = False, minimize: bool = False,
+                      image_size: int | None = None, unit_max: Any = None) -> MaximizationPlan:
+    """Check `maximize`'s choices and build its objectives without running anything (see `maximize`)."""
     features = _network_of(rep)
-    check_key(key)
     if sum(x is not None for x in (channels, class_, direction)) != 1:
         raise JaxinvError("name exactly one of channels=, class_= or direction=")
     network = features.network
@@ -263,14 +262,55 @@ def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuro
     m = _scale(stats, picked, average=average, minimize=minimize, unit_max=unit_max, count=len(labels))
     field, stride = receptive_field(network)[layer]
     sign = -1.0 if minimize else 1.0
-    targets = units * jnp.asarray(sign * V.unit_weight(field, 1, m), jnp.float32)[:, None, None, None]
-    leaky = CNNFeatures(network, layer, float(relu_slope))
-    preset = V.maximization_preset((size, size, 3), stride=stride, copies=int(seeds), iterations=iterations,
+    weights = jnp.asarray(sign * V.unit_weight(field, 1, m), jnp.float32)
+    targets = units * weights.reshape(-1, *([1] * (units.ndim - 1)))
+    return MaximizationPlan(network, layer, size, tuple(labels), units, targets, sign * m, int(field), int(stride))
+
+
+def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuron: Sequence[int] | None = None,
+             class_: Any = None, direction: Any = None, average: bool = False, minimize: bool = False,
+             seeds: int = 1, diversity: float | None = None, relu_slope: float = V.LEAKY_SLOPE,
+             iterations: int = V.MAXIMIZATION_ITERATIONS, image_size: int | None = None, unit_max: Any = None,
+             progress: Any = False) -> Visualization:
+    """IJCV activation maximisation of one objective per element, all in one compiled program.
+
+    Args:
+      rep: a layer of a network, ``jaxinv.cnn(NETWORK, layer=...)``; with ``class_`` any layer of
+        it (the class scores, `logits_layer`, are used).
+      key: a `jax.random` key; every element starts from the same R starts drawn from it, so an
+        element's result does not depend on the others in its batch.
+      channels: a channel or several (one element each); ``class_``: a class or several;
+        ``direction``: a vector in channel space or several (B, C). Exactly one of the three.
+      neuron: (row, column) of the neuron in the code (default: the centre, the authors' choice).
+      average: maximise the channel's (or direction's) spatial mean instead of one neuron.
+      minimize: lower the unit instead (e → −e; m is then |the smallest value|).
+      seeds: R starts per element, optimised jointly; ``diversity``: the weight of `Diversity`
+        across them (None: none, each seed moves as it would alone).
+      relu_slope: the leaky ReLUs during the optimisation (0.05, the authors'; 0 = as trained).
+      iterations: steps at the IJCV rate (300, the authors'); image_size: the input's side
+        (default `input_size`, the authors' rule).
+      unit_max: m of `unit_weight` per element (default: the measured extremes, `unit_extremes`;
+        for a direction v, Σ_c |v_c| m_c).
+      progress: True for a tqdm bar, or a callable given the steps done.
+    """
+    start = time.perf_counter()
+    check_key(key)
+    plan = plan_maximization(rep, channels=channels, neuron=neuron, class_=class_, direction=direction,
+                             average=average, minimize=minimize, image_size=image_size, unit_max=unit_max)
+    shape = (plan.image_size, plan.image_size, 3)
+    if not (isinstance(seeds, (int, np.integer)) and seeds >= 1):
+        raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
+    if not 0.0 <= relu_slope < 1.0:
+        raise JaxinvError(f"relu_slope = {relu_slope}; use a slope in [0, 1) (0.05 is the authors')")
+    leaky = CNNFeatures(plan.network, plan.layer, float(relu_slope))
+    preset = V.maximization_preset(shape, stride=plan.stride, copies=int(seeds), iterations=iterations,
                                    diversity=diversity)
-    solver = preset.solver(leaky, rep.params, image_shape=(size, size, 3), copies=int(seeds))
-    states = jax.vmap(lambda _: solver.init(key))(jnp.arange(len(labels)))
-    states, energy = _run(solver, states, targets, progress=progress, label=f"maximizing {network}:{layer}")
-    return _result(rep, solver, states, units, energy, reference=sign * m, labels=labels, start=start)
+    solver = preset.solver(leaky, rep.params, image_shape=shape, copies=int(seeds))
+    states = jax.vmap(lambda _: solver.init(key))(jnp.arange(len(plan.labels)))
+    states, energy = _run(solver, states, plan.targets, progress=progress,
+                          label=f"maximizing {plan.network}:{plan.layer}")
+    return _result(rep, solver, states, plan.units, energy, reference=plan.reference, labels=plan.labels,
+                   start=start)
 
 
 def caricature(picture: Any, rep: Representation, *, key: jax.Array, tether: float = 0.0,

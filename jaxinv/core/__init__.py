@@ -13,6 +13,9 @@ from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum, staged
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, InnerProduct, L2ToPicture,
                                NormalisedData, Objective, Term, TermInputs, TotalVariation)
 from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
+from jaxinv.core.visualization import (Diversity, caricature_direction, caricature_preset, channel_direction,
+                                       grid_spacing, maximization_preset, mosaic_direction, neuron_direction,
+                                       start_from, unit_weight, vector_direction)
 
 __all__ = [
     "AlphaNorm",
@@ -21,6 +24,7 @@ __all__ = [
     "BoundedAlphaNorm",
     "BoundedTotalVariation",
     "DecorrelatedColour",
+    "Diversity",
     "Fourier",
     "InnerProduct",
     "InputMap",
@@ -41,13 +45,23 @@ __all__ = [
     "ToInput",
     "TotalVariation",
     "Transformed",
+    "caricature_direction",
+    "caricature_preset",
+    "channel_direction",
+    "grid_spacing",
     "ijcv",
     "ijcv_adagrad_momentum",
     "ijcv_preset",
     "input_map",
+    "maximization_preset",
+    "mosaic_direction",
     "natural_statistics",
+    "neuron_direction",
     "paper",
     "paper_momentum",
     "paper_preset",
     "staged",
+    "start_from",
+    "unit_weight",
+    "vector_direction",
 ]

@@ -47,10 +47,13 @@ def final_error(solver: Solver, target, key=0) -> float:
 
 
 def check_jit_vmap_and_bits(parametrisation) -> None:
-    """jit(vmap over 2 keys × 2 targets) of a 3-step run equals the separate runs; same key, same bits."""
+    """jit(vmap over 2 keys × 2 targets) of a 3-step run equals the separate runs; same key, same bits.
+
+    Adam's first steps are ±rate wherever a gradient is tiny, so the batched program's other
+    summation order shows at ~rate/10 in [0, 255] units: the tolerance is 1e-2 at rate 0.01."""
     _, _, target = avgpool_problem()
-    solver = avgpool_solver(parametrisation, rate=0.1, steps=2)
-    solver = solver.replace(schedule=Schedule.of([(0.1, 3)]), optimizer=staged(optax.adam, [(0.1, 3)]))
+    solver = avgpool_solver(parametrisation, rate=0.01, steps=2)
+    solver = solver.replace(schedule=Schedule.of([(0.01, 3)]), optimizer=staged(optax.adam, [(0.01, 3)]))
     keys = jax.random.split(jax.random.key(3), 2)
     targets = jnp.stack([target, 0.5 * target])
     with jax.default_matmul_precision("highest"):
@@ -60,7 +63,7 @@ def check_jit_vmap_and_bits(parametrisation) -> None:
             for j in range(2):
                 one = single(keys[j], targets[i])[0]
                 np.testing.assert_allclose(solver.image(jax.tree.map(lambda a: a[i, j], both.variables)),
-                                           solver.image(one), rtol=1e-4, atol=1e-3)
+                                           solver.image(one), rtol=0, atol=1e-2)
         again = single(keys[1], targets[1])[0]
         np.testing.assert_array_equal(np.asarray(solver.image(one)), np.asarray(solver.image(again)))
         other = single(keys[0], targets[1])[0]

@@ -1,0 +1,78 @@
+"""``jaxinv maximize`` and ``jaxinv caricature``: outputs, one-line errors with exit status 2."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import shared_weights
+
+from jaxinv.cli import main
+
+WEIGHTS = ("squeezenet_v1.1", "squeezenet_v1.1.caffemodel")
+REP = "squeezenet1_1:fire3/expand3x3"
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return str(shared_weights().joinpath(*WEIGHTS))
+
+
+@pytest.fixture(scope="module")
+def picture_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pics") / "pic.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_maximize_writes_a_grid_one_cell_per_channel(tmp_path, weights, capsys):
+    out = tmp_path / "max"
+    code = main(["maximize", REP, "--channel", "2", "--channel", "7", "--seeds", "2", "--iterations", "5",
+                 "--weights", weights, "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    names = sorted(p.name for p in out.iterdir())
+    assert "grid.png" in names and "summary.json" in names and "channel_7_seed1.png" in names
+    assert len([n for n in names if n.endswith("_stretched.png")]) == 4
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
+    assert [c["label"] for c in summary["cells"]] == ["channel 2", "channel 7"]
+    assert summary["image_size"] == 32 and len(summary["cells"][0]["values"]) == 2
+    assert Image.open(out / "grid.png").size == (2 * 2 * 32, 2 * 32)  # ⌈√2⌉ cells a row, 2 seeds each
+    assert "x its extreme over the 100 ImageNet pictures" in capsys.readouterr().out
+
+
+def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, picture_file, capsys):
+    out = tmp_path / "car"
+    code = main(["caricature", picture_file, "--rep", REP, "--iterations", "5", "--image-size", "48",
+                 "--weights", weights, "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert {"original.png", "caricature_seed0.png", "summary.json"} <= {p.name for p in out.iterdir()}
+    assert Image.open(out / "original.png").size == (48, 48)
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
+    assert summary["cells"][0]["reference"] == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["maximize", REP, "--channel", "64"], "channel 64 is out of range"),
+    (["maximize", "squeezenet1_1:pool10", "--class", "1000"], "class 1000 is out of range"),
+    (["maximize", REP, "--channel", "0", "--neuron", "40,0"], "neuron row 40"),
+    (["maximize", REP, "--channel", "0", "--neuron", "x"], "ROW,COLUMN"),
+    (["maximize", REP, "PICTURE", "--channel", "0"], "takes no picture"),
+    (["maximize", REP], "--channel K"),
+    (["maximize", REP, "--channel", "-1"], "out of range"),
+    (["maximize", "hog", "--channel", "0"], "not a network layer"),
+    (["caricature", "--rep", REP], "needs a picture"),
+    (["caricature", "PICTURE"], "--rep"),
+])
+def test_bad_input_gives_one_line_and_status_2(args, words, weights, picture_file, tmp_path, capsys):
+    args = [picture_file if a == "PICTURE" else a for a in args]
+    if args[1] != "hog" and "--rep" in args or args[0] == "maximize" and args[1] != "hog":
+        args += ["--weights", weights]
+    try:
+        code = main([*args, "--out", str(tmp_path / "o"), "--no-progress"])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -81,6 +81,10 @@ def test_input_map_is_the_representations_preprocessing():
     mapped = input_map(cnn)
     np.testing.assert_allclose(mapped(jnp.asarray(picture)), cnn.preprocess(picture), atol=1e-3)
     np.testing.assert_allclose(mapped.inverse(cnn.preprocess(picture)), picture, atol=1e-3)
+    inputs = ToInput(DecorrelatedColour(Fourier()), mapped)          # regularisers see the input space
+    variables = inputs.variables_for(jnp.asarray(cnn.preprocess(picture))[None])
+    np.testing.assert_allclose(inputs.pixels(variables)[0], cnn.preprocess(picture), atol=2e-2)
+    np.testing.assert_array_equal(inputs.pixels(variables), inputs.image(variables))
 
 
 def test_input_map_refuses_gray_and_non_affine_inputs():

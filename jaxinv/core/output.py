@@ -78,7 +78,8 @@ def input_map(rep: Any) -> InputMap:
 class ToInput(Pointwise):
     """x = map(inner's RGB picture): any picture parametrisation in a representation's input space.
 
-    ``pixels`` stays the inner one's (the RGB picture), so regularisers keep [0, 255] units.
+    ``pixels`` are mapped too: regularisers see the input space, as the papers' do (the α-norm
+    of centred values; TV is the picture's wherever the map only permutes and shifts channels).
     """
 
     inner: Any
@@ -89,9 +90,6 @@ class ToInput(Pointwise):
 
     def backward(self, inputs: jax.Array) -> jax.Array:
         return self.map.inverse(inputs)
-
-    def pixels(self, variables: Any) -> jax.Array:
-        return self.inner.pixels(variables)
 
 
 def _natural_mean() -> tuple[float, ...]:

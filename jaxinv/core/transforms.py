@@ -20,6 +20,12 @@ the representation's: ``Transformed(p, (Jitter(J),))`` moves a picture J − 1 p
 as IJCV does. Every transformation at zero strength (``Pad(0)``, ``Jitter(1)``,
 ``Scale(0.0)``, ``Rotate(0.0)``) is the identity, statically. One draw per problem and step:
 the R images of a problem see the same view.
+
+The lucid-style prior (Fourier spectrum, decorrelated colour, sigmoid, random views) in the
+input space of representation ``rep``::
+
+    Transformed(ToInput(Bounded(DecorrelatedColour(Fourier())), input_map(rep)),
+                (Pad(8), Jitter(17), Scale(0.05), Rotate(5.0)))
 """
 
 from __future__ import annotations

@@ -112,7 +112,10 @@ def _add_invert(sub) -> None:
     p.add_argument("--coupled", action="store_true", help="optimise the seeds jointly (the paper's numRepeats)")
     p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's, or ijcv);"
                                       " with --method ijcv the rates multiply the IJCV base rate")
-    p.add_argument("--method", default="paper", choices=["paper", "ijcv"], help="CVPR 2015 or IJCV 2016 objective")
+    p.add_argument("--prior", choices=["paper", "ijcv", "lucid", "maco", "dip"],
+                   help="image prior (default paper): paper (CVPR 2015), ijcv (IJCV 2016), lucid (Fourier,"
+                        " decorrelated colour, random views), maco (phase-only Fourier), dip (Deep Image Prior)")
+    p.add_argument("--method", choices=["paper", "ijcv"], help="alias of --prior paper|ijcv")
     p.add_argument("--data-weight", type=number(float, above=0),
                    help="IJCV data weight C (with --method ijcv; default 1, the IJCV HOG/DSIFT code used 100)")
     p.add_argument("--lambda-tv", type=number(float, minimum=0),
@@ -131,6 +134,14 @@ def _add_invert(sub) -> None:
 def _check_options(args) -> None:
     from jaxinv.errors import JaxinvError
 
+    if args.method and args.prior and args.method != args.prior:
+        raise JaxinvError(f"--method {args.method} and --prior {args.prior} conflict; --method is an alias of"
+                          " --prior: pass one of them")
+    args.prior = args.method = args.prior or args.method or "paper"
+    if args.prior not in ("paper", "ijcv") and (args.coupled or args.data_weight is not None
+                                                or args.lambda_tv is not None or args.lambda_alpha is not None):
+        raise JaxinvError(f"--coupled/--data-weight/--lambda-tv/--lambda-alpha set the paper's and IJCV's"
+                          f" objectives; --prior {args.prior} has its own (drop them)")
     if args.method == "ijcv" and (args.lambda_tv is not None or args.lambda_alpha is not None):
         raise JaxinvError("--lambda-tv/--lambda-alpha weigh the paper's objective; with --method ijcv set"
                           " --data-weight instead")
@@ -193,16 +204,22 @@ def _run_invert(args) -> int:
         objective = IJCVObjective() if args.data_weight is None else IJCVObjective(data_weight=args.data_weight)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = invert(rep, picture, key=jax.random.key(args.seed), seeds=args.seeds, coupled=args.coupled,
-                        objective=objective, schedule=schedule, method=args.method, lambda_tv=args.lambda_tv,
-                        lambda_alpha=args.lambda_alpha, chunk=args.chunk, progress=not args.no_progress,
-                        keep_snapshots=False)
+        if args.prior in ("paper", "ijcv"):
+            result = invert(rep, picture, key=jax.random.key(args.seed), seeds=args.seeds, coupled=args.coupled,
+                            objective=objective, schedule=schedule, method=args.method, lambda_tv=args.lambda_tv,
+                            lambda_alpha=args.lambda_alpha, chunk=args.chunk, progress=not args.no_progress,
+                            keep_snapshots=False)
+        else:
+            from jaxinv.priors import invert_with_prior
+
+            result = invert_with_prior(picture, rep, prior=args.prior, key=jax.random.key(args.seed),
+                                       seeds=args.seeds, schedule=schedule)
     for warning in caught:  # one line each, without Python's source-line echo
         print(f"jaxinv: warning: {warning.message}", file=sys.stderr)
     rows = _write_outputs(out, rep, picture, result)
     from jaxinv.files import write_json
 
-    summary = {"representation": rep.name, "source": source, "method": args.method,
+    summary = {"representation": rep.name, "source": source, "method": args.method, "prior": args.prior,
                "input": _what_is_compared(rep, picture, source), "seed": args.seed,
                "iterations": int(result.energy.shape[-2]), "seconds": result.seconds, "seeds": rows}
     write_json(out / "summary.json", summary)

@@ -1,0 +1,188 @@
+"""Image priors by name: a parametrisation and an optimiser over a schedule, any objective.
+
+A `Prior` is what an image prior is, objective aside: the variables the optimiser moves, the
+map from them to the representation's input, and the optimiser run over its schedule.
+``prior.preset(objective)`` makes it a `Preset` for inversion (the default objective,
+`inversion_objective`) or for maximisation and caricatures (an `InnerProduct` objective of
+`jaxinv.core.visualization`). Five builders, each ``(rep, image_shape, ...)``:
+
+- `paper_prior`: CVPR 2015 (σ-scaled pixels, α-norm + TV^β, heavy-ball momentum), through
+  `jaxinv.core.presets.paper_preset`: the same numbers as ``jaxinv.invert(method="paper")``;
+- `ijcv_prior`: IJCV 2016 (B+ ball, jitter, AdaGrad-momentum), through `ijcv_preset`;
+- `lucid_prior`: Fourier spectrum (1/f), decorrelated colour, sigmoid, random views
+  (Olah et al., "Feature Visualization", Distill 2017), Adam in stages;
+- `maco_prior`: MACO's phase-only spectrum with natural amplitude (Fel et al., NeurIPS 2023),
+  decorrelated colour and sigmoid, Adam in stages;
+- `dip_prior`: Deep Image Prior (Ulyanov, Vedaldi & Lempitsky, CVPR 2018): an untrained
+  generator's weights, Adam.
+
+The schedules and rates of lucid, maco and dip were tuned on pictures 51–60 of the shared
+ImageNet-100 set (file-name order) with ``benchmarks/tune_priors.py``; each builder's
+docstring gives the measurement behind its choice. Every builder takes ``schedule=`` to
+override it (a `Schedule`, a preset name or [(rate, iterations), …]).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import optax
+
+from jaxinv.core.colour import DecorrelatedColour
+from jaxinv.core.fourier import Fourier, Maco
+from jaxinv.core.output import Bounded, ToInput, input_map
+from jaxinv.core.presets import Preset, ijcv_preset, paper_preset
+from jaxinv.core.stages import staged
+from jaxinv.core.terms import NormalisedData, Objective, TotalVariation
+from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
+from jaxinv.errors import JaxinvError
+from jaxinv.objective import IJCVObjective, PaperObjective
+from jaxinv.schedules import Schedule, Stage, resolve_schedule
+
+__all__ = ["Prior", "PRIOR_NAMES", "inversion_objective", "paper_prior", "ijcv_prior", "lucid_prior",
+           "maco_prior", "dip_prior", "prior", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
+
+#: The presets' names, in the order the comparison lists them.
+PRIOR_NAMES = ("paper", "ijcv", "lucid", "maco", "dip")
+
+#: TV² weight of the Fourier priors' inversion objective (input-space units, a 227² picture's
+#: TV² is ~1e8: the term is ~1 % of a start's data term; it only steadies the highest frequencies).
+LUCID_TV = 1e-10
+
+#: lucid: Adam 0.05 with random views for 200 steps, then 0.05 and 0.005 without views (tuned).
+LUCID_SCHEDULE = Schedule((Stage(0.05, 200, jitter=True), Stage(0.05, 100, jitter=False),
+                           Stage(0.005, 100, jitter=False)))
+#: maco: Adam 0.05 for 200 steps, then 0.005 for 100 (tuned).
+MACO_SCHEDULE = Schedule((Stage(0.05, 200), Stage(0.005, 100)))
+#: dip: Adam 1e-3 (the authors' inversion notebook) for 1000 steps, then 1e-4 for 200.
+DIP_SCHEDULE = Schedule((Stage(1e-3, 1000), Stage(1e-4, 200)))
+
+
+def inversion_objective(tv: float = 0.0) -> Objective:
+    """NormalisedData + tv · TV² on the input-space image (the weight is traced: 0 keeps the TV column)."""
+    return NormalisedData() + float(tv) * TotalVariation(beta=2.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prior:
+    """An image prior: a parametrisation, an optimiser over a schedule, its inversion objective.
+
+    Attributes:
+      name: the preset's name.
+      parametrisation: see `jaxinv.core.parametrisations` (any object of that protocol).
+      optimizer: an optax transformation already staged over ``schedule``.
+      schedule: the stages (their ``jitter`` flags switch random views on and off).
+      objective: the inversion objective this prior was tuned with.
+    """
+
+    name: str
+    parametrisation: Any
+    optimizer: optax.GradientTransformation
+    schedule: Schedule
+    objective: Objective
+
+    def preset(self, objective: Objective | None = None) -> Preset:
+        """This prior with ``objective`` (an `InnerProduct` one for maximisation), its own by default."""
+        return Preset(self.objective if objective is None else objective, self.parametrisation, self.optimizer,
+                      self.schedule)
+
+
+# One staged Adam per schedule: a compiled program is keyed on the optimiser's identity.
+@functools.lru_cache(maxsize=None)
+def _adam(schedule: Schedule) -> optax.GradientTransformation:
+    return staged(optax.adam, schedule)
+
+
+def _schedule(schedule: Any, default: Schedule) -> Schedule:
+    return default if schedule is None else resolve_schedule(schedule)
+
+
+def _three_channels(rep: Any, image_shape: tuple[int, int, int], name: str) -> None:
+    if image_shape[-1] != 3:
+        raise JaxinvError(f"the {name} prior makes colour pictures; {rep.name} takes {image_shape[-1]} channel(s):"
+                          " use --prior paper or ijcv")
+
+
+def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None) -> Prior:
+    """CVPR 2015 with the representation's λ_V, λ_α and schedule (`paper_preset`, unchanged)."""
+    config = PaperObjective(lambda_tv=rep.lambda_tv, lambda_alpha=rep.lambda_alpha)
+    preset = paper_preset(config, resolve_schedule(rep.schedule if schedule is None else schedule), image_shape)
+    return Prior("paper", preset.parametrisation, preset.optimizer, preset.schedule, preset.objective)
+
+
+def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None) -> Prior:
+    """IJCV 2016 with C = 1 and J = max(round(stride/4), 1) (`ijcv_preset`, unchanged)."""
+    config = IJCVObjective()
+    preset = ijcv_preset(config, resolve_schedule("ijcv" if schedule is None else schedule), image_shape,
+                         jitter=config.jitter_for(rep.stride))
+    return Prior("ijcv", preset.parametrisation, preset.optimizer, preset.schedule, preset.objective)
+
+
+def lucid_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, pad: int = 4,
+                scale: float = 0.02, degrees: float = 2.0, tv: float = LUCID_TV) -> Prior:
+    """Fourier (1/f) + decorrelated colour + sigmoid + random views (pad, jitter, scale, rotate).
+
+    Choices (benchmarks/tune_priors.py, SqueezeNet fire5, pictures 51–52, 400 steps):
+    the views of the visualisation literature (Pad 8, Scale 0.05, Rotate 5°) left the
+    feature error at ~0.4 of the start; halved views (Pad 4 with Jitter 9, Scale 0.02,
+    Rotate 2°) keep their regularising effect on the first 200 steps and, with the last 200
+    steps seeing the picture itself (views off), the error falls below the view-free
+    Fourier run's. Adam 0.05: one step moves a unit coefficient by 5 % of its start scale;
+    0.1 overshoots (error rises in the first stage), 0.02 is still far at step 200.
+    """
+    shape = tuple(image_shape)
+    _three_channels(rep, shape, "lucid")
+    picture = ToInput(Bounded(DecorrelatedColour(Fourier())), input_map(rep))
+    parametrisation = Transformed(picture, (Pad(pad), Jitter(2 * pad + 1), Scale(scale), Rotate(degrees)))
+    chosen = _schedule(schedule, LUCID_SCHEDULE)
+    return Prior("lucid", parametrisation, _adam(chosen), chosen, inversion_objective(tv))
+
+
+def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, tv: float = LUCID_TV) -> Prior:
+    """MACO: the phase of a spectrum with natural pictures' amplitude, decorrelated colour, sigmoid.
+
+    Choices (benchmarks/tune_priors.py, SqueezeNet fire5, pictures 51–52): Adam 0.05 then
+    0.005 (the Fourier prior's rates: the phase variables are unit-scale like Fourier's);
+    no random views, since a fixed amplitude already removes the high-frequency patterns
+    views are there to stop, and views raised the error in the tuning runs.
+    """
+    shape = tuple(image_shape)
+    _three_channels(rep, shape, "maco")
+    parametrisation = ToInput(Bounded(DecorrelatedColour(Maco())), input_map(rep))
+    chosen = _schedule(schedule, MACO_SCHEDULE)
+    return Prior("maco", parametrisation, _adam(chosen), chosen, inversion_objective(tv))
+
+
+def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, levels: int = 5,
+              width: float = 0.5) -> Prior:
+    """Deep Image Prior: a reduced skip generator (``levels`` levels, widths × ``width``), Adam.
+
+    Adam 1e-3 is the authors' feature-inversion notebook's rate. The generator is reduced
+    (5 levels at half width) so an inversion at 227² costs minutes, not tens of minutes, on
+    two CPU cores; the data term alone, as in the notebook (the generator is the prior).
+    """
+    from jaxinv.core.generator import DeepImagePrior  # the generator pulls flax.linen in: only when asked
+
+    shape = tuple(image_shape)
+    _three_channels(rep, shape, "dip")
+    parametrisation = DeepImagePrior.reduced(levels=levels, width=width, input_map=input_map(rep))
+    chosen = _schedule(schedule, DIP_SCHEDULE)
+    return Prior("dip", parametrisation, _adam(chosen), chosen, inversion_objective(0.0))
+
+
+_BUILDERS: dict[str, Callable[..., Prior]] = {"paper": paper_prior, "ijcv": ijcv_prior, "lucid": lucid_prior,
+                                              "maco": maco_prior, "dip": dip_prior}
+
+
+def prior(name: str, rep: Any, image_shape: tuple[int, int, int] | None = None, **options: Any) -> Prior:
+    """The prior ``name`` (one of `PRIOR_NAMES`) for ``rep`` at ``image_shape`` (default its input's)."""
+    if name not in _BUILDERS:
+        raise JaxinvError(f"unknown prior {name!r}; use one of {', '.join(PRIOR_NAMES)}")
+    shape = image_shape if image_shape is not None else rep.input_shape
+    if shape is None:
+        raise JaxinvError(f"{rep.name} takes any size: pass image_shape=(H, W, C)")
+    rep.check_input(tuple(shape))
+    return _BUILDERS[name](rep, tuple(int(s) for s in shape), **options)

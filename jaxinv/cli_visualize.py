@@ -25,14 +25,14 @@ def register(sub: Any, *, number, count, seed_number, check_out) -> None:
     p = sub.add_parser("maximize", help="images that excite a channel, neuron or class (IJCV 2016)")
     p.add_argument("rep", help="a network layer NETWORK:LAYER (see `jaxinv reps`)")
     p.add_argument("image", nargs="?", help=argparse.SUPPRESS)
-    p.add_argument("--channel", type=number(int, minimum=0), action="append",
+    p.add_argument("--channel", type=number(int, minimum=0), action="append", metavar="K",
                    help="a channel of the layer (repeat for a grid, one cell each)")
-    p.add_argument("--class", dest="class_", type=number(int, minimum=0), action="append",
+    p.add_argument("--class", dest="class_", type=number(int, minimum=0), action="append", metavar="C",
                    help="a class: its score before the softmax (repeat for a grid)")
-    p.add_argument("--neuron", help="ROW,COLUMN of the neuron in the code (default: the centre)")
+    p.add_argument("--neuron", metavar="ROW,COLUMN", help="ROW,COLUMN of the neuron in the code (default: the centre)")
     p.add_argument("--average", action="store_true", help="the channel's spatial mean instead of one neuron")
     p.add_argument("--minimize", action="store_true", help="lower the unit instead of raising it")
-    p.add_argument("--seeds", type=count, default=1, help="starts per cell, optimised jointly")
+    p.add_argument("--seeds", type=count, default=1, metavar="N", help="starts per cell, optimised jointly")
     p.add_argument("--diversity", type=number(float, minimum=0), help="weight of the diversity term across seeds")
     p.add_argument("--relu-slope", type=number(float, minimum=0, maximum=0.99), default=0.05,
                    help="leaky ReLUs while optimising (default 0.05, the authors'; 0 = as trained)")

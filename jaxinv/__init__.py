@@ -9,6 +9,7 @@ from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
 from jaxinv.objective import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
 from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
+from jaxinv.priors import PRIOR_NAMES, invert_batch_with_prior, invert_with_prior
 from jaxinv.representation import Representation, from_function
 from jaxinv.representations.cnn import cnn
 from jaxinv.representations.dsift import dsift
@@ -24,6 +25,7 @@ __all__ = [
     "InversionResult",
     "JaxinvError",
     "LAMBDA_ALPHA",
+    "PRIOR_NAMES",
     "PaperObjective",
     "Representation",
     "SIGMA",
@@ -41,6 +43,8 @@ __all__ = [
     "images",
     "invert",
     "invert_batch",
+    "invert_batch_with_prior",
+    "invert_with_prior",
     "masks",
     "maximize",
     "metrics",

@@ -112,6 +112,7 @@ SCRIPTS = {
     "benchmarks/hog_dsift_forward.py": {"--repeats": set()},
     "benchmarks/throughput_commits.py": {"--rounds": set(), "--steps": set(), "--repeats": set()},
     "benchmarks/time_to_quality.py": {"--limit": set(), "--tune": set(), "--seed": {"0"}},
+    "benchmarks/priors.py": {"--limit": set(), "--dip-limit": {"0"}, "--shorten": set(), "--seed": {"0"}},
     "benchmarks/modern_networks.py": {"--seed": {"0"}, "--lambda-tv": {"0", "1e30"}},
     "benchmarks/gpu.py": {"--steps": set(), "--repeats": set(), "--max-batch-cap": set(), "--max-batch-steps": set(),
                           "--max-batch-repeats": set(), "--max-chunk-s": set(), "--budget-s": set(),

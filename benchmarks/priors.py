@@ -1,0 +1,188 @@
+"""The image priors side by side on one protocol (issue #16): inversion quality and cost per prior.
+
+For each layer (SqueezeNet v1.1 fire3, fire7, pool10; GoogLeNet conv2, inception_4a,
+loss3/classifier) and each prior of `jaxinv.core.priors` (paper, ijcv, lucid, maco, dip), the
+first ``--limit`` shared ImageNet-100 pictures in file-name order (DIP on the first
+``--dip-limit``) are inverted with seed ``--seed`` (`jaxinv.invert_with_prior`, each prior's own
+schedule; ``--shorten`` scales every stage's iterations for a quick look). Per inversion:
+
+- the feature error as the CVPR 2015 tables print it, ‖Φ(x*) − Φ0‖ / N₁ with N₁ the mean
+  pairwise distance of the layer's codes over the pictures scored (`jaxinv.metrics`);
+- PSNR and SSIM of the reconstruction against the picture the network saw;
+- top-1 agreement (reconstruction vs original) of the inverted network and of the other one
+  (GoogLeNet judges SqueezeNet and the reverse: a network no optimisation has seen);
+- seconds (compilation included, as a user waits for it).
+
+Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
+benchmarks/results/priors/; the reconstructions are PNGs next to them; the table goes to
+``priors.md`` and the figure (one picture, every prior, three depths) to ``priors.png``::
+
+    nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import judges  # noqa: E402
+
+import jaxinv  # noqa: E402
+from jaxinv import images, metrics  # noqa: E402
+from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
+from jaxinv.core.priors import PRIOR_NAMES, prior  # noqa: E402
+from jaxinv.files import atomic_write_bytes  # noqa: E402
+from jaxinv.priors import invert_with_prior  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
+
+LAYERS = ("squeezenet1_1:fire3", "squeezenet1_1:fire7", "squeezenet1_1:pool10",
+          "googlenet:conv2", "googlenet:inception_4a", "googlenet:loss3/classifier")
+OUT = common.REPO / "benchmarks" / "results" / "priors"
+COLUMNS = ("error", "psnr", "ssim", "own_top1", "other_top1", "seconds")
+
+
+def parse(argv):
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=positive(int, maximum=100), default=10, help="pictures scored (first N)")
+    parser.add_argument("--dip-limit", type=number(int, minimum=0, maximum=100), default=5,
+                        help="pictures DIP inverts (first N; it costs minutes each on a CPU)")
+    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated NETWORK:LAYER")
+    parser.add_argument("--priors", default=",".join(PRIOR_NAMES), help="comma-separated prior names")
+    parser.add_argument("--shorten", type=positive(float, maximum=1.0), default=1.0,
+                        help="scale every stage's iterations (1: each prior's own schedule)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
+    parser.add_argument("--out", default=str(OUT), help="results folder")
+    args = parser.parse_args(argv)
+    args.layers = args.layers.split(",")
+    args.priors = args.priors.split(",")
+    for name in args.priors:
+        if name not in PRIOR_NAMES:
+            parser.error(f"--priors: unknown prior {name!r}; use {','.join(PRIOR_NAMES)}")
+    for layer in args.layers:
+        if layer.partition(":")[0] not in judges.OTHER or not layer.partition(":")[2]:
+            parser.error(f"--layers: {layer!r} is not NETWORK:LAYER of {' or '.join(judges.OTHER)}")
+    return args
+
+
+def representation(layer: str):
+    network, _, name = layer.partition(":")
+    return jaxinv.cnn(network, layer=name, weights=judges.weight_file(network))
+
+
+def schedule_of(rep, name: str, shorten: float):
+    """The prior's own schedule, its stages' iterations × ``shorten``."""
+    own = prior(name, rep).schedule
+    return own if shorten == 1.0 else own.shortened(shorten)
+
+
+def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:
+    """(reconstruction picture, ‖Φ(x*) − Φ0‖, seconds) of one inversion under prior ``name``."""
+    started = time.perf_counter()
+    result = invert_with_prior(picture, rep, prior=name, key=jax.random.key(seed),
+                               schedule=schedule_of(rep, name, shorten))
+    seconds = time.perf_counter() - started
+    distance = float(np.linalg.norm(np.ravel(result.codes[0]) - np.ravel(result.targets)))
+    return result.images[0], distance, seconds
+
+
+def picture_path(out: pathlib.Path, layer: str, name: str, picture: str) -> pathlib.Path:
+    return out / "pictures" / layer.replace(":", "-").replace("/", "_") / name / f"{picture}.png"
+
+
+def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -> None:
+    """Every prior's inversions of one layer not yet in ``results``."""
+    rep = representation(layer)
+    network = layer.partition(":")[0]
+    own, other = judges_[network], judges_[judges.OTHER[network]]
+    out = pathlib.Path(args.out)
+    for name in args.priors:
+        count = min(args.limit, args.dip_limit) if name == "dip" else args.limit
+        for picture_name, picture in pictures[:count]:
+            key = f"{layer}|{name}|{picture_name}"
+            if key in results.done():
+                continue
+            reconstruction, distance, seconds = invert_one(rep, picture, name, seed=args.seed, shorten=args.shorten)
+            reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
+            images.save_png(picture_path(out, layer, name, picture_name), reconstruction)
+            tops = {j: judge.top1([reference, reconstruction]) for j, judge in (("own", own), ("other", other))}
+            results.append([{"key": key, "layer": layer, "prior": name, "picture": picture_name,
+                             "distance": distance, "psnr": metrics.psnr(reconstruction, reference),
+                             "ssim": metrics.ssim(reconstruction, reference),
+                             "own_top1": bool(tops["own"][0] == tops["own"][1]),
+                             "other_top1": bool(tops["other"][0] == tops["other"][1]), "seconds": seconds}])
+            print(f"{key}: distance {distance:.4g}, {seconds:.0f} s", flush=True)
+
+
+def normaliser(layer: str, pictures) -> float:
+    """N₁ of the layer's codes over the scored pictures (the printed metric's denominator)."""
+    rep = representation(layer)
+    codes = [np.asarray(rep.features(rep.params, rep.preprocess(p))) for _, p in pictures]
+    return metrics.mean_pairwise_distance(codes)
+
+
+def table(rows: list[dict], layers, priors, pictures) -> str:
+    """Markdown: one line per layer and prior, the means over its pictures (n says how many)."""
+    names = [n for n, _ in pictures]
+    lines = ["| layer | prior | n | printed error | PSNR (dB) | SSIM | own top-1 | other top-1 | s / inversion |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for layer in layers:
+        picked = [r for r in rows if r["layer"] == layer and r["picture"] in names]
+        if not picked:
+            continue
+        n1 = normaliser(layer, pictures)
+        for name in priors:
+            mine = [r for r in picked if r["prior"] == name]
+            if not mine:
+                continue
+            mean = lambda f: float(np.mean([f(r) for r in mine]))  # noqa: E731
+            lines.append(f"| {layer} | {name} | {len(mine)} | {100 * mean(lambda r: r['distance']) / n1:.1f} %"
+                         f" | {mean(lambda r: r['psnr']):.2f} | {mean(lambda r: r['ssim']):.3f}"
+                         f" | {sum(r['own_top1'] for r in mine)}/{len(mine)}"
+                         f" | {sum(r['other_top1'] for r in mine)}/{len(mine)} | {mean(lambda r: r['seconds']):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(out: pathlib.Path, layers, priors, picture_name: str) -> pathlib.Path | None:
+    """One picture, every prior (rows), up to three layers (columns), side by side, as one PNG."""
+    shown = [layer for layer in layers if picture_path(out, layer, priors[0], picture_name).is_file()][:3]
+    rows = []
+    for name in priors:
+        tiles = [picture_path(out, layer, name, picture_name) for layer in shown]
+        if not shown or not all(t.is_file() for t in tiles):
+            continue
+        loaded = [images.resize(images.load(t), (160, 160)) for t in tiles]
+        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in loaded], 1))
+    if not rows:
+        return None
+    path = out / "priors.png"
+    images.save_png(path, np.concatenate(rows, 0))
+    return path
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
+    pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.limit)
+    out = pathlib.Path(args.out)
+    results = ResultsFile(out / "priors.jsonl", {"seed": args.seed, "shorten": args.shorten})
+    networks = {layer.partition(":")[0] for layer in args.layers}
+    classifiers = {n: judges.Classifier(n) for n in networks | {judges.OTHER[n] for n in networks}}
+    for layer in args.layers:
+        run_layer(layer, pictures, args, results, classifiers)
+    text = table(results.rows, args.layers, args.priors, pictures)
+    command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
+    print(text)
+    drawn = figure(out, args.layers, args.priors, pictures[0][0])
+    if drawn:
+        print(f"figure: {drawn} (rows {', '.join(args.priors)}; columns {', '.join(args.layers[:3])})")
+
+
+if __name__ == "__main__":
+    common.run_script(main, "priors")

@@ -1,0 +1,151 @@
+"""Named image priors (issue #16): paper/ijcv are the core's presets bit for bit, lucid and maco
+invert a linear representation and pretrained SqueezeNet fire5, same key same bits, one program
+over pictures and seeds, and the CLI's --prior with --method as its alias."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import shared_weights
+
+import jaxinv
+from jaxinv.cli import main
+from jaxinv.core import InnerProduct, input_map, paper_preset
+from jaxinv.core.priors import PRIOR_NAMES, lucid_prior, maco_prior, prior
+from jaxinv.images import default_picture, resize
+from jaxinv.objective import PaperObjective
+from jaxinv.priors import invert_batch_with_prior, invert_with_prior
+from jaxinv.schedules import Schedule, Stage, resolve_schedule
+
+SIZE = 32
+#: Reduced lucid schedule: views for 100 steps, then 200 without (the preset's shape, shorter).
+LUCID_SHORT = Schedule((Stage(0.05, 100, jitter=True), Stage(0.05, 100, jitter=False),
+                        Stage(0.005, 100, jitter=False)))
+MACO_SHORT = Schedule((Stage(0.1, 150), Stage(0.01, 100)))
+
+
+@functools.lru_cache(maxsize=None)
+def astronaut(size: int = SIZE) -> np.ndarray:
+    return resize(default_picture("astronaut"), (size, size))
+
+
+def test_paper_prior_is_the_core_paper_preset_bit_for_bit():
+    rep = jaxinv.average_pool(factor=2)
+    shape = (SIZE, SIZE, 3)
+    mine = prior("paper", rep, shape).preset()
+    config = PaperObjective(lambda_tv=rep.lambda_tv, lambda_alpha=rep.lambda_alpha)
+    theirs = paper_preset(config, resolve_schedule(rep.schedule), shape)
+    assert mine.parametrisation == theirs.parametrisation and mine.schedule == theirs.schedule
+    assert mine.optimizer is theirs.optimizer  # one cached transformation: the same compiled program
+    target = rep.features(None, jnp.asarray(rep.preprocess(astronaut())))
+    short = dict(schedule=Schedule.of([(0.004, 20), (0.0004, 10)]))
+    a = prior("paper", rep, shape, **short).preset().solver(rep.features, None, image_shape=shape)
+    b = paper_preset(config, short["schedule"], shape).solver(rep.features, None, image_shape=shape)
+    ra, rb = jax.jit(a.run)(jax.random.key(1), target), jax.jit(b.run)(jax.random.key(1), target)
+    np.testing.assert_array_equal(np.asarray(ra[0].variables), np.asarray(rb[0].variables))
+    np.testing.assert_array_equal(np.asarray(ra[1]), np.asarray(rb[1]))
+
+
+@pytest.mark.parametrize("name", ["paper", "ijcv"])
+def test_host_priors_are_invert_with_that_method(name):
+    rep = jaxinv.average_pool(factor=2)
+    schedule = [(0.004, 10)] if name == "paper" else [(1.0, 10)]
+    mine = invert_with_prior(astronaut(), rep, prior=name, key=jax.random.key(2), schedule=schedule)
+    theirs = jaxinv.invert(rep, astronaut(), key=jax.random.key(2), method=name, schedule=schedule)
+    np.testing.assert_array_equal(mine.images, theirs.images)
+    np.testing.assert_array_equal(mine.errors, theirs.errors)
+
+
+def test_lucid_inverts_average_pooling():
+    rep = jaxinv.average_pool(factor=2)
+    result = invert_with_prior(astronaut(), rep, prior="lucid", key=jax.random.key(0), schedule=LUCID_SHORT,
+                               pad=2, scale=0.02, degrees=2.0)
+    assert result.errors.shape == (1,) and float(result.errors[0]) < 1e-2
+    assert result.energy.shape == (1, LUCID_SHORT.total, 3) and np.all(np.isfinite(result.energy))
+
+
+def test_maco_inverts_average_pooling_of_a_maco_picture():
+    """MACO's amplitude is natural pictures' mean: a picture whose spectrum differs cannot be
+    matched exactly, so the target is the code of a picture MACO can make (a random phase)."""
+    rep = jaxinv.average_pool(factor=2)
+    chosen = prior("maco", rep, (SIZE, SIZE, 3), schedule=MACO_SHORT)
+    made = chosen.parametrisation.image(chosen.parametrisation.init(jax.random.key(42), (SIZE, SIZE, 3), 1))
+    target = rep.features(None, made[0])
+    solver = chosen.preset().solver(rep.features, None, image_shape=(SIZE, SIZE, 3))
+    state, _ = jax.jit(solver.run)(jax.random.key(0), target)
+    assert float(solver.evaluate(state.variables, target)[2][0]) < 1e-2
+
+
+@pytest.mark.parametrize("name", ["lucid", "maco"])
+def test_each_prior_brings_squeezenet_fire5_down_tenfold(name):
+    """Pretrained fire5 of a 64×64 astronaut, the preset's schedule shortened to a quarter (100 steps)."""
+    rep = jaxinv.cnn("squeezenet1_1", layer="fire5",
+                     weights=shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel")
+    picture, shape = astronaut(64), (64, 64, 3)
+    build = {"lucid": lucid_prior, "maco": maco_prior}[name]  # the builders take any size; fire5 too
+    schedule = build(rep, shape).schedule.shortened(0.25)
+    solver = build(rep, shape, schedule=schedule).preset().solver(rep.features, rep.params, image_shape=shape)
+    target = rep.features(rep.params, input_map(rep)(jnp.asarray(picture, jnp.float32)))
+    start = solver.init(jax.random.key(0))
+    state, _ = jax.jit(solver.run)(jax.random.key(0), target)
+    before = float(solver.evaluate(start.variables, target)[2][0])
+    after = float(solver.evaluate(state.variables, target)[2][0])
+    assert int(state.rejected) == 0 and after < before / 10
+
+
+def test_same_key_same_bits_and_one_program_over_pictures_and_seeds():
+    rep = jaxinv.average_pool(factor=2)
+    pictures = [astronaut(), astronaut()[::-1]]
+    short = Schedule((Stage(0.05, 4, jitter=True), Stage(0.005, 2, jitter=False)))
+    batch = invert_batch_with_prior(pictures, rep, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
+    again = invert_batch_with_prior(pictures, rep, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
+    assert batch.images.shape == (2, 2, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(batch.images, again.images)
+    assert not np.array_equal(batch.images[0, 0], batch.images[0, 1])  # seeds differ
+    # Picture i of the batch is the one-picture run at fold_in(key, i): the batch is one vmapped program.
+    one = invert_with_prior(pictures[1], rep, prior="lucid", key=jax.random.fold_in(jax.random.key(5), 1),
+                            seeds=2, schedule=short)
+    np.testing.assert_allclose(one.inputs, batch.inputs[1], rtol=0, atol=1e-2)
+
+
+def test_a_prior_serves_maximisation_with_an_inner_product_objective():
+    rep = jaxinv.average_pool(factor=2)
+    chosen = prior("lucid", rep, (SIZE, SIZE, 3), schedule=[(0.05, 5)])
+    preset = chosen.preset(-1.0 * InnerProduct())
+    assert preset.parametrisation is chosen.parametrisation and preset.optimizer is chosen.optimizer
+    solver = preset.solver(rep.features, None, image_shape=(SIZE, SIZE, 3))
+    direction = jnp.ones((SIZE // 2, SIZE // 2, 3))
+    state, energy = jax.jit(solver.run)(jax.random.key(0), direction)
+    assert float(energy[-1, -1]) < float(energy[0, -1])  # the activation along the direction grew
+
+
+def test_unknown_prior_and_three_channel_priors_are_refused():
+    with pytest.raises(jaxinv.JaxinvError, match="unknown prior 'fourier'"):
+        prior("fourier", jaxinv.average_pool(factor=2), (8, 8, 3))
+    with pytest.raises(jaxinv.JaxinvError, match="colour pictures"):
+        prior("lucid", jaxinv.registry.get("hog"), (64, 64, 1))
+    assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip")
+
+
+def test_cli_prior_and_its_method_alias(tmp_path, capsys):
+    picture = tmp_path / "p.png"
+    jaxinv.images.save_png(picture, astronaut())
+    common = [str(picture), "--rep", "avgpool", "--no-progress", "--schedule", "0.004x3"]
+    assert main(["invert", *common, "--method", "paper", "--out", str(tmp_path / "m")]) == 0
+    assert main(["invert", *common, "--prior", "paper", "--out", str(tmp_path / "p")]) == 0
+    m = jaxinv.images.load(tmp_path / "m" / "reconstruction_0.png")
+    p = jaxinv.images.load(tmp_path / "p" / "reconstruction_0.png")
+    np.testing.assert_array_equal(m, p)
+    assert main(["invert", *common, "--prior", "lucid", "--out", str(tmp_path / "l")]) == 0
+    assert (tmp_path / "l" / "reconstruction_0.png").is_file() and (tmp_path / "l" / "summary.json").is_file()
+    capsys.readouterr()
+    assert main(["invert", *common, "--prior", "ijcv", "--method", "paper"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "conflict" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["invert", *common, "--prior", "fourier"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "invalid choice: 'fourier'" in err

@@ -101,10 +101,11 @@ class Features:
 
     network: str
 
-    def __call__(self, params: Any, x: jax.Array, *, layer: str) -> jax.Array:
+    def __call__(self, params: Any, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> jax.Array:
+        """``relu_slope`` > 0 makes every ReLU on the way leaky (IJCV 2016's maximisation)."""
         layer = resolve_layer(self.network, layer)
         model = nnx.merge(_graphdef(self.network), params)
-        return model(x, layer=layer)
+        return model(x, layer=layer, relu_slope=relu_slope)
 
     def activations(self, params: Any, x: jax.Array, *,
                     layer: str = "prob") -> dict[str, jax.Array]:

@@ -20,11 +20,9 @@ from typing import Any
 
 import jax
 
-from flax import nnx
-
 from jaxinv.errors import JaxinvError
 from jaxinv.networks.graph import infer_shapes
-from jaxinv.networks.registry import Features, _graphdef, receptive_field, resolve_layer, spec
+from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
 from jaxinv.objective import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 from jaxinv.weights.loading import load_network
@@ -99,10 +97,7 @@ class CNNFeatures:
     relu_slope: float = 0.0
 
     def __call__(self, params: Any, x: jax.Array) -> jax.Array:
-        if not self.relu_slope:
-            return Features(self.network)(params, x[None], layer=self.layer)[0]
-        model = nnx.merge(_graphdef(self.network), params)
-        return model(x[None], layer=self.layer, relu_slope=self.relu_slope)[0]
+        return Features(self.network)(params, x[None], layer=self.layer, relu_slope=self.relu_slope)[0]
 
 
 def cnn(name: str, *, layer: str, weights: str | pathlib.Path | dict | None = None,

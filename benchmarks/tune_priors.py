@@ -35,6 +35,7 @@ FIRST = 51
 VIEWS_OFF = dict(pad=0, scale=0.0, degrees=0.0)
 FULL_VIEWS = dict(pad=8, scale=0.05, degrees=5.0)
 HALF_VIEWS = dict(pad=4, scale=0.02, degrees=2.0)
+SMALL_VIEWS = dict(pad=2, scale=0.01, degrees=1.0)
 
 
 def three_stages(rate: float, views_last: bool = False) -> Schedule:
@@ -49,8 +50,15 @@ SETTINGS = {
     "lucid-half-views": ("lucid", HALF_VIEWS, three_stages(0.05)),
     "lucid-no-views": ("lucid", VIEWS_OFF, three_stages(0.05)),
     "lucid-half-views-0.1": ("lucid", HALF_VIEWS, three_stages(0.1)),
+    "lucid-no-views-0.02": ("lucid", VIEWS_OFF, three_stages(0.02)),
+    "lucid-half-views-0.02": ("lucid", HALF_VIEWS, three_stages(0.02)),
+    "lucid-small-views-0.02": ("lucid", SMALL_VIEWS, three_stages(0.02)),
+    "lucid-small-views-0.01": ("lucid", SMALL_VIEWS, three_stages(0.01)),
+    "lucid-small-views-0.005": ("lucid", SMALL_VIEWS, three_stages(0.005)),
+    "lucid-half-views-0.01": ("lucid", HALF_VIEWS, three_stages(0.01)),
     "maco-0.05": ("maco", {}, Schedule((Stage(0.05, 200), Stage(0.005, 100)))),
     "maco-0.1": ("maco", {}, Schedule((Stage(0.1, 200), Stage(0.01, 100)))),
+    "maco-0.2": ("maco", {}, Schedule((Stage(0.2, 200), Stage(0.02, 100)))),
 }
 
 

@@ -114,6 +114,8 @@ SCRIPTS = {
     "benchmarks/time_to_quality.py": {"--limit": set(), "--tune": set(), "--seed": {"0"}},
     "benchmarks/priors.py": {"--limit": set(), "--dip-limit": {"0"}, "--shorten": set(), "--seed": {"0"}},
     "benchmarks/modern_networks.py": {"--seed": {"0"}, "--lambda-tv": {"0", "1e30"}},
+    "benchmarks/maximization.py": {"--channels": set(), "--pictures": {"0"}, "--iterations-scale": set(),
+                                   "--image-size": set(), "--seed": {"0"}},
     "benchmarks/gpu.py": {"--steps": set(), "--repeats": set(), "--max-batch-cap": set(), "--max-batch-steps": set(),
                           "--max-batch-repeats": set(), "--max-chunk-s": set(), "--budget-s": set(),
                           "--table-reserve-s": {"0"}, "--table-layers": set(), "--table-pictures": set(),

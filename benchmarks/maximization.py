@@ -1,0 +1,282 @@
+"""Activation maximisation and caricatures on SqueezeNet v1.1 and GoogLeNet (issue #15, items 5–6).
+
+Three experiments per network, all with `jaxinv.maximize` / `jaxinv.caricature` (the authors'
+IJCV presets, ``jaxinv.core.visualization``), scored with the network as trained:
+
+- **Channels at four depths**: the centre neuron of channels 0 … ``--channels``−1 (the first
+  ones, not picked after looking) of SqueezeNet fire3, fire5, fire7, fire9 ``expand3x3`` and
+  GoogLeNet ``conv2/3x3``, ``inception_3a/3x3``, ``inception_4d/5x5``, ``inception_5b/3x3``,
+  all before their ReLUs: early, two middle and the last block of each network, and the layers
+  whose per-channel maxima over the 100 shared pictures are measured
+  (``jaxinv/data/channel_extremes.json``), which the authors' weight 10000/(rf² m) needs. One
+  compiled program per layer: the channels are the vmapped batch.
+- **Ten classes**, chosen before any result was seen: those of Simonyan, Vedaldi & Zisserman
+  2014 ("Deep inside convolutional networks", Fig. 1), the field's standard reference set —
+  dumbbell 543, cup 968, dalmatian 251, bell pepper 945, lemon 951, Siberian husky 250,
+  washing machine ("washer", 897), computer keyboard 508, kit fox 278, goose 99 (0-based line
+  numbers of ``synset_words.txt``). Each visualisation is judged by its own network (top-1
+  should be the class) and by the *other* one (GoogLeNet judges SqueezeNet's and the reverse:
+  is the class in its top-5?), which no optimisation saw.
+- **Caricatures** of the first three shared ImageNet-100 pictures (file-name order) at three
+  depths per network (SqueezeNet fire3, fire5, fire9 ``concat``; GoogLeNet ``conv2/3x3``,
+  ``inception_3b/output``, ``inception_4d/output``).
+
+Numbers: a unit's value over its largest value on the 100 pictures (`Visualization.relative`;
+> 1 beats every natural picture), a caricature's ⟨Φ(x), e⟩ over the picture's own. Settings
+(``--settings``): ``authors`` (leaky ReLUs, slope 0.05), ``no-leak`` (slope 0), ``class-x10``
+(classes only: m divided by 10, a ten times stronger data term). ``--iterations-scale`` and
+``--image-size`` (an upper bound on the input's side; default the authors' size rule) run it at
+reduced cost; each scale writes its own resumable JSON-lines file under
+benchmarks/results/maximization/, the table ``maximization.md`` and PNG figures next to it::
+
+    nice -n 10 python benchmarks/maximization.py --networks squeezenet1_1 --iterations-scale 0.34 --image-size 128
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import figures  # noqa: E402
+import judges  # noqa: E402
+
+import jaxinv  # noqa: E402
+from jaxinv import images  # noqa: E402
+from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
+from jaxinv.files import atomic_write_bytes  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
+from jaxinv.visualize import caricature, input_size, logits_layer, maximize, unit_extremes  # noqa: E402
+
+#: Simonyan, Vedaldi & Zisserman 2014, Fig. 1: class name → 0-based index in synset_words.txt.
+CLASSES = {"dumbbell": 543, "cup": 968, "dalmatian": 251, "bell pepper": 945, "lemon": 951,
+           "Siberian husky": 250, "washing machine": 897, "computer keyboard": 508, "kit fox": 278, "goose": 99}
+CHANNEL_LAYERS = {"squeezenet1_1": ("fire3/expand3x3", "fire5/expand3x3", "fire7/expand3x3", "fire9/expand3x3"),
+                  "googlenet": ("conv2/3x3", "inception_3a/3x3", "inception_4d/5x5", "inception_5b/3x3")}
+CARICATURE_LAYERS = {"squeezenet1_1": ("fire3/concat", "fire5/concat", "fire9/concat"),
+                     "googlenet": ("conv2/3x3", "inception_3b/output", "inception_4d/output")}
+#: Setting → (relu_slope, divisor of the class maxima m: a stronger class term).
+SETTINGS = {"authors": (0.05, 1.0), "no-leak": (0.0, 1.0), "class-x10": (0.05, 10.0)}
+OUT = common.REPO / "benchmarks" / "results" / "maximization"
+AUTHORS_ITERATIONS = 300
+
+
+def parse(argv):
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default=",".join(CHANNEL_LAYERS), help="comma-separated networks")
+    parser.add_argument("--settings", default="authors,no-leak,class-x10",
+                        help=f"comma-separated of {', '.join(SETTINGS)} (class-x10: classes only)")
+    parser.add_argument("--channels", type=positive(int, maximum=64), default=6, help="channels 0..N-1 per layer")
+    parser.add_argument("--pictures", type=number(int, minimum=0, maximum=100), default=3,
+                        help="caricatures of the first N shared pictures")
+    parser.add_argument("--iterations-scale", type=positive(float, maximum=10), default=1.0,
+                        help="× the authors' 300 iterations")
+    parser.add_argument("--image-size", type=positive(int, maximum=4096),
+                        help="largest input side (default: the authors' size rule, the network's size for classes)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
+    parser.add_argument("--out", default=str(OUT), help="results folder")
+    args = parser.parse_args(argv)
+    args.networks, args.settings = args.networks.split(","), args.settings.split(",")
+    for name in args.networks:
+        if name not in CHANNEL_LAYERS:
+            parser.error(f"--networks: unknown {name!r}; use {','.join(CHANNEL_LAYERS)}")
+    for name in args.settings:
+        if name not in SETTINGS:
+            parser.error(f"--settings: unknown {name!r}; use {','.join(SETTINGS)}")
+    return args
+
+
+def scale_name(args) -> str:
+    """The results file's stem: one file per scale, so that runs at two scales never mix."""
+    return f"maximization_x{args.iterations_scale:g}_" + (f"s{args.image_size}" if args.image_size else "authors")
+
+
+def iterations(args) -> int:
+    return max(1, round(AUTHORS_ITERATIONS * args.iterations_scale))
+
+
+def capped(size: int, args) -> int:
+    return size if args.image_size is None else min(size, args.image_size)
+
+
+def rep_of(network: str, layer: str):
+    return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network))
+
+
+def picture_path(out: pathlib.Path, key: str) -> pathlib.Path:
+    return out / "pictures" / (key.replace("|", "-").replace("/", "_").replace(" ", "_") + ".png")
+
+
+def run_channels(network: str, layer: str, setting: str, args, results, out: pathlib.Path) -> None:
+    """Channels 0..N-1 of one layer, one element each, one compiled program."""
+    keys = [f"{network}|channel|{layer}|{setting}|{c}" for c in range(args.channels)]
+    if set(keys) <= results.done():
+        return
+    slope, _ = SETTINGS[setting]
+    size = capped(input_size(network, layer), args)
+    found = maximize(rep_of(network, layer), key=jax.random.key(args.seed), channels=range(args.channels),
+                     relu_slope=slope, iterations=iterations(args), image_size=size)
+    rows = []
+    for c, key in enumerate(keys):
+        images.save_png(picture_path(out, key), found.images[c, 0])
+        rows.append({"key": key, "network": network, "kind": "channel", "layer": layer, "setting": setting,
+                     "unit": c, "value": float(found.values[c, 0]), "reference": float(found.reference[c]),
+                     "relative": float(found.relative[c, 0]), "image_size": found.image_size,
+                     "iterations": iterations(args), "seconds": found.seconds / len(keys)})
+    results.append(rows)
+    print(f"{network}:{layer} {setting}: relative {np.round(found.relative[:, 0], 2)} ({found.seconds:.0f} s)", flush=True)
+
+
+def run_classes(network: str, setting: str, args, results, judges_: dict, out: pathlib.Path) -> None:
+    """The ten classes in one program; judged by the network itself (top-1) and the other (top-5)."""
+    keys = [f"{network}|class|{setting}|{name}" for name in CLASSES]
+    if set(keys) <= results.done():
+        return
+    slope, divisor = SETTINGS[setting]
+    logits = logits_layer(network)
+    classes = list(CLASSES.values())
+    unit_max = unit_extremes(network, logits)["max"][classes] / divisor
+    size = capped(input_size(network, logits), args)
+    found = maximize(rep_of(network, logits), key=jax.random.key(args.seed), class_=classes, relu_slope=slope,
+                     iterations=iterations(args), image_size=size, unit_max=unit_max)
+    shown = [found.images[b, 0] for b in range(len(classes))]
+    own = judges_[network].top1(shown)
+    other = np.argsort(-judges_[judges.OTHER[network]].logits(shown), axis=1)[:, :5]
+    rows = []
+    for b, (key, name) in enumerate(zip(keys, CLASSES)):
+        images.save_png(picture_path(out, key), shown[b])
+        # relative is against the class's largest score over the 100 pictures, whatever the divisor
+        rows.append({"key": key, "network": network, "kind": "class", "setting": setting, "unit": classes[b],
+                     "class_name": name, "value": float(found.values[b, 0]),
+                     "relative": float(found.values[b, 0] * divisor / found.reference[b]),
+                     "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
+                     "image_size": found.image_size, "iterations": iterations(args),
+                     "seconds": found.seconds / len(keys)})
+    results.append(rows)
+    print(f"{network} classes {setting}: own top-1 {sum(r['own_top1'] == r['unit'] for r in rows)}/10,"
+          f" other top-5 {sum(r['unit'] in r['other_top5'] for r in rows)}/10 ({found.seconds:.0f} s)", flush=True)
+
+
+def run_caricatures(network: str, layer: str, pictures, args, results, out: pathlib.Path) -> None:
+    rep = rep_of(network, layer)
+    for name, picture in pictures:
+        key = f"{network}|caricature|{layer}|{name}"
+        if key in results.done():
+            continue
+        size = capped(rep.preprocess(picture).shape[0], args)
+        found = caricature(picture, rep, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
+        images.save_png(picture_path(out, key), found.images[0, 0])
+        results.append([{"key": key, "network": network, "kind": "caricature", "layer": layer, "picture": name,
+                         "setting": "authors", "value": float(found.values[0, 0]),
+                         "reference": float(found.reference[0]), "relative": float(found.relative[0, 0]),
+                         "image_size": found.image_size, "iterations": iterations(args), "seconds": found.seconds}])
+        print(f"{key}: {found.relative[0, 0]:.2f}x the picture's own ({found.seconds:.0f} s)", flush=True)
+
+
+def _spread(values) -> str:
+    values = np.asarray(values, np.float64)
+    return f"{values.mean():.2f} ({values.min():.2f}–{values.max():.2f})"
+
+
+def _groups(rows: list[dict], kind: str, fields: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    """Rows of ``kind`` grouped by ``fields``, in the order first met."""
+    out: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.get("kind") == kind:
+            out.setdefault(tuple(row[f] for f in fields), []).append(row)
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: channels, classes and caricatures, one line per (network, layer, setting)."""
+    lines = ["| network | layer | setting | input | iterations | n | value / max over the 100 pictures,"
+             " mean (min–max) | s / unit |", "|---|---|---|---|---|---|---|---|"]
+    for (network, layer, setting), group in _groups(rows, "channel", ("network", "layer", "setting")).items():
+        lines.append(f"| {network} | {layer} | {setting} | {group[0]['image_size']} | {group[0]['iterations']}"
+                     f" | {len(group)} | {_spread([r['relative'] for r in group])}"
+                     f" | {np.mean([r['seconds'] for r in group]):.0f} |")
+    lines += ["", "| network | classes | setting | input | iterations | n | score / max over the 100 pictures,"
+              " mean (min–max) | own top-1 is the class | other network's top-5 has it |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for (network, setting), group in _groups(rows, "class", ("network", "setting")).items():
+        own = sum(r["own_top1"] == r["unit"] for r in group)
+        other = sum(r["unit"] in r["other_top5"] for r in group)
+        lines.append(f"| {network} | logits | {setting} | {group[0]['image_size']} | {group[0]['iterations']}"
+                     f" | {len(group)} | {_spread([r['relative'] for r in group])} | {own}/{len(group)}"
+                     f" | {other}/{len(group)} (judge: {judges.OTHER[network]}) |")
+    lines += ["", "| network | caricature layer | input | iterations | n | ⟨Φ(x), e⟩ / ⟨Φ0, e⟩, mean (min–max) |",
+              "|---|---|---|---|---|---|"]
+    for (network, layer), group in _groups(rows, "caricature", ("network", "layer")).items():
+        lines.append(f"| {network} | {layer} | {group[0]['image_size']} | {group[0]['iterations']} | {len(group)}"
+                     f" | {_spread([r['relative'] for r in group])} |")
+    return "\n".join(lines) + "\n"
+
+
+def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[pathlib.Path]:
+    """The channel grid (rows: layers), the class grid and the caricatures of ``network``, as PNGs."""
+    drawn = []
+    by_kind = {
+        "channels": ([r for r in rows if r["kind"] == "channel" and r["setting"] == "authors"],
+                     lambda r: f"{r['layer']} ch {r['unit']}\n{r['relative']:.2f}x max", None),
+        "classes": ([r for r in rows if r["kind"] == "class" and r["setting"] == "authors"],
+                    lambda r: f"{r['class_name']}\nown top-1 {'yes' if r['own_top1'] == r['unit'] else 'no'}", 5),
+        "caricatures": ([r for r in rows if r["kind"] == "caricature"],
+                        lambda r: f"{r['layer']}\n{r['picture'][:18]}", None),
+    }
+    for kind, (picked, title, cols) in by_kind.items():
+        picked = [r for r in picked if r["network"] == network and picture_path(out, r["key"]).is_file()]
+        if not picked:
+            continue
+        width = cols or max(len([r for r in picked if r.get("layer") == picked[0].get("layer")]), 1)
+        path = out / f"{stem}_{network}_{kind}.png"
+        tiles = [images.resize(images.load(picture_path(out, r["key"])), (96, 96)) for r in picked]
+        figures._grid(path, tiles, [title(r) for r in picked], cols=width,
+                      suptitle=f"{network}: {kind} ({picked[0]['iterations']} iterations, contrast-stretched)")
+        drawn.append(path)
+    return drawn
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    out = pathlib.Path(args.out)
+    stem = scale_name(args)
+    results = ResultsFile(out / f"{stem}.jsonl", {
+        "iterations_scale": args.iterations_scale, "image_size": args.image_size, "seed": args.seed,
+        "channels": args.channels})
+    pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.pictures) if args.pictures else []
+    wanted = set(args.networks) | {judges.OTHER[n] for n in args.networks}
+    classifiers = {n: judges.Classifier(n) for n in wanted}
+    for network in args.networks:  # the authors' preset of all three first, then the variants
+        first, rest = [s for s in args.settings if s == "authors"], [s for s in args.settings if s != "authors"]
+        for setting in first:
+            for layer in CHANNEL_LAYERS[network]:
+                run_channels(network, layer, setting, args, results, out)
+            run_classes(network, setting, args, results, classifiers, out)
+        for layer in CARICATURE_LAYERS[network]:
+            run_caricatures(network, layer, pictures, args, results, out)
+        write_outputs(out, stem, results.rows, argv)
+        for setting in rest:
+            run_classes(network, setting, args, results, classifiers, out)
+            for layer in CHANNEL_LAYERS[network] if setting == "no-leak" else ():
+                run_channels(network, layer, setting, args, results, out)
+            write_outputs(out, stem, results.rows, argv)
+    return 0
+
+
+def write_outputs(out: pathlib.Path, stem: str, rows: list[dict], argv) -> None:
+    text = table(rows)
+    command = "python benchmarks/maximization.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    atomic_write_bytes(out / f"{stem}.md", f"`{command}`\n\n{common.environment_line()}\n\n{text}".encode())
+    print(text)
+    for network in dict.fromkeys(r["network"] for r in rows):
+        for path in draw(out, rows, network, stem):
+            print(f"figure: {path}")
+
+
+if __name__ == "__main__":
+    common.run_script(main, "maximization")

@@ -1,0 +1,75 @@
+"""benchmarks/maximization.py: the table and the figures from a tiny fake record (no optimisation),
+the class list against synset_words.txt, and the per-scale file names."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, shared_weights
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import maximization  # noqa: E402
+
+from jaxinv import images  # noqa: E402
+
+
+def fake_rows():
+    """Two channels of one layer, two classes (one recognised by each judge), one caricature."""
+    channel = {"network": "squeezenet1_1", "kind": "channel", "layer": "fire3/expand3x3", "setting": "authors",
+               "image_size": 32, "iterations": 100}
+    klass = {"network": "squeezenet1_1", "kind": "class", "setting": "authors", "image_size": 112,
+             "iterations": 100}
+    return [
+        {**channel, "key": "a", "unit": 0, "relative": 1.5, "seconds": 2.0},
+        {**channel, "key": "b", "unit": 1, "relative": 2.5, "seconds": 4.0},
+        {**klass, "key": "c", "unit": 99, "class_name": "goose", "relative": 0.5, "own_top1": 99,
+         "other_top5": [1, 2, 3, 4, 5], "seconds": 1.0},
+        {**klass, "key": "d", "unit": 250, "class_name": "Siberian husky", "relative": 1.5, "own_top1": 7,
+         "other_top5": [250, 2, 3, 4, 5], "seconds": 1.0},
+        {"network": "googlenet", "kind": "caricature", "layer": "inception_4d/output", "picture": "n0_x",
+         "setting": "authors", "key": "e", "relative": 3.0, "image_size": 224, "iterations": 100, "seconds": 9.0},
+    ]
+
+
+def test_table_summarises_each_group_by_hand():
+    text = maximization.table(fake_rows())
+    # channels: mean of 1.5 and 2.5, their range, mean seconds 3
+    assert "| squeezenet1_1 | fire3/expand3x3 | authors | 32 | 100 | 2 | 2.00 (1.50–2.50) | 3 |" in text
+    # classes: goose is its own top-1 (1/2), the husky is in the other's top-5 (1/2)
+    assert "| squeezenet1_1 | logits | authors | 112 | 100 | 2 | 1.00 (0.50–1.50) | 1/2 | 1/2 (judge: googlenet) |" in text
+    assert "| googlenet | inception_4d/output | 224 | 100 | 1 | 3.00 (3.00–3.00) |" in text
+
+
+def test_figures_are_drawn_from_the_saved_pictures(tmp_path):
+    rows = fake_rows()
+    for row in rows:
+        images.save_png(maximization.picture_path(tmp_path, row["key"]), np.full((8, 8, 3), 40.0 + len(row["key"])))
+    drawn = maximization.draw(tmp_path, rows, "squeezenet1_1", "stem")
+    assert sorted(p.name for p in drawn) == ["stem_squeezenet1_1_channels.png", "stem_squeezenet1_1_classes.png"]
+    assert all(images.load(p).shape[-1] == 3 for p in drawn)
+
+
+def test_outputs_are_strict_markdown_and_the_name_says_the_scale(tmp_path):
+    args = maximization.parse(["--iterations-scale", "0.5", "--image-size", "96"])
+    assert maximization.scale_name(args) == "maximization_x0.5_s96" and maximization.iterations(args) == 150
+    assert maximization.capped(227, args) == 96 and maximization.capped(32, args) == 32
+    assert maximization.scale_name(maximization.parse([])) == "maximization_x1_authors"
+    maximization.write_outputs(tmp_path, "stem", fake_rows()[:2], ["--channels", "2"])
+    assert (tmp_path / "stem.md").read_text().startswith("`python benchmarks/maximization.py --channels 2`")
+    json.dumps(fake_rows(), allow_nan=False)
+
+
+def test_unknown_network_or_setting_is_refused(capsys):
+    for argv in (["--networks", "alexnet"], ["--settings", "loud"]):
+        with pytest.raises(SystemExit) as stop:
+            maximization.parse(argv)
+        assert stop.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_classes_are_the_named_lines_of_synset_words():
+    lines = (shared_weights() / "synset_words.txt").read_text().splitlines()
+    for name, index in maximization.CLASSES.items():
+        words = "washer" if name == "washing machine" else name  # its line: "washer, automatic washer, washing machine"
+        assert words.lower() in lines[index].lower(), (name, lines[index])

@@ -25,8 +25,9 @@ Numbers: a unit's value over its largest value on the 100 pictures (`Visualizati
 > 1 beats every natural picture), a caricature's ⟨Φ(x), e⟩ over the picture's own. Settings
 (``--settings``): ``authors`` (leaky ReLUs, slope 0.05), ``no-leak`` (slope 0), ``class-x10``
 (classes only: m divided by 10, a ten times stronger data term). ``--iterations-scale`` and
-``--image-size`` (an upper bound on the input's side; default the authors' size rule) run it at
-reduced cost; each scale writes its own resumable JSON-lines file under
+``--image-size`` (an upper bound on the input's side of channels and caricatures; default the
+authors' size rule) run it at reduced cost. Classes always run at the network's own input size
+(227, 224), where the judges see them: a smaller visualisation warped up to it is another picture; each scale writes its own resumable JSON-lines file under
 benchmarks/results/maximization/, the table ``maximization.md`` and PNG figures next to it::
 
     nice -n 10 python benchmarks/maximization.py --networks squeezenet1_1 --iterations-scale 0.34 --image-size 128
@@ -77,7 +78,7 @@ def parse(argv):
     parser.add_argument("--iterations-scale", type=positive(float, maximum=10), default=1.0,
                         help="× the authors' 300 iterations")
     parser.add_argument("--image-size", type=positive(int, maximum=4096),
-                        help="largest input side (default: the authors' size rule, the network's size for classes)")
+                        help="largest input side of channels and caricatures (default: the authors' size rule; classes: never capped)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
     args = parser.parse_args(argv)
@@ -124,7 +125,7 @@ def run_channels(network: str, layer: str, setting: str, args, results, out: pat
     rows = []
     for c, key in enumerate(keys):
         images.save_png(picture_path(out, key), found.images[c, 0])
-        rows.append({"key": key, "network": network, "kind": "channel", "layer": layer, "setting": setting,
+        rows.append({"key": key, "network": network, "what": "channel", "layer": layer, "setting": setting,
                      "unit": c, "value": float(found.values[c, 0]), "reference": float(found.reference[c]),
                      "relative": float(found.relative[c, 0]), "image_size": found.image_size,
                      "iterations": iterations(args), "seconds": found.seconds / len(keys)})
@@ -141,7 +142,7 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     logits = logits_layer(network)
     classes = list(CLASSES.values())
     unit_max = unit_extremes(network, logits)["max"][classes] / divisor
-    size = capped(input_size(network, logits), args)
+    size = input_size(network, logits)  # never capped: the judges see the network's own size
     found = maximize(rep_of(network, logits), key=jax.random.key(args.seed), class_=classes, relu_slope=slope,
                      iterations=iterations(args), image_size=size, unit_max=unit_max)
     shown = [found.images[b, 0] for b in range(len(classes))]
@@ -151,7 +152,7 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     for b, (key, name) in enumerate(zip(keys, CLASSES)):
         images.save_png(picture_path(out, key), shown[b])
         # relative is against the class's largest score over the 100 pictures, whatever the divisor
-        rows.append({"key": key, "network": network, "kind": "class", "setting": setting, "unit": classes[b],
+        rows.append({"key": key, "network": network, "what": "class", "setting": setting, "unit": classes[b],
                      "class_name": name, "value": float(found.values[b, 0]),
                      "relative": float(found.values[b, 0] * divisor / found.reference[b]),
                      "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
@@ -171,7 +172,9 @@ def run_caricatures(network: str, layer: str, pictures, args, results, out: path
         size = capped(rep.preprocess(picture).shape[0], args)
         found = caricature(picture, rep, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
         images.save_png(picture_path(out, key), found.images[0, 0])
-        results.append([{"key": key, "network": network, "kind": "caricature", "layer": layer, "picture": name,
+        shown = rep.deprocess(rep.preprocess(picture))  # the picture as the network saw it
+        images.save_png(picture_path(out, f"{network}|original|{name}"), np.clip(images.resize(shown, (size, size)), 0, 255))
+        results.append([{"key": key, "network": network, "what": "caricature", "layer": layer, "picture": name,
                          "setting": "authors", "value": float(found.values[0, 0]),
                          "reference": float(found.reference[0]), "relative": float(found.relative[0, 0]),
                          "image_size": found.image_size, "iterations": iterations(args), "seconds": found.seconds}])
@@ -187,7 +190,7 @@ def _groups(rows: list[dict], kind: str, fields: tuple[str, ...]) -> dict[tuple,
     """Rows of ``kind`` grouped by ``fields``, in the order first met."""
     out: dict[tuple, list[dict]] = {}
     for row in rows:
-        if row.get("kind") == kind:
+        if row.get("what") == kind:
             out.setdefault(tuple(row[f] for f in fields), []).append(row)
     return out
 
@@ -221,12 +224,12 @@ def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[p
     """The channel grid (rows: layers), the class grid and the caricatures of ``network``, as PNGs."""
     drawn = []
     by_kind = {
-        "channels": ([r for r in rows if r["kind"] == "channel" and r["setting"] == "authors"],
+        "channels": ([r for r in rows if r["what"] == "channel" and r["setting"] == "authors"],
                      lambda r: f"{r['layer']} ch {r['unit']}\n{r['relative']:.2f}x max", None),
-        "classes": ([r for r in rows if r["kind"] == "class" and r["setting"] == "authors"],
+        "classes": ([r for r in rows if r["what"] == "class" and r["setting"] == "authors"],
                     lambda r: f"{r['class_name']}\nown top-1 {'yes' if r['own_top1'] == r['unit'] else 'no'}", 5),
-        "caricatures": ([r for r in rows if r["kind"] == "caricature"],
-                        lambda r: f"{r['layer']}\n{r['picture'][:18]}", None),
+        "caricatures": ([r for r in rows if r["what"] == "caricature"],
+                        lambda r: f"{r['layer']}\n{r['relative']:.2f}x own", None),
     }
     for kind, (picked, title, cols) in by_kind.items():
         picked = [r for r in picked if r["network"] == network and picture_path(out, r["key"]).is_file()]
@@ -235,7 +238,13 @@ def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[p
         width = cols or max(len([r for r in picked if r.get("layer") == picked[0].get("layer")]), 1)
         path = out / f"{stem}_{network}_{kind}.png"
         tiles = [images.resize(images.load(picture_path(out, r["key"])), (96, 96)) for r in picked]
-        figures._grid(path, tiles, [title(r) for r in picked], cols=width,
+        titles = [title(r) for r in picked]
+        if kind == "caricatures":  # a first row of the pictures themselves
+            originals = [picture_path(out, f"{network}|original|{r['picture']}") for r in picked[:width]]
+            if all(p.is_file() for p in originals):
+                tiles = [images.resize(images.load(p), (96, 96)) for p in originals] + tiles
+                titles = [f"picture\n{r['picture'][:18]}" for r in picked[:width]] + titles
+        figures._grid(path, tiles, titles, cols=width,
                       suptitle=f"{network}: {kind} ({picked[0]['iterations']} iterations, contrast-stretched)")
         drawn.append(path)
     return drawn

@@ -16,9 +16,9 @@ from jaxinv import images  # noqa: E402
 
 def fake_rows():
     """Two channels of one layer, two classes (one recognised by each judge), one caricature."""
-    channel = {"network": "squeezenet1_1", "kind": "channel", "layer": "fire3/expand3x3", "setting": "authors",
+    channel = {"network": "squeezenet1_1", "what": "channel", "layer": "fire3/expand3x3", "setting": "authors",
                "image_size": 32, "iterations": 100}
-    klass = {"network": "squeezenet1_1", "kind": "class", "setting": "authors", "image_size": 112,
+    klass = {"network": "squeezenet1_1", "what": "class", "setting": "authors", "image_size": 112,
              "iterations": 100}
     return [
         {**channel, "key": "a", "unit": 0, "relative": 1.5, "seconds": 2.0},
@@ -27,7 +27,7 @@ def fake_rows():
          "other_top5": [1, 2, 3, 4, 5], "seconds": 1.0},
         {**klass, "key": "d", "unit": 250, "class_name": "Siberian husky", "relative": 1.5, "own_top1": 7,
          "other_top5": [250, 2, 3, 4, 5], "seconds": 1.0},
-        {"network": "googlenet", "kind": "caricature", "layer": "inception_4d/output", "picture": "n0_x",
+        {"network": "googlenet", "what": "caricature", "layer": "inception_4d/output", "picture": "n0_x",
          "setting": "authors", "key": "e", "relative": 3.0, "image_size": 224, "iterations": 100, "seconds": 9.0},
     ]
 
@@ -73,3 +73,13 @@ def test_classes_are_the_named_lines_of_synset_words():
     for name, index in maximization.CLASSES.items():
         words = "washer" if name == "washing machine" else name  # its line: "washer, automatic washer, washing machine"
         assert words.lower() in lines[index].lower(), (name, lines[index])
+
+
+def test_rows_written_are_done_after_a_reload(tmp_path):
+    from jaxinv.results import ResultsFile
+
+    first = ResultsFile(tmp_path / "r.jsonl", {"seed": 0})
+    first.append(fake_rows())
+    again = ResultsFile(tmp_path / "r.jsonl", {"seed": 0})
+    assert again.done() == {"a", "b", "c", "d", "e"}  # a row's own "kind" would hide it from a resumed run
+    assert maximization.table(again.rows) == maximization.table(fake_rows())

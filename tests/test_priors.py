@@ -20,10 +20,6 @@ from jaxinv.priors import invert_batch_with_prior, invert_with_prior
 from jaxinv.schedules import Schedule, Stage, resolve_schedule
 
 SIZE = 32
-#: Reduced lucid schedule: views for 100 steps, then 200 without (the preset's shape, shorter).
-LUCID_SHORT = Schedule((Stage(0.05, 100, jitter=True), Stage(0.05, 100, jitter=False),
-                        Stage(0.005, 100, jitter=False)))
-MACO_SHORT = Schedule((Stage(0.1, 150), Stage(0.01, 100)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,17 +56,16 @@ def test_host_priors_are_invert_with_that_method(name):
 
 def test_lucid_inverts_average_pooling():
     rep = jaxinv.average_pool(factor=2)
-    result = invert_with_prior(astronaut(), rep, prior="lucid", key=jax.random.key(0), schedule=LUCID_SHORT,
-                               pad=2, scale=0.02, degrees=2.0)
+    result = invert_with_prior(astronaut(), rep, prior="lucid", key=jax.random.key(0))  # the preset's own schedule
     assert result.errors.shape == (1,) and float(result.errors[0]) < 1e-2
-    assert result.energy.shape == (1, LUCID_SHORT.total, 3) and np.all(np.isfinite(result.energy))
+    assert result.energy.shape == (1, 400, 3) and np.all(np.isfinite(result.energy))
 
 
 def test_maco_inverts_average_pooling_of_a_maco_picture():
     """MACO's amplitude is natural pictures' mean: a picture whose spectrum differs cannot be
     matched exactly, so the target is the code of a picture MACO can make (a random phase)."""
     rep = jaxinv.average_pool(factor=2)
-    chosen = prior("maco", rep, (SIZE, SIZE, 3), schedule=MACO_SHORT)
+    chosen = prior("maco", rep, (SIZE, SIZE, 3))  # the preset's own schedule
     made = chosen.parametrisation.image(chosen.parametrisation.init(jax.random.key(42), (SIZE, SIZE, 3), 1))
     target = rep.features(None, made[0])
     solver = chosen.preset().solver(rep.features, None, image_shape=(SIZE, SIZE, 3))

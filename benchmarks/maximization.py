@@ -227,7 +227,8 @@ def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[p
         "channels": ([r for r in rows if r["what"] == "channel" and r["setting"] == "authors"],
                      lambda r: f"{r['layer']} ch {r['unit']}\n{r['relative']:.2f}x max", None),
         "classes": ([r for r in rows if r["what"] == "class" and r["setting"] == "authors"],
-                    lambda r: f"{r['class_name']}\nown top-1 {'yes' if r['own_top1'] == r['unit'] else 'no'}", 5),
+                    lambda r: f"{r['class_name']}\nown top-1 {'yes' if r['own_top1'] == r['unit'] else 'no'},"
+                              f" other top-5 {'yes' if r['unit'] in r['other_top5'] else 'no'}", 5),
         "caricatures": ([r for r in rows if r["what"] == "caricature"],
                         lambda r: f"{r['layer']}\n{r['relative']:.2f}x own", None),
     }

@@ -5,6 +5,7 @@ transform. Knows nothing of files, progress bars or the host's batching (`jaxinv
 
 from jaxinv.core.colour import DecorrelatedColour, natural_statistics
 from jaxinv.core.fourier import Fourier, Maco
+from jaxinv.core.generator import DeepImagePrior, SkipGenerator, noise_frozen
 from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, ScaledPixels
 from jaxinv.core.presets import Preset, ijcv, ijcv_preset, paper, paper_preset
@@ -24,6 +25,7 @@ __all__ = [
     "BoundedAlphaNorm",
     "BoundedTotalVariation",
     "DecorrelatedColour",
+    "DeepImagePrior",
     "Diversity",
     "Fourier",
     "InnerProduct",
@@ -38,6 +40,7 @@ __all__ = [
     "Rotate",
     "Scale",
     "ScaledPixels",
+    "SkipGenerator",
     "Solver",
     "SolverState",
     "Term",
@@ -57,6 +60,7 @@ __all__ = [
     "mosaic_direction",
     "natural_statistics",
     "neuron_direction",
+    "noise_frozen",
     "paper",
     "paper_momentum",
     "paper_preset",

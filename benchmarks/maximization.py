@@ -109,8 +109,9 @@ def rep_of(network: str, layer: str):
     return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network))
 
 
-def picture_path(out: pathlib.Path, key: str) -> pathlib.Path:
-    return out / "pictures" / (key.replace("|", "-").replace("/", "_").replace(" ", "_") + ".png")
+def picture_path(folder: pathlib.Path, key: str) -> pathlib.Path:
+    """A picture's file in ``folder`` (``pictures/<scale>`` of the results folder: one per scale)."""
+    return folder / (key.replace("|", "-").replace("/", "_").replace(" ", "_") + ".png")
 
 
 def run_channels(network: str, layer: str, setting: str, args, results, out: pathlib.Path) -> None:
@@ -151,10 +152,11 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     rows = []
     for b, (key, name) in enumerate(zip(keys, CLASSES)):
         images.save_png(picture_path(out, key), shown[b])
-        # relative is against the class's largest score over the 100 pictures, whatever the divisor
+        # found.reference is m / divisor; relative is against the class's largest score over the 100 pictures
+        largest = float(found.reference[b] * divisor)
         rows.append({"key": key, "network": network, "what": "class", "setting": setting, "unit": classes[b],
-                     "class_name": name, "value": float(found.values[b, 0]),
-                     "relative": float(found.values[b, 0] * divisor / found.reference[b]),
+                     "class_name": name, "value": float(found.values[b, 0]), "reference": largest,
+                     "relative": float(found.values[b, 0]) / largest,
                      "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
                      "image_size": found.image_size, "iterations": iterations(args),
                      "seconds": found.seconds / len(keys)})
@@ -232,16 +234,17 @@ def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[p
         "caricatures": ([r for r in rows if r["what"] == "caricature"],
                         lambda r: f"{r['layer']}\n{r['relative']:.2f}x own", None),
     }
+    folder = out / "pictures" / stem
     for kind, (picked, title, cols) in by_kind.items():
-        picked = [r for r in picked if r["network"] == network and picture_path(out, r["key"]).is_file()]
+        picked = [r for r in picked if r["network"] == network and picture_path(folder, r["key"]).is_file()]
         if not picked:
             continue
         width = cols or max(len([r for r in picked if r.get("layer") == picked[0].get("layer")]), 1)
         path = out / f"{stem}_{network}_{kind}.png"
-        tiles = [images.resize(images.load(picture_path(out, r["key"])), (96, 96)) for r in picked]
+        tiles = [images.resize(images.load(picture_path(folder, r["key"])), (96, 96)) for r in picked]
         titles = [title(r) for r in picked]
         if kind == "caricatures":  # a first row of the pictures themselves
-            originals = [picture_path(out, f"{network}|original|{r['picture']}") for r in picked[:width]]
+            originals = [picture_path(folder, f"{network}|original|{r['picture']}") for r in picked[:width]]
             if all(p.is_file() for p in originals):
                 tiles = [images.resize(images.load(p), (96, 96)) for p in originals] + tiles
                 titles = [f"picture\n{r['picture'][:18]}" for r in picked[:width]] + titles
@@ -261,19 +264,20 @@ def main(argv=None) -> int:
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.pictures) if args.pictures else []
     wanted = set(args.networks) | {judges.OTHER[n] for n in args.networks}
     classifiers = {n: judges.Classifier(n) for n in wanted}
+    folder = out / "pictures" / stem  # one folder of pictures per scale
     for network in args.networks:  # the authors' preset of all three first, then the variants
         first, rest = [s for s in args.settings if s == "authors"], [s for s in args.settings if s != "authors"]
         for setting in first:
             for layer in CHANNEL_LAYERS[network]:
-                run_channels(network, layer, setting, args, results, out)
-            run_classes(network, setting, args, results, classifiers, out)
+                run_channels(network, layer, setting, args, results, folder)
+            run_classes(network, setting, args, results, classifiers, folder)
         for layer in CARICATURE_LAYERS[network]:
-            run_caricatures(network, layer, pictures, args, results, out)
+            run_caricatures(network, layer, pictures, args, results, folder)
         write_outputs(out, stem, results.rows, argv)
         for setting in rest:
-            run_classes(network, setting, args, results, classifiers, out)
+            run_classes(network, setting, args, results, classifiers, folder)
             for layer in CHANNEL_LAYERS[network] if setting == "no-leak" else ():
-                run_channels(network, layer, setting, args, results, out)
+                run_channels(network, layer, setting, args, results, folder)
             write_outputs(out, stem, results.rows, argv)
     return 0
 

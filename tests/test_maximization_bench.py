@@ -44,7 +44,7 @@ def test_table_summarises_each_group_by_hand():
 def test_figures_are_drawn_from_the_saved_pictures(tmp_path):
     rows = fake_rows()
     for row in rows:
-        images.save_png(maximization.picture_path(tmp_path, row["key"]), np.full((8, 8, 3), 40.0 + len(row["key"])))
+        images.save_png(maximization.picture_path(tmp_path / "pictures" / "stem", row["key"]), np.full((8, 8, 3), 40.0 + len(row["key"])))
     drawn = maximization.draw(tmp_path, rows, "squeezenet1_1", "stem")
     assert sorted(p.name for p in drawn) == ["stem_squeezenet1_1_channels.png", "stem_squeezenet1_1_classes.png"]
     assert all(images.load(p).shape[-1] == 3 for p in drawn)

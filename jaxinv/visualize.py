@@ -49,9 +49,9 @@ class Visualization:
       values: ⟨Φ(x), u⟩ with the network as trained, (B, R): the unit's value (a neuron, a
         channel's mean, a logit, ⟨Φ, v⟩), or for a caricature ⟨Φ(x), e⟩ with
         e = max(Φ0, 0)/‖max(Φ0, 0)‖².
-      reference: what a value is compared with, (B,): the unit's largest value over the 100
-        ImageNet pictures (its smallest when minimised), or the picture's own ⟨Φ0, e⟩ for a
-        caricature (1 on a non-negative code); NaN where unknown.
+      reference: what a value is compared with, (B,): m, the unit's largest value over the 100
+        ImageNet pictures (its smallest when minimised) or the ``unit_max`` given instead, or
+        the picture's own ⟨Φ0, e⟩ for a caricature (1 on a non-negative code).
       labels: what each element shows (``channel 12``, ``class 145``, ``caricature``).
       energy: per step [each term's value, total] in the objective's units, (B, T, K + 1).
       image_size: the input's side S; seconds: the run's wall time, compilation included.

@@ -172,7 +172,7 @@ def run_caricatures(network: str, layer: str, pictures, args, results, out: path
         if key in results.done():
             continue
         size = capped(rep.preprocess(picture).shape[0], args)
-        found = caricature(picture, rep, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
+        found = caricature(rep, picture, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
         images.save_png(picture_path(out, key), found.images[0, 0])
         shown = rep.deprocess(rep.preprocess(picture))  # the picture as the network saw it
         images.save_png(picture_path(out, f"{network}|original|{name}"), np.clip(images.resize(shown, (size, size)), 0, 255))

@@ -85,7 +85,7 @@ def schedule_of(rep, name: str, shorten: float):
 def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:
     """(reconstruction picture, ‖Φ(x*) − Φ0‖, seconds) of one inversion under prior ``name``."""
     started = time.perf_counter()
-    result = invert_with_prior(picture, rep, prior=name, key=jax.random.key(seed),
+    result = invert_with_prior(rep, picture, prior=name, key=jax.random.key(seed),
                                schedule=schedule_of(rep, name, shorten))
     seconds = time.perf_counter() - started
     distance = float(np.linalg.norm(np.ravel(result.codes[0]) - np.ravel(result.targets)))

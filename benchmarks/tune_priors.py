@@ -64,7 +64,7 @@ SETTINGS = {
 
 def start_errors(rep, prior: str, options: dict, pictures, key) -> list[float]:
     """The error at the start (a 1-step run at a negligible rate), per picture."""
-    start = invert_batch_with_prior(pictures, rep, prior=prior, key=key, schedule=[(1e-12, 1)], **options)
+    start = invert_batch_with_prior(rep, pictures, prior=prior, key=key, schedule=[(1e-12, 1)], **options)
     return [float(e) for e in start.errors[:, 0]]
 
 
@@ -92,7 +92,7 @@ def main(argv=None) -> None:
         prior, options, schedule = SETTINGS[name]
         schedule = schedule.shortened(args.shorten)
         started = time.perf_counter()
-        result = invert_batch_with_prior([p for _, p in pictures], rep, prior=prior, key=key, schedule=schedule,
+        result = invert_batch_with_prior(rep, [p for _, p in pictures], prior=prior, key=key, schedule=schedule,
                                          **options)
         seconds = time.perf_counter() - started
         before = start_errors(rep, prior, options, [p for _, p in pictures], key)

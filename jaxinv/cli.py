@@ -212,7 +212,7 @@ def _run_invert(args) -> int:
         else:
             from jaxinv.priors import invert_with_prior
 
-            result = invert_with_prior(picture, rep, prior=args.prior, key=jax.random.key(args.seed),
+            result = invert_with_prior(rep, picture, prior=args.prior, key=jax.random.key(args.seed),
                                        seeds=args.seeds, schedule=schedule)
     for warning in caught:  # one line each, without Python's source-line echo
         print(f"jaxinv: warning: {warning.message}", file=sys.stderr)

@@ -123,7 +123,7 @@ def _run_caricature(args, check_out) -> int:
     print(f"jaxinv: caricature of {args.image} at {rep.name} on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = caricature(picture, rep, key=jax.random.key(args.seed), tether=args.tether,
+        result = caricature(rep, picture, key=jax.random.key(args.seed), tether=args.tether,
                             iterations=args.iterations, image_size=args.image_size, progress=not args.no_progress)
     _say(caught)
     import numpy as np

@@ -1,4 +1,4 @@
-"""Inversion under a named image prior: ``invert_with_prior(picture, rep, prior="lucid", key=...)``.
+"""Inversion under a named image prior: ``invert_with_prior(rep, picture, prior="lucid", key=...)``.
 
 The priors are `jaxinv.core.priors` (paper, ijcv, lucid, maco, dip). ``paper`` and ``ijcv``
 run through `jaxinv.invert` (``method=`` of the same name: chunks, retries and memory
@@ -46,7 +46,7 @@ def _run_all(solver: Solver, keys: jax.Array, targets: jax.Array):
     return jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(0, 0))(keys, targets)
 
 
-def invert_batch_with_prior(pictures: Sequence[np.ndarray], rep: Any, *, prior: str, key: jax.Array,
+def invert_batch_with_prior(rep: Any, pictures: Sequence[np.ndarray], *, prior: str, key: jax.Array,
                             seeds: int = 1, **options: Any) -> InversionResult:
     """N pictures of one size, S seeds each, under the named prior: arrays (N, S, ...).
 
@@ -63,12 +63,12 @@ def invert_batch_with_prior(pictures: Sequence[np.ndarray], rep: Any, *, prior: 
                       options)
 
 
-def invert_with_prior(picture: np.ndarray, rep: Any, *, prior: str, key: jax.Array, seeds: int = 1,
+def invert_with_prior(rep: Any, picture: np.ndarray, *, prior: str, key: jax.Array, seeds: int = 1,
                       **options: Any) -> InversionResult:
     """Invert one picture's code under the named prior; arrays have a leading seed axis (S, ...).
 
     ``prior``: one of `PRIOR_NAMES`. The seeds' keys are ``jax.random.split(key, S)``, as
-    `jaxinv.invert`: ``invert_with_prior(p, rep, prior="paper", key=k)`` is
+    `jaxinv.invert`: ``invert_with_prior(rep, p, prior="paper", key=k)`` is
     ``jaxinv.invert(rep, p, key=k, method="paper")``.
     """
     name = _check_name(prior)

@@ -115,7 +115,7 @@ def input_size(network: str, layer: str, *, count: int = 1) -> int:
 def _network_of(rep: Any, *, picture_ok: bool = False) -> CNNFeatures:
     if not picture_ok and (isinstance(rep, np.ndarray) or (isinstance(rep, jax.Array) and rep.ndim >= 2)):
         raise JaxinvError("maximize starts from noise and takes a representation, not a picture;"
-                          " for a picture use caricature(picture, rep)")
+                          " for a picture use caricature(rep, picture)")
     if not isinstance(rep, Representation) or not isinstance(rep.features, CNNFeatures):
         raise JaxinvError(f"{getattr(rep, 'name', type(rep).__name__)} is not a network layer; pass"
                           " jaxinv.cnn(NETWORK, layer=...) (or NETWORK:LAYER on the command line)")
@@ -313,7 +313,7 @@ def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuro
                    start=start)
 
 
-def caricature(picture: Any, rep: Representation, *, key: jax.Array, tether: float = 0.0,
+def caricature(rep: Representation, picture: Any, *, key: jax.Array, tether: float = 0.0,
                iterations: int = V.MAXIMIZATION_ITERATIONS, image_size: int | None = None,
                progress: Any = False) -> Visualization:
     """IJCV caricature of ``picture`` at ``rep``'s layer (one element, one seed: B = R = 1).

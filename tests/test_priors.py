@@ -48,7 +48,7 @@ def test_paper_prior_is_the_core_paper_preset_bit_for_bit():
 def test_host_priors_are_invert_with_that_method(name):
     rep = jaxinv.average_pool(factor=2)
     schedule = [(0.004, 10)] if name == "paper" else [(1.0, 10)]
-    mine = invert_with_prior(astronaut(), rep, prior=name, key=jax.random.key(2), schedule=schedule)
+    mine = invert_with_prior(rep, astronaut(), prior=name, key=jax.random.key(2), schedule=schedule)
     theirs = jaxinv.invert(rep, astronaut(), key=jax.random.key(2), method=name, schedule=schedule)
     np.testing.assert_array_equal(mine.images, theirs.images)
     np.testing.assert_array_equal(mine.errors, theirs.errors)
@@ -56,7 +56,7 @@ def test_host_priors_are_invert_with_that_method(name):
 
 def test_lucid_inverts_average_pooling():
     rep = jaxinv.average_pool(factor=2)
-    result = invert_with_prior(astronaut(), rep, prior="lucid", key=jax.random.key(0))  # the preset's own schedule
+    result = invert_with_prior(rep, astronaut(), prior="lucid", key=jax.random.key(0))  # the preset's own schedule
     assert result.errors.shape == (1,) and float(result.errors[0]) < 1e-2
     assert result.energy.shape == (1, 400, 3) and np.all(np.isfinite(result.energy))
 
@@ -96,13 +96,13 @@ def test_same_key_same_bits_and_one_program_over_pictures_and_seeds():
     rep = jaxinv.average_pool(factor=2)
     pictures = [astronaut(), astronaut()[::-1]]
     short = Schedule((Stage(0.05, 4, jitter=True), Stage(0.005, 2, jitter=False)))
-    batch = invert_batch_with_prior(pictures, rep, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
-    again = invert_batch_with_prior(pictures, rep, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
+    batch = invert_batch_with_prior(rep, pictures, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
+    again = invert_batch_with_prior(rep, pictures, prior="lucid", key=jax.random.key(5), seeds=2, schedule=short)
     assert batch.images.shape == (2, 2, SIZE, SIZE, 3)
     np.testing.assert_array_equal(batch.images, again.images)
     assert not np.array_equal(batch.images[0, 0], batch.images[0, 1])  # seeds differ
     # Picture i of the batch is the one-picture run at fold_in(key, i): the batch is one vmapped program.
-    one = invert_with_prior(pictures[1], rep, prior="lucid", key=jax.random.fold_in(jax.random.key(5), 1),
+    one = invert_with_prior(rep, pictures[1], prior="lucid", key=jax.random.fold_in(jax.random.key(5), 1),
                             seeds=2, schedule=short)
     np.testing.assert_allclose(one.inputs, batch.inputs[1], rtol=0, atol=1e-2)
 
@@ -155,8 +155,8 @@ def test_dip_runs_pictures_and_seeds_in_one_program_same_key_same_bits():
     rep = jaxinv.average_pool(factor=2)
     pictures = [astronaut(16), astronaut(16)[::-1]]
     options = dict(prior="dip", key=jax.random.key(0), seeds=2, schedule=[(1e-3, 20)], levels=2)
-    batch = invert_batch_with_prior(pictures, rep, **options)
-    again = invert_batch_with_prior(pictures, rep, **options)
+    batch = invert_batch_with_prior(rep, pictures, **options)
+    again = invert_batch_with_prior(rep, pictures, **options)
     assert batch.images.shape == (2, 2, 16, 16, 3) and np.all(np.isfinite(batch.energy))
     np.testing.assert_array_equal(batch.images, again.images)
     assert not np.array_equal(batch.images[0, 0], batch.images[0, 1])

@@ -55,7 +55,7 @@ def test_maximising_beats_every_picture_and_minimising_goes_below(name, layer, s
 @pytest.mark.parametrize("name, layer", [("squeezenet1_1", "fire9/concat"), ("googlenet", "inception_4d/output")])
 def test_a_caricature_doubles_the_inner_product_with_the_pictures_code(name, layer, picture):
     rep = network(name, layer)
-    out = caricature(picture, rep, key=jax.random.key(0), iterations=100, image_size=96)
+    out = caricature(rep, picture, key=jax.random.key(0), iterations=100, image_size=96)
     x0 = images.resize(rep.preprocess(picture), (96, 96))
     features = jax.jit(rep.features)  # the trained network, on its own
     code0 = np.asarray(features(rep.params, jnp.asarray(x0)), np.float64)
@@ -137,7 +137,7 @@ def test_bad_input_is_a_jaxinv_error(fire3, picture):
     with pytest.raises(JaxinvError, match="not a picture"):
         maximize(picture, key=key, channels=0)
     with pytest.raises(JaxinvError, match="needs a picture"):
-        caricature(None, fire3, key=key)
+        caricature(fire3, None, key=key)
     with pytest.raises(JaxinvError, match="key"):
         maximize(fire3, key=0, channels=0)
     assert logits_layer("googlenet") == "loss3/classifier" and logits_layer("squeezenet1_1") == "pool10"

@@ -9,6 +9,7 @@ from jaxinv.core.generator import DeepImagePrior, SkipGenerator, noise_frozen
 from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, ScaledPixels
 from jaxinv.core.presets import Preset, ijcv, ijcv_preset, paper, paper_preset
+from jaxinv.core.priors import Prior, prior
 from jaxinv.core.solver import Solver, SolverState
 from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum, staged
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, InnerProduct, L2ToPicture,
@@ -37,6 +38,7 @@ __all__ = [
     "Objective",
     "Pad",
     "Preset",
+    "Prior",
     "Rotate",
     "Scale",
     "ScaledPixels",
@@ -64,6 +66,7 @@ __all__ = [
     "paper",
     "paper_momentum",
     "paper_preset",
+    "prior",
     "staged",
     "start_from",
     "unit_weight",

@@ -110,6 +110,7 @@ SCRIPTS = {
     "benchmarks/figures.py": {"--seeds": set(), "--iterations-scale": set(), "--seed": {"0"}},
     "benchmarks/throughput.py": {"--batch": set(), "--steps": set(), "--repeats": set(), "--threads": set()},
     "benchmarks/hog_dsift_forward.py": {"--repeats": set()},
+    "benchmarks/traced_weights.py": {"--repeats": set()},
     "benchmarks/throughput_commits.py": {"--rounds": set(), "--steps": set(), "--repeats": set()},
     "benchmarks/time_to_quality.py": {"--limit": set(), "--tune": set(), "--seed": {"0"}},
     "benchmarks/priors.py": {"--limit": set(), "--dip-limit": {"0"}, "--shorten": set(), "--seed": {"0"}},

@@ -198,8 +198,7 @@ class JaxRunner:
     def chunk(self) -> float:
         c = self.case
         started = time.perf_counter()
-        # The compiled chunk takes the objective's weights as traced arguments, then the rest.
-        self.carries, energy = self.compiled(c.problem.terms().weights, c.rep.params, c.targets, None, self.carries,
+        self.carries, energy = self.compiled(c.rep.params, c.targets, None, self.carries,
                                              jnp.asarray(self.t0, jnp.int32))
         jax.block_until_ready((self.carries, energy))
         seconds = time.perf_counter() - started

@@ -100,14 +100,6 @@ class Problem:
         """The pure core's solver of one problem of this kind (`jaxinv.core.Solver`)."""
         return self.preset().solver(self.features, params, image_shape=self.image_shape, copies=self.copies)
 
-    def without_weights(self) -> "Problem":
-        """The same program with the objective's weights at fixed placeholders: problems that
-        differ only in their weights share it (the weights are passed traced)."""
-        o = self.objective
-        placeholder = (dataclasses.replace(o, data_weight=1.0) if self.is_ijcv
-                       else dataclasses.replace(o, lambda_tv=1.0, lambda_alpha=1.0))
-        return dataclasses.replace(self, objective=placeholder)
-
     def images(self, variable: jax.Array) -> jax.Array:
         """The R images of the input space that a variable stands for (the centre view)."""
         return self.parametrisation().image(variable)
@@ -185,12 +177,11 @@ class _JitByPlatform:
 
     Calls and ``.lower(...)`` behave as the `jax.jit` of that platform (one per platform,
     each with its own cache), chosen by `platform_of` the positional arguments numbered
-    ``dispatch_argnums``. ``prepare`` maps the caller's arguments to the compiled function's.
+    ``dispatch_argnums``.
     """
 
-    def __init__(self, fun: Callable, *, static_argnums: int, dispatch_argnums: tuple[int, ...],
-                 prepare: Callable[..., tuple] = lambda *args: args):
-        self._fun, self._static, self._dispatch, self._prepare = fun, static_argnums, dispatch_argnums, prepare
+    def __init__(self, fun: Callable, *, static_argnums: int, dispatch_argnums: tuple[int, ...]):
+        self._fun, self._static, self._dispatch = fun, static_argnums, dispatch_argnums
         self._jits: dict[str, Any] = {}
         functools.update_wrapper(self, fun)
 
@@ -202,34 +193,37 @@ class _JitByPlatform:
 
     def for_platform(self, platform: str) -> Callable:
         """The function compiled for ``platform``, taking the caller's arguments."""
-        return lambda *args, **kwargs: self._jit(platform)(*self._prepare(*args), **kwargs)
+        return self._jit(platform)
 
     def _pick(self, args: tuple):
         return self._jit(platform_of(*(args[i] for i in self._dispatch if i < len(args))))
 
     def __call__(self, *args, **kwargs):
-        args = self._prepare(*args)
         return self._pick(args)(*args, **kwargs)
 
     def lower(self, *args, **kwargs):
-        args = self._prepare(*args)
         return self._pick(args).lower(*args, **kwargs)
 
 
-def _run_chunk(problem: Problem, weights: tuple, params: Any, targets: jax.Array, mask: jax.Array | None,
-               carries: Carry, t0: jax.Array) -> tuple[Carry, jax.Array]:
+def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Array | None, carries: Carry,
+               t0: jax.Array) -> tuple[Carry, jax.Array]:
     """Run steps t0 … t0+k−1 of a batch of problems (leading axis of targets and carries).
 
     Steps at or past the schedule's end leave the state unchanged, so the last chunk of a run
     reuses the same program. Returns the new carries and the energies, shape (B, k, 4).
-    Compiled once per `Problem` and shapes (the objective's weights are traced: a sweep over
-    λ_V reuses the program), with `compiler_options` of the platform that ``targets`` and
-    ``carries`` live on.
+    Compiled once per `Problem` and shapes, with `compiler_options` of the platform that
+    ``targets`` and ``carries`` live on.
+
+    The objective's weights are compile-time constants here, part of the static `Problem`
+    (a new λ_V compiles a new chunk), although the core's `Objective` keeps them as leaves. Why:
+    with λ_V an argument, XLA's CPU backend leaves the step's fused update unvectorised, 10%
+    slower on HOG and 4% on SqueezeNet fire9 (`benchmarks/traced_weights.py`). A sweep that
+    compiles once is the core's: jit or vmap `jaxinv.core.Solver` over its weights.
     """
     _TRACES["run_chunk"] += 1
     solver = problem.solver(params)
-    solver = solver.replace(objective=solver.objective.replace(weights=weights))
     carries = carries._replace(step=jnp.broadcast_to(jnp.asarray(t0, jnp.int32), carries.step.shape))
+    weights = problem.terms().weights
 
     def one(target_carry):
         state, energies = solver.advance(target_carry[1], target_carry[0], problem.chunk, mask)
@@ -241,12 +235,7 @@ def _run_chunk(problem: Problem, weights: tuple, params: Any, targets: jax.Array
     return jax.lax.map(one, (targets, carries), batch_size=width)
 
 
-def _weights_apart(problem: Problem, *rest) -> tuple:
-    """(the problem with its weights set aside, the weights, …): weights become traced arguments."""
-    return (problem.without_weights(), problem.terms().weights, *rest)
-
-
-run_chunk = _JitByPlatform(_run_chunk, static_argnums=0, dispatch_argnums=(3, 5), prepare=_weights_apart)
+run_chunk = _JitByPlatform(_run_chunk, static_argnums=0, dispatch_argnums=(2, 4))
 
 
 #: Parameter bytes above which a representation's step streams its weights from memory.

@@ -43,14 +43,36 @@ def test_jit_vmap_over_8_keys_equals_8_runs():
     np.testing.assert_allclose(both[0].variables[0], states.variables[:2], rtol=1e-4, atol=1e-8)
 
 
+def with_tv(solver: Solver, lambda_tv) -> Solver:
+    weights = list(solver.objective.weights)
+    weights[solver.objective.names.index("tv")] = lambda_tv
+    return solver.replace(objective=solver.objective.replace(weights=tuple(weights)))
+
+
+def test_a_sweep_over_lambda_tv_compiles_once_and_vmaps():
+    rep, target = fire5()
+    solver = paper(rep, schedule=[(0.004, 3)])
+    key, lambdas, traces = jax.random.key(0), (0.5, 5.0, 50.0), []
+
+    def final_total(s: Solver) -> jax.Array:
+        traces.append(s)
+        return s.run(key, target)[1][-1, -1]
+
+    with jax.default_matmul_precision("highest"):
+        run = jax.jit(final_total)
+        totals = [float(run(with_tv(solver, lam))) for lam in lambdas]
+        swept = jax.jit(jax.vmap(lambda lam: final_total(with_tv(solver, lam))))(jnp.asarray(lambdas))
+    assert len(traces) == 2  # one trace for the three calls, one for the vmapped sweep
+    assert len(set(totals)) == 3
+    np.testing.assert_allclose(swept, totals, rtol=1e-5)
+
+
 def test_grad_with_respect_to_lambda_tv_matches_finite_differences():
     rep, target = fire5()
     solver = paper(rep, schedule=[(0.004, 2)])
 
     def final_error(lambda_tv):
-        weights = list(solver.objective.weights)
-        weights[solver.objective.names.index("tv")] = lambda_tv
-        s = solver.replace(objective=solver.objective.replace(weights=tuple(weights)))
+        s = with_tv(solver, lambda_tv)
         state, _ = s.run(jax.random.key(0), target)
         return s.evaluate(state.variables, target)[2][0]
 

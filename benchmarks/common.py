@@ -20,6 +20,8 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import judges  # noqa: E402
+
 import jaxinv  # noqa: E402
 from jaxinv import images as jimages  # noqa: E402
 from jaxinv import metrics  # noqa: E402
@@ -40,6 +42,15 @@ SKIMAGE = "skimage"
 def default_pictures() -> str:
     """The shared 100 ImageNet pictures: ``$JAXINV_IMAGENET100`` or ../shared/data/imagenet100."""
     return os.environ.get("JAXINV_IMAGENET100") or str(REPO.parent / "shared" / "data" / "imagenet100")
+
+
+def representation(name: str, *, weights=None):
+    """A representation by name: ``NETWORK:LAYER`` with the shared pretrained weights (or
+    ``weights``, a file or blobs), else a name of `jaxinv.registry` (``hog``, ``dsift``, …)."""
+    network, _, layer = name.partition(":")
+    if not layer:
+        return jaxinv.registry.get(name)
+    return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network) if weights is None else weights)
 
 
 def picture_folder(args: argparse.Namespace) -> str | None:

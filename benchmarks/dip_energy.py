@@ -23,7 +23,6 @@ import optax
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-import judges  # noqa: E402
 
 import jaxinv  # noqa: E402
 from jaxinv import optimize  # noqa: E402
@@ -32,13 +31,6 @@ from jaxinv.core import NormalisedData, Solver, input_map  # noqa: E402
 from jaxinv.core.generator import DeepImagePrior  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
-
-
-def representation(name: str):
-    network, _, layer = name.partition(":")
-    if layer:
-        return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network))
-    return jaxinv.registry.get(name)
 
 
 def dip_solver(rep, prior: DeepImagePrior, rate: float, steps: int) -> Solver:
@@ -111,7 +103,7 @@ def main(argv=None) -> int:
     config = {"rep": args.rep, "steps": args.steps, "chunk": args.chunk, "seed": args.seed,
               "pictures": pathlib.Path(folder).name}
     results = ResultsFile(out / "dip_energy.jsonl", config)
-    rep = representation(args.rep)
+    rep = common.representation(args.rep)
     for name, picture in pictures:
         target = jnp.asarray(rep.features(rep.params, jnp.asarray(rep.preprocess(picture))))
         for width in (float(w) for w in args.widths.split(",")):

@@ -34,7 +34,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
 import judges  # noqa: E402
 
-import jaxinv  # noqa: E402
 from jaxinv import images, metrics  # noqa: E402
 from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
 from jaxinv.core.priors import PRIOR_NAMES, prior  # noqa: E402
@@ -71,11 +70,6 @@ def parse(argv):
     return args
 
 
-def representation(layer: str):
-    network, _, name = layer.partition(":")
-    return jaxinv.cnn(network, layer=name, weights=judges.weight_file(network))
-
-
 def schedule_of(rep, name: str, shorten: float):
     """The prior's own schedule, its stages' iterations × ``shorten``."""
     own = prior(name, rep).schedule
@@ -98,7 +92,7 @@ def picture_path(out: pathlib.Path, layer: str, name: str, picture: str) -> path
 
 def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -> None:
     """Every prior's inversions of one layer not yet in ``results``."""
-    rep = representation(layer)
+    rep = common.representation(layer)
     network = layer.partition(":")[0]
     own, other = judges_[network], judges_[judges.OTHER[network]]
     out = pathlib.Path(args.out)
@@ -122,7 +116,7 @@ def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -
 
 def normaliser(layer: str, pictures) -> float:
     """N₁ of the layer's codes over the scored pictures (the printed metric's denominator)."""
-    rep = representation(layer)
+    rep = common.representation(layer)
     codes = [np.asarray(rep.features(rep.params, rep.preprocess(p))) for _, p in pictures]
     return metrics.mean_pairwise_distance(codes)
 

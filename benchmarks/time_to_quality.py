@@ -27,9 +27,7 @@ import optax
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-import judges  # noqa: E402
 
-import jaxinv  # noqa: E402
 from jaxinv import optimize  # noqa: E402
 from jaxinv.cli import ArgumentParser, positive, seed_number  # noqa: E402
 from jaxinv.core import staged  # noqa: E402
@@ -46,13 +44,6 @@ ADAM_RATES = (1e-4, 1e-3)
 #: The library's retries of an overflowed run (`jaxinv.invert`'s defaults).
 RETRIES, RETRY_FACTOR = 2, 0.3
 LBFGS_MEMORY = (10,)
-
-
-def representation(name: str):
-    network, _, layer = name.partition(":")
-    if layer:
-        return jaxinv.cnn(network, layer=layer, weights=judges.weight_file(network))
-    return jaxinv.registry.get(name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,7 +150,7 @@ def tune(rep, pictures, key) -> dict[str, float]:
 
 
 def score(rep_name: str, scored, tuning, results: ResultsFile, key) -> None:
-    rep = representation(rep_name)
+    rep = common.representation(rep_name)
     todo = [(i, n, p) for i, (n, p) in enumerate(scored) if f"{rep_name}|{n}" not in results.done()]
     if not todo:
         return

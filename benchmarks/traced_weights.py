@@ -1,9 +1,11 @@
 """What traced objective weights cost: the core's 25-step `advance` with λ as arguments vs constants.
 
-The engine passes the objective's weights to its compiled chunk as arguments, so that a sweep
-over λ_V compiles once. This times the same `Solver.advance` (the paper's preset, one problem,
-batch 1, XLA's CPU options of `jaxinv.optimize`) compiled both ways, alternated, best of
-``--repeats``; image-iterations per second.
+The core's `Objective` holds its weights as pytree leaves, so a user's jit of a `Solver` traces
+them (a sweep over λ_V compiles once); the runner's chunk (`jaxinv.optimize.run_chunk`)
+compiles them as constants instead, because of what this measures. It times the same
+`Solver.advance` (the paper's preset, one problem, batch 1, XLA's CPU options of
+`jaxinv.optimize`) compiled both ways, alternated, best of ``--repeats``; image-iterations
+per second.
 
     python benchmarks/traced_weights.py --reps hog,dsift,squeezenet1_1:fire9
 """
@@ -22,7 +24,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-import jaxinv  # noqa: E402
 from jaxinv import optimize  # noqa: E402
 from jaxinv.cli import ArgumentParser, positive  # noqa: E402
 from jaxinv.files import atomic_write_bytes, json_text  # noqa: E402
@@ -33,15 +34,9 @@ from jaxinv.schedules import resolve_schedule  # noqa: E402
 STEPS = 25
 
 
-def representation(name: str):
-    network, _, layer = name.partition(":")
-    if layer:  # random weights: speed does not depend on their values
-        return jaxinv.cnn(network, layer=layer, weights=init_blobs(network, key=0))
-    return jaxinv.registry.get(name)
-
-
 def compare(name: str, repeats: int) -> dict:
-    rep = representation(name)
+    network, _, layer = name.partition(":")  # random weights: speed does not depend on their values
+    rep = common.representation(name, weights=init_blobs(network, key=0) if layer else None)
     picture = np.random.default_rng(0).uniform(0, 255, (*common.IMAGENET_SIZE, 3)).astype(np.float32)
     x = rep.preprocess(picture)
     target = rep.features(rep.params, jnp.asarray(x))

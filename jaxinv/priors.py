@@ -22,6 +22,7 @@ from jaxinv.core.solver import Solver
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture
 from jaxinv.inversion import InversionResult, invert, invert_batch
+from jaxinv.runner import check_whole, finite_energy
 from jaxinv.targets import check_key, targets_from_pictures
 
 __all__ = ["PRIOR_NAMES", "HOST_PRIORS", "invert_with_prior", "invert_batch_with_prior", "solver_for"]
@@ -88,8 +89,7 @@ def _run_prior(pictures: list[np.ndarray], rep: Any, name: str, image_keys: list
     """The core `Solver` over N pictures × S seeds in one program, assembled as `InversionResult`."""
     if not pictures:
         raise JaxinvError("no pictures given; pass at least one")
-    if not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise JaxinvError(f"seeds={seeds!r}; pass a whole number >= 1")
+    check_whole("seeds", seeds)
     inputs, targets = targets_from_pictures(rep, pictures)
     shape = tuple(int(s) for s in inputs.shape[1:])
     solver = solver_for(rep, prior(name, rep, shape, **options), shape)
@@ -99,11 +99,10 @@ def _run_prior(pictures: list[np.ndarray], rep: Any, name: str, image_keys: list
     seconds = time.perf_counter() - started
     inputs_out = np.asarray(images)
     shown = np.stack([np.clip(rep.deprocess(x), 0, 255) for x in inputs_out.reshape(-1, *shape)])
-    largest = float(np.finfo(np.float32).max)  # an overflowed energy is recorded as the largest float32
     return InversionResult(
         images=shown.reshape(*inputs_out.shape[:2], *shown.shape[1:]).astype(np.float32), inputs=inputs_out,
         errors=np.asarray(errors), codes=np.asarray(codes), targets=np.asarray(targets),
-        energy=np.nan_to_num(np.asarray(energy), nan=largest, posinf=largest, neginf=-largest),
+        energy=finite_energy(energy),
         snapshots=None, snapshot_iterations=np.zeros(0, np.int64), diverged=np.asarray(rejected) > 0,
         learning_rate_scale=np.ones(np.shape(errors), np.float32), seconds=seconds)
 

@@ -21,13 +21,20 @@ from jaxinv import optimize, parallel
 from jaxinv.errors import JaxinvError
 from jaxinv.representation import Representation
 
-__all__ = ["optimise_with_retries", "group_size", "check_whole"]
+__all__ = ["optimise_with_retries", "group_size", "check_whole", "finite_energy"]
 
 
 def check_whole(name: str, value: Any, *, unit: str = "", alternatives: str = "") -> None:
     """Refuse anything but a whole number >= 1, naming the argument and what it may be."""
     if not isinstance(value, (int, np.integer)) or value < 1:
         raise JaxinvError(f"{name} = {value!r}; use a whole number{unit} >= 1{alternatives}")
+
+
+def finite_energy(energy: Any) -> np.ndarray:
+    """The energy record with every non-finite value (an overflowed step) as the largest float32,
+    so that no NaN or inf reaches a result or a file."""
+    energy = np.asarray(energy, np.float32)
+    return np.where(np.isfinite(energy), energy, np.finfo(np.float32).max).astype(np.float32)
 
 
 def _evaluate(problem: optimize.Problem, rep: Representation, targets: np.ndarray, mask, variables: np.ndarray,
@@ -86,8 +93,7 @@ def optimise_with_retries(problem: optimize.Problem, rep: Representation, target
         for full, part in zip(evaluated, _evaluate(problem, rep, targets[lost], mask, variables[lost], group)):
             full[lost] = part
     rejected = np.where(_overflowed(rejected, energy, evaluated[2]), np.maximum(rejected, 1), rejected)
-    energy = np.where(np.isfinite(energy), energy, np.finfo(np.float32).max).astype(np.float32)
-    return variables, rejected, energy, snaps, lr_scale, evaluated
+    return variables, rejected, finite_energy(energy), snaps, lr_scale, evaluated
 
 
 def _available_bytes() -> int:

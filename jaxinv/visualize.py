@@ -34,6 +34,7 @@ from jaxinv.networks import receptive_field, spec
 from jaxinv.networks.graph import infer_shapes
 from jaxinv.representation import Representation
 from jaxinv.representations.cnn import CNNFeatures
+from jaxinv.runner import check_whole, finite_energy
 from jaxinv.targets import check_key
 
 __all__ = ["Visualization", "MaximizationPlan", "plan_maximization", "maximize", "caricature", "unit_extremes", "logits_layer", "input_size", "code_shape"]
@@ -214,9 +215,8 @@ def _result(rep, solver, states, units, energy, *, reference, labels, start) -> 
     values = np.asarray(_scores(trained, inputs, units), np.float64)
     inputs = np.asarray(inputs)
     pictures = np.clip(rep.deprocess(inputs), 0, 255).astype(np.float32)
-    energy = np.where(np.isfinite(energy), energy, np.finfo(np.float32).max)
-    return Visualization(pictures, inputs, values, np.asarray(reference, np.float64), tuple(labels), energy,
-                         int(inputs.shape[-2]), rep.name, time.perf_counter() - start)
+    return Visualization(pictures, inputs, values, np.asarray(reference, np.float64), tuple(labels),
+                         finite_energy(energy), int(inputs.shape[-2]), rep.name, time.perf_counter() - start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,8 +298,7 @@ def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuro
     plan = plan_maximization(rep, channels=channels, neuron=neuron, class_=class_, direction=direction,
                              average=average, minimize=minimize, image_size=image_size, unit_max=unit_max)
     shape = (plan.image_size, plan.image_size, 3)
-    if not (isinstance(seeds, (int, np.integer)) and seeds >= 1):
-        raise JaxinvError(f"seeds = {seeds!r}; use a whole number >= 1")
+    check_whole("seeds", seeds)
     if not 0.0 <= relu_slope < 1.0:
         raise JaxinvError(f"relu_slope = {relu_slope}; use a slope in [0, 1) (0.05 is the authors')")
     leaky = CNNFeatures(plan.network, plan.layer, float(relu_slope))

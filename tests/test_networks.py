@@ -10,7 +10,7 @@ import skimage.data
 import skimage.transform
 
 from jaxinv.errors import JaxinvError
-from jaxinv.networks import NETWORKS, init_blobs, load, receptive_field, resolve_layer, spec
+from jaxinv.networks import init_blobs, load, receptive_field, resolve_layer, spec
 from jaxinv.weights import load_network
 from jaxinv.networks.graph import ancestors, blob_shapes
 from jaxinv.weights.caffe import write_caffemodel

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from conftest import require
-from jaxinv.errors import JaxinvError
 from jaxinv.networks import NETWORKS, load, register
 from jaxinv.weights import load_network
 from jaxinv.networks import resnet50 as resnet_spec

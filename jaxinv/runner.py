@@ -31,10 +31,11 @@ def check_whole(name: str, value: Any, *, unit: str = "", alternatives: str = ""
 
 
 def finite_energy(energy: Any) -> np.ndarray:
-    """The energy record with every non-finite value (an overflowed step) as the largest float32,
-    so that no NaN or inf reaches a result or a file."""
-    energy = np.asarray(energy, np.float32)
-    return np.where(np.isfinite(energy), energy, np.finfo(np.float32).max).astype(np.float32)
+    """The energy record as float32 with an overflowed value (NaN, ±inf) at ±the largest float32
+    (NaN counts as +), so that no NaN or inf reaches a result or a file."""
+    largest = float(np.finfo(np.float32).max)
+    energy = np.nan_to_num(np.asarray(energy), nan=largest, posinf=largest, neginf=-largest)
+    return np.clip(energy, -largest, largest).astype(np.float32)
 
 
 def _evaluate(problem: optimize.Problem, rep: Representation, targets: np.ndarray, mask, variables: np.ndarray,

@@ -1,5 +1,6 @@
 """The house shows itself: no import cycle between the package's parts, no module over 450
-lines, and the pure core knows nothing of the host layer."""
+lines, no function over 60 lines of code (its docstring aside), and the pure core knows nothing
+of the host layer."""
 
 import ast
 import pathlib
@@ -70,6 +71,21 @@ def test_no_import_cycle_between_the_packages_parts():
 def test_no_module_over_450_lines():
     long = {str(path.relative_to(REPO)): n for _, path in modules()
             if (n := len(path.read_text().splitlines())) > 450}
+    assert not long, long
+
+
+def code_lines(function: ast.FunctionDef) -> int:
+    """Lines from the first statement after the docstring to the function's end."""
+    body = function.body
+    if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return function.end_lineno - body[0].lineno + 1
+
+
+def test_no_function_over_60_lines_of_code():
+    long = {f"{path.relative_to(REPO)}::{node.name}": n for _, path in modules()
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (n := code_lines(node)) > 60}
     assert not long, long
 
 

@@ -18,6 +18,7 @@ import functools
 import pathlib
 import sys
 import time
+from argparse import ArgumentTypeError
 
 import jax
 import jax.numpy as jnp
@@ -130,12 +131,17 @@ def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
     return evaluations, run["seconds"] * evaluations / max(int(run["evaluations"][-1]), 1)
 
 
-def tune(rep, pictures, key) -> dict[str, float]:
-    """The setting of each optimiser with the fewest mean evaluations to quality on ``pictures``."""
+#: The optimisers scored against the paper's run, and the settings each is tuned over.
+GRIDS = {"adam": ADAM_RATES, "lbfgs": LBFGS_MEMORY}
+
+
+def tune(rep, pictures, key, kinds: tuple[str, ...]) -> dict[str, float]:
+    """The setting of each of ``kinds`` with the fewest mean evaluations to quality on ``pictures``."""
     keys = [jax.random.fold_in(key, 1000 + i) for i in range(len(pictures))]
     bars = [trace(rep, picture, "paper", None, key=k)["errors"][-1] for (_, picture), k in zip(pictures, keys)]
     chosen = {}
-    for kind, grid in (("adam", ADAM_RATES), ("lbfgs", LBFGS_MEMORY)):
+    for kind in kinds:
+        grid = GRIDS[kind]
         scores = {}
         for setting in grid:
             costs = []
@@ -149,12 +155,12 @@ def tune(rep, pictures, key) -> dict[str, float]:
     return chosen
 
 
-def score(rep_name: str, scored, tuning, results: ResultsFile, key) -> None:
+def score(rep_name: str, scored, tuning, results: ResultsFile, key, kinds: tuple[str, ...]) -> None:
     rep = common.representation(rep_name)
     todo = [(i, n, p) for i, (n, p) in enumerate(scored) if f"{rep_name}|{n}" not in results.done()]
     if not todo:
         return
-    settings = tune(rep, tuning, key)
+    settings = tune(rep, tuning, key, kinds)
     for i, name, picture in todo:
         k = jax.random.fold_in(key, i)
         paper = trace(rep, picture, "paper", None, key=k)
@@ -162,14 +168,14 @@ def score(rep_name: str, scored, tuning, results: ResultsFile, key) -> None:
         row = {"key": f"{rep_name}|{name}", "rep": rep_name, "picture": name, "bar": bar,
                "paper_evaluations": int(paper["evaluations"][-1]), "paper_seconds": paper["seconds"],
                "paper_rate_scale": paper["rate_scale"]}
-        for kind in ("adam", "lbfgs"):
+        for kind in kinds:
             run = trace(rep, picture, kind, settings[kind], key=k)
             evaluations, seconds = to_quality(run, bar)
             row.update({f"{kind}_setting": settings[kind], f"{kind}_evaluations": evaluations,
                         f"{kind}_seconds": seconds, f"{kind}_final": _finite(run["errors"][-1])})
         results.append([row])
-        print(f"{rep_name} {name}: bar {bar:.4f}; adam {row['adam_evaluations']}, lbfgs {row['lbfgs_evaluations']}"
-              f" of {row['paper_evaluations']} evaluations", flush=True)
+        found = ", ".join(f"{kind} {row[f'{kind}_evaluations']}" for kind in kinds)
+        print(f"{rep_name} {name}: bar {bar:.4f}; {found} of {row['paper_evaluations']} evaluations", flush=True)
 
 
 def _finite(value: float) -> float | None:
@@ -180,21 +186,34 @@ def table(rows: list[dict]) -> str:
     lines = ["| rep | n | paper: evaluations, s | Adam: evaluations to the bar (reached), s | "
              "L-BFGS: evaluations to the bar (reached), s | settings (tuned on 11-20) |",
              "|---|---|---|---|---|---|"]
+    names = {"adam": "Adam rate", "lbfgs": "L-BFGS memory"}
     for rep in dict.fromkeys(r["rep"] for r in rows):
         mine = [r for r in rows if r["rep"] == rep]
         cells = [f"median {np.median([r['paper_evaluations'] for r in mine]):.0f},"
                  f" {np.mean([r['paper_seconds'] for r in mine]):.1f}"]
-        for kind in ("adam", "lbfgs"):
-            got = [r for r in mine if r[f"{kind}_evaluations"] is not None]
+        settings = []
+        for kind in GRIDS:
+            got = [r for r in mine if r.get(f"{kind}_evaluations") is not None]
+            if f"{kind}_setting" not in mine[0]:
+                cells.append("not run")
+                continue
+            settings.append(f"{names[kind]} {mine[0][f'{kind}_setting']:g}")
             if got:
                 median = np.median([r[f"{kind}_evaluations"] for r in got])
                 cells.append(f"median {median:.0f} ({len(got)}/{len(mine)}),"
                              f" {np.mean([r[f'{kind}_seconds'] for r in got]):.1f}")
             else:
                 cells.append(f"not reached (0/{len(mine)})")
-        settings = f"Adam rate {mine[0]['adam_setting']:g}, L-BFGS memory {mine[0]['lbfgs_setting']:g}"
-        lines.append(f"| {rep} | {len(mine)} | {' | '.join(cells)} | {settings} |")
+        lines.append(f"| {rep} | {len(mine)} | {' | '.join(cells)} | {', '.join(settings)} |")
     return "\n".join(lines) + "\n"
+
+
+def optimisers(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in GRIDS]
+    if not kinds or unknown:
+        raise ArgumentTypeError(f"{text!r}: use one or more of {', '.join(GRIDS)}, comma-separated")
+    return kinds
 
 
 def build_parser() -> ArgumentParser:
@@ -205,6 +224,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--tune", type=positive(int, maximum=10), default=10,
                         help="tuning pictures (N of pictures 11-20)")
     parser.add_argument("--seed", type=seed_number, default=0)
+    parser.add_argument("--optimisers", type=optimisers, default=tuple(GRIDS),
+                        help=f"optimisers scored against the paper's, comma-separated (default {','.join(GRIDS)})")
     parser.add_argument("--out", help="results folder (default benchmarks/results/time_to_quality)")
     return parser
 
@@ -220,7 +241,7 @@ def main(argv=None) -> int:
     results = ResultsFile(out / "time_to_quality.jsonl", config)
     key = jax.random.key(args.seed)
     for rep_name in args.reps.split(","):
-        score(rep_name, scored, tuning, results, key)
+        score(rep_name, scored, tuning, results, key, args.optimisers)
     atomic_write_bytes(out / "table.md", table(results.rows).encode())
     print(table(results.rows))
     return 0

@@ -4,6 +4,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import jaxinv
 from conftest import REPO
@@ -30,3 +31,15 @@ def test_trace_counts_evaluations_and_finds_the_bar():
     assert lbfgs["errors"][np.searchsorted(lbfgs["evaluations"], evaluations)] <= bar * (1 + 1e-6)
     never = dict(paper, errors=paper["errors"] + 10)
     assert ttq.to_quality(never, bar) == (None, None)
+
+
+def test_optimisers_option_and_a_table_with_an_optimiser_not_run(capsys):
+    assert ttq.build_parser().parse_args(["--optimisers", "adam"]).optimisers == ("adam",)
+    assert ttq.build_parser().parse_args([]).optimisers == ("adam", "lbfgs")
+    with pytest.raises(SystemExit):
+        ttq.build_parser().parse_args(["--optimisers", "adam,sgd"])
+    assert "use one or more of adam, lbfgs" in capsys.readouterr().err
+    row = {"rep": "r", "paper_evaluations": 400, "paper_seconds": 2.0, "adam_setting": 1e-3,
+           "adam_evaluations": 100, "adam_seconds": 0.5, "adam_final": 0.1}
+    line = ttq.table([row, dict(row, adam_evaluations=None)]).splitlines()[-1]
+    assert line == "| r | 2 | median 400, 2.0 | median 100 (1/2), 0.5 | not run | Adam rate 0.001 |"

@@ -124,6 +124,9 @@ def test_unknown_prior_and_three_channel_priors_are_refused():
     with pytest.raises(jaxinv.JaxinvError, match="colour pictures"):
         prior("lucid", jaxinv.registry.get("hog"), (64, 64, 1))
     assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip")
+    picture = np.zeros((8, 8, 3), np.float32)
+    with pytest.raises(jaxinv.JaxinvError, match=r"^seeds = 2\.0; use a whole number >= 1$"):
+        invert_with_prior(jaxinv.average_pool(factor=2), picture, prior="lucid", key=jax.random.key(0), seeds=2.0)
 
 
 def test_cli_prior_and_its_method_alias(tmp_path, capsys):

@@ -130,6 +130,7 @@ def test_bad_input_is_a_jaxinv_error(fire3, picture):
         (dict(direction=np.ones(5)), "length 64"),
         (dict(), "exactly one"),
         (dict(channels=1.5), "whole number"),
+        (dict(channels=0, seeds=0), r"^seeds = 0; use a whole number >= 1$"),
     ]
     for options, words in cases:
         with pytest.raises(JaxinvError, match=words):

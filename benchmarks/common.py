@@ -138,6 +138,13 @@ def _same_shape_batches(rep, todo: list, batch: int) -> list[list]:
     return [group[s:s + batch] for group in by_shape.values() for s in range(0, len(group), batch)]
 
 
+#: Picture shapes compiled in one process before `jax.clear_caches()`. Each shape compiles its
+#: own programs, and each of XLA's CPU kernels maps memory of its own: the IJCV Table 1 run
+#: died after about 300 shapes with LLVM's "Cannot allocate memory" and a segfault, most
+#: likely at the kernel's limit of 65530 memory maps (`/proc/sys/vm/max_map_count`).
+SHAPES_BEFORE_CLEARING = 32
+
+
 def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFile, *, method: str,
             batch: int, key: jax.Array, schedule=None, save_dir: pathlib.Path | None = None,
             save_first: int | None = None, judge=None, progress=None, **options) -> None:
@@ -150,7 +157,12 @@ def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFil
     """
     done = results.done()
     todo = [(i, n, p) for i, (n, p) in enumerate(pictures) if n not in done]
+    shapes: set[tuple] = set()
     for group in _same_shape_batches(rep, todo, batch):
+        shapes.add(np.shape(rep.preprocess(group[0][2])))
+        if len(shapes) > SHAPES_BEFORE_CLEARING:
+            jax.clear_caches()
+            shapes = {np.shape(rep.preprocess(group[0][2]))}
         keys = [jax.random.fold_in(key, i) for i, _, _ in group]
         t0 = time.perf_counter()
         res = jaxinv.inversion.run_inversion(rep, [p for _, _, p in group], image_keys=keys,

@@ -1,0 +1,28 @@
+"""benchmarks/common.py: the resumable per-picture runner drops JAX's caches as picture shapes pile up."""
+
+import sys
+
+import jax
+import numpy as np
+
+import jaxinv
+from conftest import REPO
+from jaxinv.results import ResultsFile
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import common  # noqa: E402
+
+
+def test_run_rep_clears_the_caches_after_so_many_shapes(tmp_path, monkeypatch):
+    cleared = []
+    monkeypatch.setattr(common, "SHAPES_BEFORE_CLEARING", 1)
+    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(True))
+    rng = np.random.default_rng(0)
+    pictures = [(f"p{i}", rng.uniform(0, 255, shape).astype(np.float32))
+                for i, shape in enumerate([(16, 16, 3), (16, 20, 3), (20, 16, 3), (16, 16, 3)])]
+    results = ResultsFile(tmp_path / "r.jsonl", {"test": 1})
+    common.run_rep(jaxinv.average_pool(factor=2), pictures, results, method="paper", batch=2,
+                   key=jax.random.key(0), schedule=[(0.004, 2)])
+    assert len(cleared) == 2  # three shapes, a limit of one: cleared before the 2nd and the 3rd
+    assert sorted(results.done()) == ["p0", "p1", "p2", "p3"]
+    assert all(np.isfinite(r["error"]) for r in results.rows)

@@ -126,8 +126,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                                       " photographs, benchmarks/results/<folder name> otherwise)")
 
 
-def _same_shape_batches(rep, todo: list, batch: int) -> list[list]:
-    """``todo`` cut into batches of at most ``batch`` pictures whose inputs share one shape.
+def _same_shape_batches(rep, todo: list, batch: int) -> list[tuple[tuple, list]]:
+    """``todo`` cut into (input shape, batch) pairs: at most ``batch`` pictures whose inputs share
+    that shape.
 
     Pictures at their own size (the paper's HOG/DSIFT protocol) give inputs of many shapes; a
     compiled batch takes one. Shapes are taken in order of first appearance.
@@ -135,7 +136,7 @@ def _same_shape_batches(rep, todo: list, batch: int) -> list[list]:
     by_shape: dict[tuple, list] = {}
     for item in todo:
         by_shape.setdefault(np.shape(rep.preprocess(item[2])), []).append(item)
-    return [group[s:s + batch] for group in by_shape.values() for s in range(0, len(group), batch)]
+    return [(shape, group[s:s + batch]) for shape, group in by_shape.items() for s in range(0, len(group), batch)]
 
 
 #: Picture shapes compiled in one process before `jax.clear_caches()`. Each shape compiles its
@@ -157,12 +158,12 @@ def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFil
     """
     done = results.done()
     todo = [(i, n, p) for i, (n, p) in enumerate(pictures) if n not in done]
-    shapes: set[tuple] = set()
-    for group in _same_shape_batches(rep, todo, batch):
-        shapes.add(np.shape(rep.preprocess(group[0][2])))
-        if len(shapes) > SHAPES_BEFORE_CLEARING:
+    compiled: set[tuple] = set()
+    for shape, group in _same_shape_batches(rep, todo, batch):
+        if shape not in compiled and len(compiled) == SHAPES_BEFORE_CLEARING:
             jax.clear_caches()
-            shapes = {np.shape(rep.preprocess(group[0][2]))}
+            compiled.clear()
+        compiled.add(shape)
         keys = [jax.random.fold_in(key, i) for i, _, _ in group]
         t0 = time.perf_counter()
         res = jaxinv.inversion.run_inversion(rep, [p for _, _, p in group], image_keys=keys,

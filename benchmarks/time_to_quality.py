@@ -133,6 +133,8 @@ def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
 
 #: The optimisers scored against the paper's run, and the settings each is tuned over.
 GRIDS = {"adam": ADAM_RATES, "lbfgs": LBFGS_MEMORY}
+#: What each optimiser's setting is, for the table.
+SETTING_NAMES = {"adam": "Adam rate", "lbfgs": "L-BFGS memory"}
 
 
 def tune(rep, pictures, key, kinds: tuple[str, ...]) -> dict[str, float]:
@@ -186,18 +188,17 @@ def table(rows: list[dict]) -> str:
     lines = ["| rep | n | paper: evaluations, s | Adam: evaluations to the bar (reached), s | "
              "L-BFGS: evaluations to the bar (reached), s | settings (tuned on 11-20) |",
              "|---|---|---|---|---|---|"]
-    names = {"adam": "Adam rate", "lbfgs": "L-BFGS memory"}
     for rep in dict.fromkeys(r["rep"] for r in rows):
         mine = [r for r in rows if r["rep"] == rep]
         cells = [f"median {np.median([r['paper_evaluations'] for r in mine]):.0f},"
                  f" {np.mean([r['paper_seconds'] for r in mine]):.1f}"]
         settings = []
         for kind in GRIDS:
-            got = [r for r in mine if r.get(f"{kind}_evaluations") is not None]
             if f"{kind}_setting" not in mine[0]:
                 cells.append("not run")
                 continue
-            settings.append(f"{names[kind]} {mine[0][f'{kind}_setting']:g}")
+            settings.append(f"{SETTING_NAMES[kind]} {mine[0][f'{kind}_setting']:g}")
+            got = [r for r in mine if r[f"{kind}_evaluations"] is not None]
             if got:
                 median = np.median([r[f"{kind}_evaluations"] for r in got])
                 cells.append(f"median {median:.0f} ({len(got)}/{len(mine)}),"

@@ -217,8 +217,8 @@ def _run_chunk(problem: Problem, params: Any, targets: jax.Array, mask: jax.Arra
     The objective's weights are compile-time constants here, part of the static `Problem`
     (a new λ_V compiles a new chunk), although the core's `Objective` keeps them as leaves. Why:
     with λ_V an argument, XLA's CPU backend leaves the step's fused update unvectorised, 10%
-    slower on HOG (`benchmarks/traced_weights.py`). A sweep that
-    compiles once is the core's: jit or vmap `jaxinv.core.Solver` over its weights.
+    slower on HOG (`benchmarks/traced_weights.py`). A sweep that compiles once is the core's:
+    jit or vmap `jaxinv.core.Solver` over its weights.
     """
     _TRACES["run_chunk"] += 1
     solver = problem.solver(params)

@@ -27,6 +27,7 @@ from jaxinv import images as jimages  # noqa: E402
 from jaxinv import metrics  # noqa: E402
 from jaxinv.cli import number, positive, seed_number  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
+from jaxinv.files import atomic_write_bytes  # noqa: E402
 from jaxinv.results import ResultsFile, environment  # noqa: E402
 
 #: The natural colour photographs bundled in scikit-image itself (no download). `cat()` is
@@ -233,6 +234,15 @@ def fmt(pair, digits=1) -> str:
     if not np.all(np.isfinite(pair)):
         return "–"
     return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def save_figure(fig, path: pathlib.Path) -> None:
+    """A matplotlib figure as a PNG, written atomically."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def environment_line() -> str:

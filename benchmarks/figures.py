@@ -38,14 +38,6 @@ from jaxinv.schedules import resolve_schedule  # noqa: E402
 FIGURES = ("layers", "receptive-field", "channel-groups", "tv-weight")
 
 
-def _save(fig, path: pathlib.Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _grid(path, images, titles, *, cols, suptitle):
     import matplotlib
     matplotlib.use("Agg")
@@ -59,7 +51,7 @@ def _grid(path, images, titles, *, cols, suptitle):
         ax.imshow(np.clip(contrast_stretch(im), 0, 255).astype(np.uint8).squeeze())
         ax.set_title(title, fontsize=7)
     fig.suptitle(suptitle, fontsize=9)
-    _save(fig, path)
+    common.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -72,7 +64,7 @@ def _energy_curves(path: pathlib.Path, curves: dict[str, np.ndarray]) -> None:
     ax.set_xlabel("iteration")
     ax.set_ylabel("total energy")
     ax.legend(fontsize=5, ncol=2)
-    _save(fig, path)
+    common.save_figure(fig, path)
     plt.close(fig)
 
 
@@ -85,7 +77,7 @@ def _invariance(out: pathlib.Path, rows: list[tuple[str, float, float]], caption
     ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=70, fontsize=6)
     ax.set_ylabel("pairwise spread / ‖x0‖")
     ax.set_title(f"invariance: spread of {seeds} reconstructions per layer")
-    _save(fig, out / "invariance.png")
+    common.save_figure(fig, out / "invariance.png")
     plt.close(fig)
     table = "\n".join([caption, "", "| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
                        *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in rows]])

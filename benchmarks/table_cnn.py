@@ -33,6 +33,7 @@ import judges  # noqa: E402
 
 from jaxinv.cli import ArgumentParser  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
+from jaxinv.files import undefined_as_null, write_json  # noqa: E402
 from jaxinv.images import atomic_write_bytes  # noqa: E402
 from jaxinv.networks.registry import spec  # noqa: E402
 from jaxinv.representations.cnn import cnn  # noqa: E402
@@ -78,8 +79,8 @@ def layer_schedule(args: argparse.Namespace, rep):
 
 
 def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathlib.Path, source: str,
-              judging: bool, judge, bar) -> str | None:
-    """Invert the pictures not yet done at one (layer, λ_V); its table row (None if nothing is done)."""
+              judging: bool, judge, bar) -> dict | None:
+    """Invert the pictures not yet done at one (layer, λ_V); its summary (None if nothing is done)."""
     schedule = layer_schedule(args, rep)
     config = {"table": "cnn", "network": args.network, "layer": rep.name, "lambda_tv": lam,
               "method": args.method, "images": [n for n, _ in pictures], "seed": args.seed,
@@ -99,9 +100,13 @@ def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathl
                        judge=judge, progress=bar)
     if not results.rows:  # --table-only before the first result of this layer
         return None
-    s = common.summarise(rep, pictures, results)
-    mark = "*" if lam == rep.lambda_tv else ""
-    return (f"| {rep.name.split(':', 1)[1]} | {lam:g}{mark} | {common.fmt(s['printed'])} | "
+    summary = common.summarise(rep, pictures, results)
+    return {"layer": rep.name.split(":", 1)[1], "lambda_tv": lam, "chosen": lam == rep.lambda_tv, **summary}
+
+
+def table_row(s: dict) -> str:
+    """One layer's summary as a row of the table."""
+    return (f"| {s['layer']} | {s['lambda_tv']:g}{'*' if s['chosen'] else ''} | {common.fmt(s['printed'])} | "
             f"{common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | "
             f"{common.fmt(s['ssim'], 3)} | {percent(s.get('agree_own'))} | {percent(s.get('agree_other'))} |"
             f" {s['n']} | {s['seconds']:.0f} |")
@@ -141,15 +146,16 @@ def main(argv=None) -> int:
     source = common.SKIMAGE if folder is None else pathlib.Path(folder).resolve().name
     judging = folder is not None and args.network in judges.OTHER
     judge = ClassJudge(args.network, weights, args.other_weights, batch=args.batch) if judging and not args.table_only else None
-    rows = []
+    summaries = []
     bar = tqdm(total=len(layers) * len(pictures) * (len(SWEEP) if args.sweep else 1), desc=args.network, unit="inv")
     for layer in layers:
         rep = cnn(args.network, layer=layer, weights=weights)
         lambdas = SWEEP if args.sweep else (rep.lambda_tv,)
         for lam in lambdas:
-            row = run_layer(args, rep, lam, pictures, out=out, source=source, judging=judging, judge=judge, bar=bar)
-            if row is not None:
-                rows.append(row)
+            summary = run_layer(args, rep, lam, pictures, out=out, source=source, judging=judging, judge=judge,
+                                bar=bar)
+            if summary is not None:
+                summaries.append(summary)
         # Each layer compiles its own programs; dropping the last layer's keeps a run over
         # all 140 GoogLeNet layers within memory (it ran out near layer 120 without this).
         jax.clear_caches()
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
         "| layer | λ_V | printed metric % | script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM |"
         " class kept, own % | class kept, other % | n | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
+        *map(table_row, summaries),
         "",
         common.environment_line(),
     ])
@@ -174,7 +180,12 @@ def main(argv=None) -> int:
     # every-layer table (both read the same per-layer JSON lines).
     selection = {"all": "-all", None: ""}.get(args.layers, "-selected")
     suffix = ("-sweep" if args.sweep else "") + selection
-    atomic_write_bytes(out / "cnn" / f"table-{args.network}-{args.method}{suffix}.md", (table + "\n").encode())
+    stem = f"table-{args.network}-{args.method}{suffix}"
+    atomic_write_bytes(out / "cnn" / f"{stem}.md", (table + "\n").encode())
+    # The same rows as numbers, for the figures that read them (seed_question.py); a metric
+    # undefined on one picture is null, never NaN.
+    write_json(out / "cnn" / f"{stem}.json", {"network": args.network, "method": args.method,
+                                              "pictures": described, "rows": undefined_as_null(summaries)})
     return 0
 
 

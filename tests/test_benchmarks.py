@@ -75,6 +75,11 @@ def test_cnn_table_is_rebuilt_from_its_json_lines(tmp_path):
     table = (tmp_path / "cnn" / "table-squeezenet1_1-paper-selected.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| conv1 |") or line.startswith("| relu_conv1 |")]
     assert len(rows) == 2 and all(row.split("|")[10].strip() == "2" for row in rows)
+    # The same rows as numbers beside the table, for seed_question.py.
+    numbers = json.loads((tmp_path / "cnn" / "table-squeezenet1_1-paper-selected.json").read_text())
+    assert [r["layer"] for r in numbers["rows"]] == ["conv1", "relu_conv1"]
+    assert [f"{r['printed'][0]:.1f} ± {r['printed'][1]:.1f}" for r in numbers["rows"]] == [
+        row.split("|")[3].strip() for row in rows]
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr
     assert {p.name: p.read_text() for p in (tmp_path / "cnn" / "squeezenet1_1").glob("*.jsonl")} == lines
@@ -168,3 +173,33 @@ def test_cnn_table_on_a_folder_records_both_networks_top1(tmp_path):
     row = next(line for line in done.stdout.splitlines() if line.startswith("| conv1 |"))
     cells = [c.strip() for c in row.split("|")]
     assert cells[8:10] == [f"{kept['own']:.0f}", f"{kept['other']:.0f}"]
+
+
+def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
+    """Only the chosen λ_V rows; a metric undefined on one picture (null) prints as a dash."""
+    def row(layer, chosen, printed, agree):
+        return {"layer": layer, "lambda_tv": 0.5, "chosen": chosen, "n": 3, "printed": printed,
+                "script": [1.25, 0.5], "psnr": [20.0, 1.0], "ssim": [0.5, 0.1], "agree_own": agree,
+                "agree_other": 50.0}
+    (tmp_path / "cnn").mkdir()
+    table = {"network": "squeezenet1_1", "method": "paper", "pictures": "3 of pics",
+             "rows": [row("conv1", True, [11.04, 2.0], 100.0), row("conv1", False, [9.0, 1.0], 0.0),
+                      row("fire9/concat", True, [None, None], None)]}
+    (tmp_path / "cnn" / "table-squeezenet1_1-paper.json").write_text(json.dumps(table))
+    baseline = {"colour 227x227": {"n": 3, "flat_psnr": [13.0, 2.0], "flat_ssim": [0.3, 0.1],
+                                   "next_psnr": [9.0, 1.0], "next_ssim": [0.1, 0.05]}}
+    (tmp_path / "pixel_baselines.json").write_text(json.dumps(baseline))
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "seed_question.md").read_text().splitlines()
+    assert "| conv1 | 11.0 ± 2.0 | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | 100 | 50 | 3 |" in lines
+    assert "| fire9/concat | – | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | – | 50 | 3 |" in lines
+    assert sum(line.startswith("| conv1 |") for line in lines) == 1
+    assert "PSNR 13.00 ± 2.00 dB" in lines[-1]
+    assert (tmp_path / "seed_question.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    empty = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out",
+                            str(tmp_path / "none")], capture_output=True, text=True, env=env, timeout=300)
+    assert empty.returncode == 2 and "run benchmarks/table_cnn.py first" in empty.stderr
+    assert "Traceback" not in empty.stderr

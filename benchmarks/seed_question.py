@@ -1,0 +1,129 @@
+"""The seed question in numbers: feature-space error against image-space agreement, layer by layer.
+
+    python benchmarks/table_cnn.py --network squeezenet1_1 --table-only    # writes the per-layer numbers
+    python benchmarks/seed_question.py                                       # the figure and the table
+
+Readers of the paper ask why an average error of about 10% looks nothing like the original.
+This reads the per-layer summaries that `table_cnn.py` writes beside its tables
+(``cnn/table-<network>-paper.json``, the 100 ImageNet pictures by default) and the pixel
+baselines of `pixel_baselines.py`, and puts side by side, at each block's output: the paper's
+printed feature error (norms) and the authors' script's (squares); PSNR and SSIM against the
+original, with what a flat picture of the original's mean colour scores; and whether each
+network still gives the reconstruction the original's top-1 class. Writes
+``seed_question.png`` and ``seed_question.md`` into the results folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+from jaxinv.errors import JaxinvError  # noqa: E402
+from jaxinv.files import atomic_write_bytes  # noqa: E402
+
+NETWORKS = ("squeezenet1_1", "googlenet")
+#: The pixel baseline row of `pixel_baselines.py` for the CNN tables' pictures.
+BASELINE = "colour 227x227"
+
+
+def load_tables(root: pathlib.Path, networks=NETWORKS) -> dict[str, dict]:
+    """The per-layer summaries of each network whose table has been written, by network."""
+    tables = {}
+    for network in networks:
+        path = root / "cnn" / f"table-{network}-paper.json"
+        if path.exists():
+            tables[network] = json.loads(path.read_text())
+    if not tables:
+        raise JaxinvError(f"no per-layer tables in {root / 'cnn'}; run benchmarks/table_cnn.py first"
+                          " (--table-only rebuilds them from the JSON lines)")
+    return tables
+
+
+def markdown(tables: dict[str, dict], baseline: dict | None) -> str:
+    """The layer-by-layer table of both feature errors and the image-space measures."""
+    lines = []
+    for network, table in tables.items():
+        lines += [f"{network}, {table['pictures']}, paper optimiser, each block's output at its chosen λ_V:", "",
+                  "| layer | printed % (norms) | script's % (squares) | PSNR dB | SSIM | class kept, own % |"
+                  " class kept, other % | n |", "|---|---|---|---|---|---|---|---|"]
+        for row in table["rows"]:
+            if not row["chosen"]:
+                continue
+            lines.append(f"| {row['layer']} | {_mean_std(row['printed'])} | {_mean_std(row['script'])} |"
+                         f" {_mean_std(row['psnr'], 2)} | {_mean_std(row['ssim'], 3)} | {_share(row.get('agree_own'))} |"
+                         f" {_share(row.get('agree_other'))} | {row['n']} |")
+        lines.append("")
+    if baseline is not None:
+        lines.append(f"A flat picture of the original's mean colour ({BASELINE}, n = {baseline['n']}): PSNR"
+                     f" {_mean_std(baseline['flat_psnr'], 2)} dB, SSIM {_mean_std(baseline['flat_ssim'], 3)}; another"
+                     f" picture of the set: {_mean_std(baseline['next_psnr'], 2)} dB, {_mean_std(baseline['next_ssim'], 3)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _mean_std(pair, digits=1) -> str:
+    return "–" if pair is None or None in pair else common.fmt(pair, digits)
+
+
+def _share(value) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -> None:
+    """One row per network: feature errors, PSNR, SSIM and class kept against the layer."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(tables), 4, figsize=(17, 3.6 * len(tables)), squeeze=False)
+    for ax_row, (network, table) in zip(axes, tables.items()):
+        rows = [r for r in table["rows"] if r["chosen"]]
+        x = range(len(rows))
+        panels = [("feature error %", [("printed (norms)", "printed"), ("script's (squares)", "script")], None),
+                  ("PSNR dB", [("reconstruction", "psnr")], "flat_psnr"),
+                  ("SSIM", [("reconstruction", "ssim")], "flat_ssim"),
+                  ("class kept %", [("own network", "agree_own"), ("other network", "agree_other")], None)]
+        for ax, (title, series, flat) in zip(ax_row, panels):
+            for label, field in series:
+                ax.plot(x, [_centre(r.get(field)) for r in rows], marker="o", label=label)
+            if flat is not None and baseline is not None:
+                ax.axhline(baseline[flat][0], color="gray", linestyle="--", label="flat mean colour")
+            ax.set_title(f"{network}: {title}", fontsize=9)
+            ax.set_xticks(list(x), [r["layer"] for r in rows], rotation=70, fontsize=6)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    common.save_figure(fig, path)
+    plt.close(fig)
+
+
+def _centre(value) -> float:
+    """A mean ± std pair's mean, a share as it is; missing values as NaN (a gap in the line)."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, list):
+        return float("nan") if value[0] is None else value[0]
+    return value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pictures", help="the folder the tables were run on (default: ../shared/data/imagenet100)")
+    parser.add_argument("--out", help="results folder (default: benchmarks/results/<folder name>)")
+    args = parser.parse_args(argv)
+    root = common.results_root(args)
+    tables = load_tables(root)
+    baselines = root / "pixel_baselines.json"
+    baseline = json.loads(baselines.read_text())[BASELINE] if baselines.exists() else None
+    text = markdown(tables, baseline)
+    print(text, end="")
+    atomic_write_bytes(root / "seed_question.md", text.encode())
+    figure(tables, baseline, root / "seed_question.png")
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_script(main, "seed_question")

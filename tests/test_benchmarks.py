@@ -203,3 +203,44 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
                             str(tmp_path / "none")], capture_output=True, text=True, env=env, timeout=300)
     assert empty.returncode == 2 and "run benchmarks/table_cnn.py first" in empty.stderr
     assert "Traceback" not in empty.stderr
+
+
+def test_class_kept_from_saved_pictures(tmp_path):
+    """A saved picture that is the original keeps its class for both networks; one of another
+    class does not; ``--check`` counts where a PNG's top-1 equals the recorded one."""
+    import shutil
+
+    from conftest import shared_weights
+    from jaxinv import images
+    from test_imagenet100 import pictures_folder
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    names = ["n01440764_tench", "n01530575_brambling"]
+    for name in names:
+        shutil.copy(pictures_folder() / f"{name}.JPEG", folder)
+    warped = {n: images.resize(images.load(folder / f"{n}.JPEG"), (227, 227)) for n in names}
+    run = tmp_path / "out" / "cnn" / "squeezenet1_1"
+    (run / "squeezenet1_1-conv1-l0.5-paper").mkdir(parents=True)
+    images.save_png(run / "squeezenet1_1-conv1-l0.5-paper" / f"{names[0]}.png", warped[names[0]])
+    images.save_png(run / "squeezenet1_1-conv1-l0.5-paper" / f"{names[1]}.png", warped[names[0]])
+    config = {"kind": "config", "config": {"layer": "squeezenet1_1:conv1", "lambda_tv": 0.5}}
+    # Recorded verdicts as table_cnn writes them: the first right, the second deliberately wrong.
+    results = [{"kind": "result", "key": n, "top1_own_reconstruction": 0 if i == 0 else -1,
+                "top1_other_reconstruction": 0 if i == 0 else -1} for i, n in enumerate(names)]
+    (run / "squeezenet1_1-conv1-l0.5-paper.jsonl").write_text("\n".join(map(json.dumps, [config, *results])) + "\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu", JAXINV_SHARED_WEIGHTS=str(shared_weights()))
+    command = [sys.executable, str(REPO / "benchmarks" / "class_kept_saved.py"), "--network", "squeezenet1_1",
+               "--pictures", str(folder), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run.parent / "class-kept-saved-squeezenet1_1.json").read_text()) == [
+        {"layer": "conv1", "lambda_tv": 0.5, "n": 2, "agree_own": 50.0, "agree_other": 50.0}]
+    check = subprocess.run([*command, "--check"], capture_output=True, text=True, env=env, timeout=600)
+    assert check.returncode == 0, check.stderr
+    # tench is class 0 for both networks: the first PNG matches its record, the second cannot.
+    assert json.loads((run.parent / "class-kept-saved-check-squeezenet1_1.json").read_text()) == {
+        "own": [1, 2], "other": [1, 2]}
+    empty = subprocess.run([*command[:-1], str(tmp_path / "nothing")], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert empty.returncode == 2 and "run benchmarks/table_cnn.py" in empty.stderr and "Traceback" not in empty.stderr

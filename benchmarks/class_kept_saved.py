@@ -39,7 +39,7 @@ def saved_runs(root: pathlib.Path, network: str) -> list[tuple[dict, list[dict],
     folder = root / "cnn" / network
     runs = []
     for path in sorted(folder.glob(f"{network}-*.jsonl")):
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = _records(path)
         pngs = path.with_suffix("")
         if records and records[0].get("kind") == "config" and pngs.is_dir():
             runs.append((records[0]["config"], [r for r in records[1:] if r.get("kind") == "result"], pngs))
@@ -47,6 +47,17 @@ def saved_runs(root: pathlib.Path, network: str) -> list[tuple[dict, list[dict],
         raise JaxinvError(f"no per-layer runs with saved pictures in {folder}; run benchmarks/table_cnn.py"
                           f" --network {network} first")
     return runs
+
+
+def _records(path: pathlib.Path) -> list[dict]:
+    """The JSON records of a results file, up to a last line a running job is still writing."""
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
 
 
 class Judges:

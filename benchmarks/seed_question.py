@@ -22,6 +22,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
+import judges  # noqa: E402
 
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
@@ -83,15 +84,18 @@ def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -
     for ax_row, (network, table) in zip(axes, tables.items()):
         rows = [r for r in table["rows"] if r["chosen"]]
         x = range(len(rows))
+        judged = [(network, "agree_own"), (f"{judges.OTHER[network]} (unseen)", "agree_other")]
         panels = [("feature error %", [("printed (norms)", "printed"), ("script's (squares)", "script")], None),
                   ("PSNR dB", [("reconstruction", "psnr")], "flat_psnr"),
                   ("SSIM", [("reconstruction", "ssim")], "flat_ssim"),
-                  ("class kept %", [("own network", "agree_own"), ("other network", "agree_other")], None)]
+                  ("class kept %", judged, None)]
         for ax, (title, series, flat) in zip(ax_row, panels):
             for label, field in series:
                 ax.plot(x, [_centre(r.get(field)) for r in rows], marker="o", label=label)
             if flat is not None and baseline is not None:
                 ax.axhline(baseline[flat][0], color="gray", linestyle="--", label="flat mean colour")
+            if series is judged:
+                ax.set_ylim(0, 100)
             ax.set_title(f"{network}: {title}", fontsize=9)
             ax.set_xticks(list(x), [r["layer"] for r in rows], rotation=70, fontsize=6)
             ax.legend(fontsize=7)

@@ -45,16 +45,23 @@ def load_tables(root: pathlib.Path, networks=NETWORKS) -> dict[str, dict]:
     return tables
 
 
+def complete_rows(table: dict) -> list[dict]:
+    """The rows at the chosen λ_V on as many pictures as the best-covered layer: a layer still
+    running would be normalised over fewer codes and is left out until it catches up."""
+    chosen = [r for r in table["rows"] if r["chosen"]]
+    most = max((r["n"] for r in chosen), default=0)
+    return [r for r in chosen if r["n"] == most]
+
+
 def markdown(tables: dict[str, dict], baseline: dict | None) -> str:
     """The layer-by-layer table of both feature errors and the image-space measures."""
     lines = []
     for network, table in tables.items():
-        lines += [f"{network}, {table['pictures']}, paper optimiser, each block's output at its chosen λ_V:", "",
+        lines += [f"{network}, {table['pictures']}, paper optimiser, each block's output at its chosen λ_V"
+                  " (layers on fewer pictures than the others left out):", "",
                   "| layer | printed % (norms) | script's % (squares) | PSNR dB | SSIM | class kept, own % |"
                   " class kept, other % | n |", "|---|---|---|---|---|---|---|---|"]
-        for row in table["rows"]:
-            if not row["chosen"]:
-                continue
+        for row in complete_rows(table):
             lines.append(f"| {row['layer']} | {_mean_std(row['printed'])} | {_mean_std(row['script'])} |"
                          f" {_mean_std(row['psnr'], 2)} | {_mean_std(row['ssim'], 3)} | {_share(row.get('agree_own'))} |"
                          f" {_share(row.get('agree_other'))} | {row['n']} |")
@@ -82,7 +89,7 @@ def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -
 
     fig, axes = plt.subplots(len(tables), 4, figsize=(17, 3.6 * len(tables)), squeeze=False)
     for ax_row, (network, table) in zip(axes, tables.items()):
-        rows = [r for r in table["rows"] if r["chosen"]]
+        rows = complete_rows(table)
         x = range(len(rows))
         judged = [(network, "agree_own"), (f"{judges.OTHER[network]} (unseen)", "agree_other")]
         panels = [("feature error %", [("printed (norms)", "printed"), ("script's (squares)", "script")], None),

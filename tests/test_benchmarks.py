@@ -184,7 +184,8 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
     (tmp_path / "cnn").mkdir()
     table = {"network": "squeezenet1_1", "method": "paper", "pictures": "3 of pics",
              "rows": [row("conv1", True, [11.04, 2.0], 100.0), row("conv1", False, [9.0, 1.0], 0.0),
-                      row("fire9/concat", True, [None, None], None)]}
+                      row("fire9/concat", True, [None, None], None),
+                      {**row("pool10", True, [5.0, 1.0], 100.0), "n": 2}]}  # still running: left out
     (tmp_path / "cnn" / "table-squeezenet1_1-paper.json").write_text(json.dumps(table))
     baseline = {"colour 227x227": {"n": 3, "flat_psnr": [13.0, 2.0], "flat_ssim": [0.3, 0.1],
                                    "next_psnr": [9.0, 1.0], "next_ssim": [0.1, 0.05]}}
@@ -197,6 +198,7 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
     assert "| conv1 | 11.0 ± 2.0 | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | 100 | 50 | 3 |" in lines
     assert "| fire9/concat | – | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | – | 50 | 3 |" in lines
     assert sum(line.startswith("| conv1 |") for line in lines) == 1
+    assert not any(line.startswith("| pool10 |") for line in lines)
     assert "PSNR 13.00 ± 2.00 dB" in lines[-1]
     assert (tmp_path / "seed_question.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     empty = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out",

@@ -18,7 +18,6 @@ the PNG's top-1 equals the recorded one.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 
@@ -32,6 +31,7 @@ from jaxinv import images  # noqa: E402
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.files import atomic_write_bytes, write_json  # noqa: E402
 from jaxinv.networks.registry import spec  # noqa: E402
+from jaxinv.results import read_results  # noqa: E402
 
 
 def saved_runs(root: pathlib.Path, network: str) -> list[tuple[dict, list[dict], pathlib.Path]]:
@@ -39,25 +39,13 @@ def saved_runs(root: pathlib.Path, network: str) -> list[tuple[dict, list[dict],
     folder = root / "cnn" / network
     runs = []
     for path in sorted(folder.glob(f"{network}-*.jsonl")):
-        records = _records(path)
         pngs = path.with_suffix("")
-        if records and records[0].get("kind") == "config" and pngs.is_dir():
-            runs.append((records[0]["config"], [r for r in records[1:] if r.get("kind") == "result"], pngs))
+        if pngs.is_dir():
+            runs.append((*read_results(path), pngs))
     if not runs:
         raise JaxinvError(f"no per-layer runs with saved pictures in {folder}; run benchmarks/table_cnn.py"
                           f" --network {network} first")
     return runs
-
-
-def _records(path: pathlib.Path) -> list[dict]:
-    """The JSON records of a results file, up to a last line a running job is still writing."""
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
 
 
 class Judges:

@@ -231,9 +231,15 @@ def summarise(rep, pictures, results: ResultsFile) -> dict:
 
 
 def fmt(pair, digits=1) -> str:
-    if not np.all(np.isfinite(pair)):
+    """"mean ± std", or a dash where either is undefined (None, as JSON stores it, or not finite)."""
+    if pair is None or None in pair or not np.all(np.isfinite(pair)):
         return "–"
     return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def percent(value: float | None) -> str:
+    """A share in percent to the unit, or a dash where it is undefined."""
+    return "–" if value is None else f"{value:.0f}"
 
 
 def save_figure(fig, path: pathlib.Path) -> None:

@@ -62,23 +62,15 @@ def markdown(tables: dict[str, dict], baseline: dict | None) -> str:
                   "| layer | printed % (norms) | script's % (squares) | PSNR dB | SSIM | class kept, own % |"
                   " class kept, other % | n |", "|---|---|---|---|---|---|---|---|"]
         for row in complete_rows(table):
-            lines.append(f"| {row['layer']} | {_mean_std(row['printed'])} | {_mean_std(row['script'])} |"
-                         f" {_mean_std(row['psnr'], 2)} | {_mean_std(row['ssim'], 3)} | {_share(row.get('agree_own'))} |"
-                         f" {_share(row.get('agree_other'))} | {row['n']} |")
+            lines.append(f"| {row['layer']} | {common.fmt(row['printed'])} | {common.fmt(row['script'])} |"
+                         f" {common.fmt(row['psnr'], 2)} | {common.fmt(row['ssim'], 3)} | {common.percent(row.get('agree_own'))} |"
+                         f" {common.percent(row.get('agree_other'))} | {row['n']} |")
         lines.append("")
     if baseline is not None:
         lines.append(f"A flat picture of the original's mean colour ({BASELINE}, n = {baseline['n']}): PSNR"
-                     f" {_mean_std(baseline['flat_psnr'], 2)} dB, SSIM {_mean_std(baseline['flat_ssim'], 3)}; another"
-                     f" picture of the set: {_mean_std(baseline['next_psnr'], 2)} dB, {_mean_std(baseline['next_ssim'], 3)}.")
+                     f" {common.fmt(baseline['flat_psnr'], 2)} dB, SSIM {common.fmt(baseline['flat_ssim'], 3)}; another"
+                     f" picture of the set: {common.fmt(baseline['next_psnr'], 2)} dB, {common.fmt(baseline['next_ssim'], 3)}.")
     return "\n".join(lines) + "\n"
-
-
-def _mean_std(pair, digits=1) -> str:
-    return "–" if pair is None or None in pair else common.fmt(pair, digits)
-
-
-def _share(value) -> str:
-    return "–" if value is None else f"{value:.0f}"
 
 
 def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -> None:

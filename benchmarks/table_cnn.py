@@ -108,12 +108,8 @@ def table_row(s: dict) -> str:
     """One layer's summary as a row of the table."""
     return (f"| {s['layer']} | {s['lambda_tv']:g}{'*' if s['chosen'] else ''} | {common.fmt(s['printed'])} | "
             f"{common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | {common.fmt(s['psnr'], 2)} | "
-            f"{common.fmt(s['ssim'], 3)} | {percent(s.get('agree_own'))} | {percent(s.get('agree_other'))} |"
+            f"{common.fmt(s['ssim'], 3)} | {common.percent(s.get('agree_own'))} | {common.percent(s.get('agree_other'))} |"
             f" {s['n']} | {s['seconds']:.0f} |")
-
-
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}"
 
 
 def main(argv=None) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from jaxinv.errors import JaxinvError
 from jaxinv.files import json_text
 
-__all__ = ["ResultsFile", "environment"]
+__all__ = ["ResultsFile", "environment", "read_results"]
 
 
 def environment() -> dict[str, Any]:
@@ -40,6 +40,35 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _parse(path: pathlib.Path) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """(configuration, result rows, bytes they span) of a results file, read up to the first line
+    that is not whole JSON: one cut off by a kill, or still being written by a running job."""
+    good_bytes = 0
+    records = []
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for raw in lines:
+        if raw.strip():
+            try:
+                records.append(json.loads(raw))
+            except json.JSONDecodeError:
+                break
+        good_bytes += len(raw) + 1
+    if not records or records[0].get("kind") != "config":
+        raise JaxinvError(f"{path} is not a jaxinv results file; pass another output path")
+    return records[0]["config"], [r for r in records[1:] if r.get("kind") == "result"], good_bytes
+
+
+def read_results(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(configuration, result rows) of a results file, without writing to it: safe while another
+    process appends, whose last line, not yet whole, is left out."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise JaxinvError(f"{path} not found; pass a results file a benchmark wrote")
+    config, rows, _ = _parse(path)
+    return config, rows
+
+
 class ResultsFile:
     """A JSON-lines file of results keyed by ``key_field``, bound to one configuration."""
 
@@ -56,33 +85,17 @@ class ResultsFile:
             self._append_line(header, truncate=True)
 
     def _load(self) -> None:
-        good_bytes = 0
-        with open(self.path, "rb") as f:
-            lines = f.read().split(b"\n")
-        records = []
-        for raw in lines:
-            if not raw.strip():
-                good_bytes += len(raw) + 1
-                continue
-            try:
-                records.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break  # a line cut off by a kill: everything after it is dropped
-            good_bytes += len(raw) + 1
-        if not records or records[0].get("kind") != "config":
-            raise JaxinvError(f"{self.path} is not a jaxinv results file; pass another output path")
-        if records[0]["config"] != self.config:
-            differs = sorted(k for k in set(self.config) | set(records[0]["config"])
-                             if self.config.get(k) != records[0]["config"].get(k))
+        config, self._rows, good_bytes = _parse(self.path)
+        if config != self.config:
+            differs = sorted(k for k in set(self.config) | set(config) if self.config.get(k) != config.get(k))
             raise JaxinvError(
                 f"{self.path} was written by another configuration (differs in: {', '.join(differs)});"
                 " use another output file or delete it to start over"
             )
-        self._rows = [r for r in records[1:] if r.get("kind") == "result"]
         size = self.path.stat().st_size
         if good_bytes < size:
             with open(self.path, "r+b") as f:
-                f.truncate(min(good_bytes, size))
+                f.truncate(good_bytes)
 
     def _append_line(self, record: dict[str, Any], *, truncate: bool = False) -> None:
         line = (json_text(record, sort_keys=True) + "\n").encode()

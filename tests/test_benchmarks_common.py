@@ -1,4 +1,4 @@
-"""benchmarks/common.py: the resumable per-picture runner drops JAX's caches as picture shapes pile up."""
+"""benchmarks/common.py: the resumable per-picture runner drops JAX's caches as picture shapes pile up; table cells."""
 
 import sys
 
@@ -26,3 +26,9 @@ def test_run_rep_clears_the_caches_after_so_many_shapes(tmp_path, monkeypatch):
     assert len(cleared) == 2  # three shapes, a limit of one: cleared before the 2nd and the 3rd
     assert sorted(results.done()) == ["p0", "p1", "p2", "p3"]
     assert all(np.isfinite(r["error"]) for r in results.rows)
+
+
+def test_fmt_and_percent_print_a_dash_where_a_number_is_undefined():
+    assert common.fmt([12.345, 0.5], 2) == "12.35 ± 0.50"
+    assert common.fmt(None) == common.fmt([1.0, None]) == common.fmt([float("nan"), 1.0]) == "–"
+    assert common.percent(83.4) == "83" and common.percent(None) == "–"

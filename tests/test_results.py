@@ -3,7 +3,7 @@ import json
 import pytest
 
 from jaxinv.errors import JaxinvError
-from jaxinv.results import ResultsFile
+from jaxinv.results import ResultsFile, read_results
 
 
 def test_append_reload_and_skip(tmp_path):
@@ -44,3 +44,22 @@ def test_not_a_results_file(tmp_path):
     path.write_text('{"kind": "result"}\n')
     with pytest.raises(JaxinvError, match="not a jaxinv results file"):
         ResultsFile(path, {})
+
+
+def test_read_results_leaves_out_a_line_still_being_written_and_writes_nothing(tmp_path):
+    path = tmp_path / "r.jsonl"
+    ResultsFile(path, {"x": 1}).append([{"key": "a", "v": 1}])
+    with open(path, "ab") as out:
+        out.write(b'{"kind": "result", "key": "b"')  # another process mid-write
+    before = path.read_bytes()
+    config, rows = read_results(path)
+    assert config == {"x": 1} and [r["key"] for r in rows] == ["a"]
+    assert path.read_bytes() == before
+
+
+def test_read_results_of_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(JaxinvError, match="not found"):
+        read_results(tmp_path / "none.jsonl")
+    (tmp_path / "r.jsonl").write_text('{"kind": "result"}\n')
+    with pytest.raises(JaxinvError, match="not a jaxinv results file"):
+        read_results(tmp_path / "r.jsonl")

@@ -85,6 +85,102 @@ def _invariance(out: pathlib.Path, rows: list[tuple[str, float, float]], caption
     print(table)
 
 
+class Setting:
+    """What every figure shares: the network, its layers, the picture, the key and the schedules."""
+
+    def __init__(self, args):
+        self.network, self.picture_name, self.seeds = args.network, args.picture, args.seeds
+        self.out = pathlib.Path(args.out or common.REPO / "benchmarks" / "results" / "figures" / args.network)
+        self.weights = args.weights or table_cnn.DEFAULT_WEIGHTS.get(args.network)
+        self.layers = args.layers.split(",") if args.layers else table_cnn.MAIN_LAYERS[args.network]
+        self.picture = common.skimage_photo(args.picture)
+        self.key = jax.random.key(args.seed)
+        self.scale = args.iterations_scale
+
+    def rep(self, layer: str):
+        return cnn(self.network, layer=layer, weights=self.weights)
+
+    def schedule(self, name: str):
+        s = resolve_schedule(name)
+        return s if self.scale == 1.0 else s.shortened(self.scale)
+
+    def invert(self, rep, **options):
+        return invert(rep, self.picture, key=self.key, keep_snapshots=False, **options)
+
+
+def _layer_figures(setting: Setting) -> dict:
+    """Every layer's reconstruction, some layers' seeds, energy curves and the invariance table;
+    returns the record written to figures.json."""
+    from tqdm.auto import tqdm
+
+    s, out = setting, setting.out
+    record: dict = {"network": s.network, "picture": s.picture_name, "iterations_scale": s.scale,
+                    "environment": environment(), "layers": {}}
+    every, spread_rows, curves = [], [], {}
+    seed_layers = s.layers[len(s.layers) // 2:: max(1, len(s.layers) // 3)]
+    for layer in tqdm(s.layers, desc="layers"):
+        rep = s.rep(layer)
+        res = s.invert(rep, seeds=s.seeds, schedule=s.schedule(rep.schedule))
+        reference = np.clip(rep.deprocess(rep.preprocess(s.picture)), 0, 255)
+        spread = metrics.pairwise_spread(res.images, reference) if s.seeds > 1 else None
+        name = rep.name.split(":", 1)[1]
+        record["layers"][name] = {"errors": res.errors.tolist(), "spread": spread, "lambda_tv": rep.lambda_tv,
+                                  "psnr": metrics.psnr(res.images[0], reference)}
+        every.append((res.images[0], f"{name}\nerr {100 * res.errors[0]:.1f}%"))
+        spread_rows.append((name, spread, float(np.mean(res.errors))))
+        curves[name] = res.energy[0, :, 3]
+        if s.seeds > 1 and layer in seed_layers:
+            _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(s.seeds)],
+                  cols=s.seeds, suptitle=f"{rep.name}: {s.seeds} random starts (spread {spread:.3f})")
+    _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
+          suptitle=f"{s.network}: reconstruction from each layer of {s.picture_name}")
+    _energy_curves(out / "energy-curves.png", curves)
+    if s.seeds > 1:
+        _invariance(out, spread_rows, f"{s.network}, picture {s.picture_name}, {s.seeds} seeds,"
+                                      f" iterations ×{s.scale:g}.", seeds=s.seeds)
+    return record
+
+
+def _receptive_field(s: Setting) -> None:
+    """Only a central 5×5 window of the code inverted (METHOD.md §5), λ_TV 100 (λ_V 50)."""
+    pictures, titles = [], []
+    for layer in s.layers:
+        rep = s.rep(layer)
+        code = np.asarray(rep(s.picture))
+        if code.ndim != 3 or min(code.shape[:2]) < 5:
+            continue
+        res = s.invert(rep, mask=masks.central_window(code.shape, 5), lambda_tv=50.0,
+                       schedule=s.schedule("receptive_field"))
+        pictures.append(res.images[0])
+        titles.append(rep.name.split(":", 1)[1])
+    if pictures:
+        _grid(s.out / "receptive-field.png", pictures, titles, cols=6,
+              suptitle="inverting only a central 5×5 window of the code")
+
+
+def _channel_groups(s: Setting) -> None:
+    """The first against the second half of the channels of the first three layers."""
+    pictures, titles = [], []
+    for layer in s.layers[:3]:
+        rep = s.rep(layer)
+        code = np.asarray(rep(s.picture))
+        for g in (1, 2):
+            res = s.invert(rep, mask=masks.channel_group(code.shape, g), lambda_tv=0.5,
+                           schedule=s.schedule(rep.schedule))
+            pictures.append(res.images[0])
+            titles.append(f"{rep.name.split(':', 1)[1]} half {g}")
+    _grid(s.out / "channel-groups.png", pictures, titles, cols=6, suptitle="first vs second half of the channels")
+
+
+def _tv_weight(s: Setting) -> None:
+    """λ_V ∈ {0.5, 5, 50} at the deepest layer."""
+    rep = s.rep(s.layers[-1])
+    weights = (0.5, 5.0, 50.0)
+    pictures = [s.invert(rep, lambda_tv=lam, schedule=s.schedule(rep.schedule)).images[0] for lam in weights]
+    _grid(s.out / "tv-weight.png", pictures, [f"λ_V = {lam:g}" for lam in weights], cols=3,
+          suptitle=f"{rep.name}: effect of the TV weight")
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="squeezenet1_1")
@@ -107,85 +203,17 @@ def main(argv=None) -> int:
         parser.error(f"no default layers for {args.network}; pass --layers")
     import matplotlib
     matplotlib.use("Agg")
-    from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    out = pathlib.Path(args.out or common.REPO / "benchmarks" / "results" / "figures" / args.network)
-    weights = args.weights or table_cnn.DEFAULT_WEIGHTS.get(args.network)
-    layers = args.layers.split(",") if args.layers else table_cnn.MAIN_LAYERS[args.network]
-    picture = common.skimage_photo(args.picture)
-    key = jax.random.key(args.seed)
-    scale = args.iterations_scale
-
-    def sched(name):
-        s = resolve_schedule(name)
-        return s if scale == 1.0 else s.shortened(scale)
-
-    record: dict = {"network": args.network, "picture": args.picture, "iterations_scale": scale,
-                    "environment": environment(), "layers": {}}
-    every, spread_rows, curves = [], [], {}
-    for layer in tqdm(layers if "layers" in wanted else [], desc="layers"):
-        rep = cnn(args.network, layer=layer, weights=weights)
-        res = invert(rep, picture, key=key, seeds=args.seeds, schedule=sched(rep.schedule), keep_snapshots=False)
-        reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
-        spread = metrics.pairwise_spread(res.images, reference) if args.seeds > 1 else None
-        name = rep.name.split(":", 1)[1]
-        record["layers"][name] = {"errors": res.errors.tolist(), "spread": spread, "lambda_tv": rep.lambda_tv,
-                                  "psnr": metrics.psnr(res.images[0], reference)}
-        every.append((res.images[0], f"{name}\nerr {100 * res.errors[0]:.1f}%"))
-        spread_rows.append((name, spread, float(np.mean(res.errors))))
-        curves[name] = res.energy[0, :, 3]
-        if args.seeds > 1 and layer in layers[len(layers) // 2:: max(1, len(layers) // 3)]:
-            _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(args.seeds)],
-                  cols=args.seeds, suptitle=f"{rep.name}: {args.seeds} random starts (spread {spread:.3f})")
-    if every:
-        _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
-              suptitle=f"{args.network}: reconstruction from each layer of {args.picture}")
-        _energy_curves(out / "energy-curves.png", curves)
-    if every and args.seeds > 1:
-        _invariance(out, spread_rows, f"{args.network}, picture {args.picture}, {args.seeds} seeds,"
-                                      f" iterations ×{scale:g}.", seeds=args.seeds)
-
-    # Receptive field: only a central 5×5 window of the code (METHOD.md §5), λ_TV 100 (λ_V 50).
-    window_imgs, window_titles = [], []
-    for layer in (layers if "receptive-field" in wanted else []):
-        rep = cnn(args.network, layer=layer, weights=weights)
-        code = np.asarray(rep(picture))
-        if code.ndim != 3 or min(code.shape[:2]) < 5:
-            continue
-        res = invert(rep, picture, key=key, mask=masks.central_window(code.shape, 5), lambda_tv=50.0,
-                     schedule=sched("receptive_field"), keep_snapshots=False)
-        window_imgs.append(res.images[0])
-        window_titles.append(rep.name.split(":", 1)[1])
-    if window_imgs:
-        _grid(out / "receptive-field.png", window_imgs, window_titles, cols=6,
-              suptitle="inverting only a central 5×5 window of the code")
-
-    # Channel groups: first vs second half of the channels of the first three layers.
-    group_imgs, group_titles = [], []
-    for layer in (layers[:3] if "channel-groups" in wanted else []):
-        rep = cnn(args.network, layer=layer, weights=weights)
-        code = np.asarray(rep(picture))
-        for g in (1, 2):
-            res = invert(rep, picture, key=key, mask=masks.channel_group(code.shape, g), lambda_tv=0.5,
-                         schedule=sched(rep.schedule), keep_snapshots=False)
-            group_imgs.append(res.images[0])
-            group_titles.append(f"{rep.name.split(':', 1)[1]} half {g}")
-    if group_imgs:
-        _grid(out / "channel-groups.png", group_imgs, group_titles, cols=6,
-              suptitle="first vs second half of the channels")
-
-    # TV weight: λ_V ∈ {0.5, 5, 50} at the deepest layer.
-    if "tv-weight" in wanted:
-        rep = cnn(args.network, layer=layers[-1], weights=weights)
-        tv_imgs = [invert(rep, picture, key=key, lambda_tv=lam, schedule=sched(rep.schedule),
-                          keep_snapshots=False).images[0] for lam in (0.5, 5.0, 50.0)]
-        _grid(out / "tv-weight.png", tv_imgs, [f"λ_V = {lam:g}" for lam in (0.5, 5.0, 50.0)], cols=3,
-              suptitle=f"{rep.name}: effect of the TV weight")
-
-    if every:
-        atomic_write_bytes(out / "figures.json", json_text(record, indent=1).encode())
-    print(f"figures in {out}/; total time {time.perf_counter() - started:.0f} s")
+    setting = Setting(args)
+    record = _layer_figures(setting) if "layers" in wanted else None
+    for name, draw in (("receptive-field", _receptive_field), ("channel-groups", _channel_groups),
+                       ("tv-weight", _tv_weight)):
+        if name in wanted:
+            draw(setting)
+    if record is not None:
+        atomic_write_bytes(setting.out / "figures.json", json_text(record, indent=1).encode())
+    print(f"figures in {setting.out}/; total time {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -127,13 +127,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     out = common.results_root(args)
     weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
-    network = spec(args.network)  # an unknown network is refused with the list of known ones
-    if args.layers == "all":
-        layers = [name for name in network.layers if name != "prob"]
-    else:
-        layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
-    if not layers:
-        raise JaxinvError(f"no default layers for {args.network}; pass --layers")
+    layers = chosen_layers(args)
     probe = cnn(args.network, layer=layers[0], weights=weights)
     size = probe.input_shape[:2]
     folder = common.picture_folder(args)
@@ -157,6 +151,24 @@ def main(argv=None) -> int:
         jax.clear_caches()
     bar.close()
     described = f"{len(names)} of {folder}" if folder is not None else ", ".join(names)
+    write_table(args, out, summaries, described=described, size=size, rep=rep)
+    print(f"total time {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def chosen_layers(args) -> list[str]:
+    """The layers ``--layers`` names: a list, ``all`` but the softmax, or each block's output."""
+    network = spec(args.network)  # an unknown network is refused with the list of known ones
+    if args.layers == "all":
+        return [name for name in network.layers if name != "prob"]
+    layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
+    if not layers:
+        raise JaxinvError(f"no default layers for {args.network}; pass --layers")
+    return layers
+
+
+def write_table(args, out: pathlib.Path, summaries: list[dict], *, described: str, size, rep) -> None:
+    """The Markdown table (printed too) and the same rows as JSON, one pair per layer selection."""
     table = "\n".join([
         f"{args.network}, {args.method} optimiser ({layer_schedule(args, rep).total} it); pictures: {described} warped to"
         f" {size[1]}×{size[0]}. Printed metric ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖, script's both squared,"
@@ -171,7 +183,6 @@ def main(argv=None) -> int:
         common.environment_line(),
     ])
     print(table)
-    print(f"total time {time.perf_counter() - started:.0f} s")
     # One file per layer selection, so that a run over the block outputs does not overwrite the
     # every-layer table (both read the same per-layer JSON lines).
     selection = {"all": "-all", None: ""}.get(args.layers, "-selected")
@@ -182,7 +193,6 @@ def main(argv=None) -> int:
     # undefined on one picture is null, never NaN.
     write_json(out / "cnn" / f"{stem}.json", {"network": args.network, "method": args.method,
                                               "pictures": described, "rows": undefined_as_null(summaries)})
-    return 0
 
 
 if __name__ == "__main__":

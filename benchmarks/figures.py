@@ -101,8 +101,7 @@ class Setting:
         return cnn(self.network, layer=layer, weights=self.weights)
 
     def schedule(self, name: str):
-        s = resolve_schedule(name)
-        return s if self.scale == 1.0 else s.shortened(self.scale)
+        return resolve_schedule(name).shortened(self.scale)
 
     def invert(self, rep, **options):
         return invert(rep, self.picture, key=self.key, keep_snapshots=False, **options)

@@ -65,9 +65,7 @@ def table_time(data, *, layers: int, pictures: int, iterations_scale: float, dea
                 out["stopped"] = "time budget"
                 break
             rep = cnn(NETWORK, layer=names[index], weights=weights)
-            schedule = resolve_schedule(rep.schedule)
-            if iterations_scale != 1.0:
-                schedule = schedule.shortened(iterations_scale)
+            schedule = resolve_schedule(rep.schedule).shortened(iterations_scale)
             results = ResultsFile(f"{tmp}/{index}.jsonl", {"layer": names[index]})
             started = time.perf_counter()
             common.run_rep(rep, photos, results, method="paper", batch=len(photos), key=jax.random.key(0),

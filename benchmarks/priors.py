@@ -72,8 +72,7 @@ def parse(argv):
 
 def schedule_of(rep, name: str, shorten: float):
     """The prior's own schedule, its stages' iterations × ``shorten``."""
-    own = prior(name, rep).schedule
-    return own if shorten == 1.0 else own.shortened(shorten)
+    return prior(name, rep).schedule.shortened(shorten)
 
 
 def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:

@@ -75,7 +75,7 @@ class ClassJudge:
 
 def layer_schedule(args: argparse.Namespace, rep):
     schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
-    return schedule.shortened(args.iterations_scale) if args.iterations_scale != 1.0 else schedule
+    return schedule.shortened(args.iterations_scale)
 
 
 def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathlib.Path, source: str,

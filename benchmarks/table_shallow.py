@@ -51,8 +51,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
 
     rep = registry.get(rep_name)
     schedule = resolve_schedule(args.schedule or ("ijcv" if args.method == "ijcv" else rep.schedule))
-    if args.iterations_scale != 1.0:
-        schedule = schedule.shortened(args.iterations_scale)
+    schedule = schedule.shortened(args.iterations_scale)
     config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": [n for n, _ in pictures],
               "size": "own" if size is None else list(size), "seed": args.seed,
               "schedule": [[s.learning_rate, s.iterations] for s in schedule.stages], "source": source}

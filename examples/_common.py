@@ -120,8 +120,7 @@ def load_picture(name: str) -> np.ndarray:
 def schedule(rep_or_name: Any, scale: float) -> Schedule:
     """The representation's schedule (or a preset name), its stages shortened by ``scale``."""
     name = rep_or_name if isinstance(rep_or_name, str) else rep_or_name.schedule
-    sched = resolve_schedule(name)
-    return sched if scale == 1 else sched.shortened(scale)
+    return resolve_schedule(name).shortened(scale)
 
 
 def invert_stable(out: "Outputs", label: str, function, *args, schedule: Schedule, **kwargs):

@@ -124,3 +124,13 @@ def test_schedule_presets_and_validation():
     for bad in ([(0.1, 0)], [(0.1, -5)], [(-0.1, 3)], "nope", []):
         with pytest.raises(JaxinvError):
             resolve_schedule(bad)
+
+
+def test_shortened_scales_iterations_and_keeps_the_rest():
+    """Scripts call ``shortened`` unconditionally, so factor 1 must give back an equal schedule."""
+    for schedule in PRESETS.values():
+        assert schedule.shortened(1.0) == schedule
+    short = PRESETS["cnn"].shortened(0.1)
+    assert [s.iterations for s in short.stages] == [10, 20, 10]
+    assert [s.learning_rate for s in short.stages] == [s.learning_rate for s in PRESETS["cnn"].stages]
+    assert all(s.iterations == 1 for s in PRESETS["cnn"].shortened(1e-6).stages)

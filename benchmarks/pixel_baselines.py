@@ -5,7 +5,8 @@
 For each set it scores, against every picture, (a) a flat picture of that picture's own mean
 colour (or gray) and (b) the next picture of the set: the PSNR/SSIM a reconstruction gets
 while keeping only the mean colour, or nothing at all. Pictures as the tables see them:
-colour warped to 227×227 (the CNN tables), gray at their own size (Table 1).
+colour warped to 227×227 (SqueezeNet's table), the first 25 warped to 224×224 (GoogLeNet's),
+gray at their own size (Table 1).
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     folder = args.pictures or common.default_pictures()
     colour = [np.clip(p, 0, 255) for _, p in common.load_image_set(folder, size=(227, 227))]
+    first25 = [np.clip(p, 0, 255) for _, p in common.load_image_set(folder, size=(224, 224), limit=25)]
     gray = [rgb_to_gray(p) for _, p in common.load_image_set(folder, size=None)]
     skimage = [np.clip(p, 0, 255) for _, p in common.load_image_set(None, size=(227, 227))]
-    result = {"colour 227x227": scores(colour, with_next=True), "gray, own size": scores(gray, with_next=False),
+    result = {"colour 227x227": scores(colour, with_next=True),
+              "colour 224x224, first 25": scores(first25, with_next=True), "gray, own size": scores(gray, with_next=False),
               "scikit-image colour 227x227": scores(skimage, with_next=True)}
     for name, s in result.items():
         line = f"{name} (n = {s['n']}): flat mean picture PSNR {common.fmt(s['flat_psnr'], 2)} dB, SSIM {common.fmt(s['flat_ssim'], 3)}"

@@ -28,8 +28,8 @@ from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
 
 NETWORKS = ("squeezenet1_1", "googlenet")
-#: The pixel baseline row of `pixel_baselines.py` for the CNN tables' pictures.
-BASELINE = "colour 227x227"
+#: The row of `pixel_baselines.py` that scores each network's table's pictures at its input size.
+BASELINES = {"squeezenet1_1": "colour 227x227", "googlenet": "colour 224x224, first 25"}
 
 
 def load_tables(root: pathlib.Path, networks=NETWORKS) -> dict[str, dict]:
@@ -53,8 +53,9 @@ def complete_rows(table: dict) -> list[dict]:
     return [r for r in chosen if r["n"] == most]
 
 
-def markdown(tables: dict[str, dict], baseline: dict | None) -> str:
-    """The layer-by-layer table of both feature errors and the image-space measures."""
+def markdown(tables: dict[str, dict], baselines: dict[str, dict]) -> str:
+    """The layer-by-layer table of both feature errors and the image-space measures, each network's
+    followed by what a flat picture scores on its pictures (``baselines``, by network)."""
     lines = []
     for network, table in tables.items():
         lines += [f"{network}, {table['pictures']}, paper optimiser, each block's output at its chosen λ_V"
@@ -66,14 +67,15 @@ def markdown(tables: dict[str, dict], baseline: dict | None) -> str:
                          f" {common.fmt(row['psnr'], 2)} | {common.fmt(row['ssim'], 3)} | {common.percent(row.get('agree_own'))} |"
                          f" {common.percent(row.get('agree_other'))} | {row['n']} |")
         lines.append("")
-    if baseline is not None:
-        lines.append(f"A flat picture of the original's mean colour ({BASELINE}, n = {baseline['n']}): PSNR"
-                     f" {common.fmt(baseline['flat_psnr'], 2)} dB, SSIM {common.fmt(baseline['flat_ssim'], 3)}; another"
-                     f" picture of the set: {common.fmt(baseline['next_psnr'], 2)} dB, {common.fmt(baseline['next_ssim'], 3)}.")
+        if (baseline := baselines.get(network)) is not None:
+            lines += [f"A flat picture of the original's mean colour ({BASELINES[network]}, n = {baseline['n']}):"
+                      f" PSNR {common.fmt(baseline['flat_psnr'], 2)} dB, SSIM {common.fmt(baseline['flat_ssim'], 3)};"
+                      f" another picture of the set: {common.fmt(baseline['next_psnr'], 2)} dB,"
+                      f" {common.fmt(baseline['next_ssim'], 3)}.", ""]
     return "\n".join(lines) + "\n"
 
 
-def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -> None:
+def figure(tables: dict[str, dict], baselines: dict[str, dict], path: pathlib.Path) -> None:
     """One row per network: feature errors, PSNR, SSIM and class kept against the layer."""
     import matplotlib
     matplotlib.use("Agg")
@@ -82,6 +84,7 @@ def figure(tables: dict[str, dict], baseline: dict | None, path: pathlib.Path) -
     fig, axes = plt.subplots(len(tables), 4, figsize=(17, 3.6 * len(tables)), squeeze=False)
     for ax_row, (network, table) in zip(axes, tables.items()):
         rows = complete_rows(table)
+        baseline = baselines.get(network)
         x = range(len(rows))
         judged = [(network, "agree_own"), (f"{judges.OTHER[network]} (unseen)", "agree_other")]
         panels = [("feature error %", [("printed (norms)", "printed"), ("script's (squares)", "script")], None),
@@ -119,12 +122,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     root = common.results_root(args)
     tables = load_tables(root)
-    baselines = root / "pixel_baselines.json"
-    baseline = json.loads(baselines.read_text())[BASELINE] if baselines.exists() else None
-    text = markdown(tables, baseline)
+    stored = root / "pixel_baselines.json"
+    stored = json.loads(stored.read_text()) if stored.exists() else {}
+    baselines = {n: stored[BASELINES[n]] for n in tables if BASELINES.get(n) in stored}
+    text = markdown(tables, baselines)
     print(text, end="")
     atomic_write_bytes(root / "seed_question.md", text.encode())
-    figure(tables, baseline, root / "seed_question.png")
+    figure(tables, baselines, root / "seed_question.png")
     return 0
 
 

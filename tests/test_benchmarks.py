@@ -199,7 +199,8 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
     assert "| fire9/concat | – | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | – | 50 | 3 |" in lines
     assert sum(line.startswith("| conv1 |") for line in lines) == 1
     assert not any(line.startswith("| pool10 |") for line in lines)
-    assert "PSNR 13.00 ± 2.00 dB" in lines[-1]
+    flat = lines.index("| fire9/concat | – | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | – | 50 | 3 |") + 2
+    assert "(colour 227x227, n = 3): PSNR 13.00 ± 2.00 dB, SSIM 0.300 ± 0.100" in lines[flat]
     assert (tmp_path / "seed_question.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     empty = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out",
                             str(tmp_path / "none")], capture_output=True, text=True, env=env, timeout=300)

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     gray = [rgb_to_gray(p) for _, p in common.load_image_set(folder, size=None)]
     skimage = [np.clip(p, 0, 255) for _, p in common.load_image_set(None, size=(227, 227))]
     result = {"colour 227x227": scores(colour, with_next=True),
-              "colour 224x224, first 25": scores(first25, with_next=True), "gray, own size": scores(gray, with_next=False),
+              "colour 224x224, first 25": scores(first25, with_next=True),
+              "gray, own size": scores(gray, with_next=False),
               "scikit-image colour 227x227": scores(skimage, with_next=True)}
     for name, s in result.items():
         line = f"{name} (n = {s['n']}): flat mean picture PSNR {common.fmt(s['flat_psnr'], 2)} dB, SSIM {common.fmt(s['flat_ssim'], 3)}"

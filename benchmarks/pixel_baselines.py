@@ -25,10 +25,12 @@ from jaxinv import metrics  # noqa: E402
 from jaxinv.images import atomic_write_bytes, rgb_to_gray  # noqa: E402
 
 
-def scores(pictures: list[np.ndarray], *, with_next: bool) -> dict:
-    """Mean ± std PSNR/SSIM of the flat mean picture (and of the next picture) against each picture."""
+def scores(pictures: list[np.ndarray], *, with_next: bool, size: int | None, source: str) -> dict:
+    """Mean ± std PSNR/SSIM of the flat mean picture (and of the next picture) against each picture;
+    ``size`` (the side they were warped to, None for their own) and ``source`` let a table find the
+    baseline of its own pictures (`seed_question.py`)."""
     flat = [np.broadcast_to(p.mean(axis=(0, 1)), p.shape) for p in pictures]
-    out = {"n": len(pictures),
+    out = {"n": len(pictures), "size": size, "source": source,
            "flat_psnr": metrics.mean_std([metrics.psnr(f, p) for f, p in zip(flat, pictures)]),
            "flat_ssim": metrics.mean_std([metrics.ssim(f, p) for f, p in zip(flat, pictures)])}
     if with_next:
@@ -44,14 +46,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "imagenet100" / "pixel_baselines.json"))
     args = parser.parse_args(argv)
     folder = args.pictures or common.default_pictures()
-    colour = [np.clip(p, 0, 255) for _, p in common.load_image_set(folder, size=(227, 227))]
-    first25 = [np.clip(p, 0, 255) for _, p in common.load_image_set(folder, size=(224, 224), limit=25)]
+    def colour(where, side, limit=None):
+        pictures = [np.clip(p, 0, 255) for _, p in common.load_image_set(where, size=(side, side), limit=limit)]
+        return scores(pictures, with_next=True, size=side, source="folder" if where else "scikit-image")
+
     gray = [rgb_to_gray(p) for _, p in common.load_image_set(folder, size=None)]
-    skimage = [np.clip(p, 0, 255) for _, p in common.load_image_set(None, size=(227, 227))]
-    result = {"colour 227x227": scores(colour, with_next=True),
-              "colour 224x224, first 25": scores(first25, with_next=True),
-              "gray, own size": scores(gray, with_next=False),
-              "scikit-image colour 227x227": scores(skimage, with_next=True)}
+    # SqueezeNet's table: all the pictures at 227; GoogLeNet's: the first 25 at 224
+    result = {"colour 227x227": colour(folder, 227),
+              "colour 224x224, first 25": colour(folder, 224, limit=25),
+              "gray, own size": scores(gray, with_next=False, size=None, source="folder"),
+              "scikit-image colour 227x227": colour(None, 227)}
     for name, s in result.items():
         line = f"{name} (n = {s['n']}): flat mean picture PSNR {common.fmt(s['flat_psnr'], 2)} dB, SSIM {common.fmt(s['flat_ssim'], 3)}"
         if "next_psnr" in s:

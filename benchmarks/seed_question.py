@@ -26,10 +26,9 @@ import judges  # noqa: E402
 
 from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
+from jaxinv.networks import spec  # noqa: E402
 
 NETWORKS = ("squeezenet1_1", "googlenet")
-#: The row of `pixel_baselines.py` that scores each network's table's pictures at its input size.
-BASELINES = {"squeezenet1_1": "colour 227x227", "googlenet": "colour 224x224, first 25"}
 
 
 def load_tables(root: pathlib.Path, networks=NETWORKS) -> dict[str, dict]:
@@ -53,9 +52,18 @@ def complete_rows(table: dict) -> list[dict]:
     return [r for r in chosen if r["n"] == most]
 
 
-def markdown(tables: dict[str, dict], baselines: dict[str, dict]) -> str:
+def baseline_of(network: str, table: dict, stored: dict[str, dict]) -> tuple[str, dict] | None:
+    """The `pixel_baselines.py` entry (name, scores) that scores the table's own pictures: the
+    folder's first n at the network's input size, with n the table's; None if none was run."""
+    size = spec(network).input_size
+    n = max((r["n"] for r in complete_rows(table)), default=0)
+    return next(((name, b) for name, b in stored.items()
+                 if b.get("source") == "folder" and b.get("size") == size and b["n"] == n), None)
+
+
+def markdown(tables: dict[str, dict], baselines: dict[str, tuple[str, dict]]) -> str:
     """The layer-by-layer table of both feature errors and the image-space measures, each network's
-    followed by what a flat picture scores on its pictures (``baselines``, by network)."""
+    followed by what a flat picture scores on its pictures (``baselines``: name and scores, by network)."""
     lines = []
     for network, table in tables.items():
         lines += [f"{network}, {table['pictures']}, paper optimiser, each block's output at its chosen λ_V"
@@ -67,8 +75,9 @@ def markdown(tables: dict[str, dict], baselines: dict[str, dict]) -> str:
                          f" {common.fmt(row['psnr'], 2)} | {common.fmt(row['ssim'], 3)} | {common.percent(row.get('agree_own'))} |"
                          f" {common.percent(row.get('agree_other'))} | {row['n']} |")
         lines.append("")
-        if (baseline := baselines.get(network)) is not None:
-            lines += [f"A flat picture of the original's mean colour ({BASELINES[network]}, n = {baseline['n']}):"
+        if network in baselines:
+            name, baseline = baselines[network]
+            lines += [f"A flat picture of the original's mean colour ({name}, n = {baseline['n']}):"
                       f" PSNR {common.fmt(baseline['flat_psnr'], 2)} dB, SSIM {common.fmt(baseline['flat_ssim'], 3)};"
                       f" another picture of the set: {common.fmt(baseline['next_psnr'], 2)} dB,"
                       f" {common.fmt(baseline['next_ssim'], 3)}.", ""]
@@ -84,7 +93,7 @@ def figure(tables: dict[str, dict], baselines: dict[str, dict], path: pathlib.Pa
     fig, axes = plt.subplots(len(tables), 4, figsize=(17, 3.6 * len(tables)), squeeze=False)
     for ax_row, (network, table) in zip(axes, tables.items()):
         rows = complete_rows(table)
-        baseline = baselines.get(network)
+        baseline = baselines[network][1] if network in baselines else None
         x = range(len(rows))
         judged = [(network, "agree_own"), (f"{judges.OTHER[network]} (unseen)", "agree_other")]
         panels = [("feature error %", [("printed (norms)", "printed"), ("script's (squares)", "script")], None),
@@ -124,7 +133,7 @@ def main(argv=None) -> int:
     tables = load_tables(root)
     stored = root / "pixel_baselines.json"
     stored = json.loads(stored.read_text()) if stored.exists() else {}
-    baselines = {n: stored[BASELINES[n]] for n in tables if BASELINES.get(n) in stored}
+    baselines = {n: found for n, table in tables.items() if (found := baseline_of(n, table, stored)) is not None}
     text = markdown(tables, baselines)
     print(text, end="")
     atomic_write_bytes(root / "seed_question.md", text.encode())

@@ -187,8 +187,14 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
                       row("fire9/concat", True, [None, None], None),
                       {**row("pool10", True, [5.0, 1.0], 100.0), "n": 2}]}  # still running: left out
     (tmp_path / "cnn" / "table-squeezenet1_1-paper.json").write_text(json.dumps(table))
-    baseline = {"colour 227x227": {"n": 3, "flat_psnr": [13.0, 2.0], "flat_ssim": [0.3, 0.1],
-                                   "next_psnr": [9.0, 1.0], "next_ssim": [0.1, 0.05]}}
+    def scores(n, size, source, psnr):
+        return {"n": n, "size": size, "source": source, "flat_psnr": [psnr, 2.0], "flat_ssim": [0.3, 0.1],
+                "next_psnr": [9.0, 1.0], "next_ssim": [0.1, 0.05]}
+    # Only the folder's baseline at the network's size on as many pictures as the table is used.
+    baseline = {"colour 224x224, first 3": scores(3, 224, "folder", 11.0),
+                "scikit-image colour 227x227": scores(3, 227, "scikit-image", 12.0),
+                "colour 227x227, first 2": scores(2, 227, "folder", 14.0),
+                "colour 227x227, first 3": scores(3, 227, "folder", 13.0)}
     (tmp_path / "pixel_baselines.json").write_text(json.dumps(baseline))
     env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out", str(tmp_path)],
@@ -200,7 +206,7 @@ def test_seed_question_tabulates_and_plots_the_per_layer_numbers(tmp_path):
     assert sum(line.startswith("| conv1 |") for line in lines) == 1
     assert not any(line.startswith("| pool10 |") for line in lines)
     flat = lines.index("| fire9/concat | – | 1.2 ± 0.5 | 20.00 ± 1.00 | 0.500 ± 0.100 | – | 50 | 3 |") + 2
-    assert "(colour 227x227, n = 3): PSNR 13.00 ± 2.00 dB, SSIM 0.300 ± 0.100" in lines[flat]
+    assert "(colour 227x227, first 3, n = 3): PSNR 13.00 ± 2.00 dB, SSIM 0.300 ± 0.100" in lines[flat]
     assert (tmp_path / "seed_question.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     empty = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_question.py"), "--out",
                             str(tmp_path / "none")], capture_output=True, text=True, env=env, timeout=300)

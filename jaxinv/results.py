@@ -3,7 +3,9 @@
 The first line records the configuration that wrote the file; each further line is one
 finished result, written whole with a flush and fsync. A run started again reads the file,
 skips what is done and appends the rest, so a killed run loses at most the batch in flight
-and never repeats a result. A file written by another configuration is refused.
+and never repeats a result. A file written by another configuration is refused, and so is one
+that another process holds open for writing (two runs of one job would both append the same
+results).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any
 from jaxinv.errors import JaxinvError
 from jaxinv.files import json_text
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, one run per file is then the user's to keep
+    fcntl = None
+
 __all__ = ["ResultsFile", "environment", "read_results"]
+
+#: Results files this process writes, with the open handle that holds each one's lock.
+_HELD: dict[str, Any] = {}
 
 
 def environment() -> dict[str, Any]:
@@ -69,6 +79,22 @@ def read_results(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str
     return config, rows
 
 
+def _hold(path: pathlib.Path) -> None:
+    """Take an exclusive lock on ``path`` for the rest of this process (created if missing), so
+    that a second process cannot append to it; this process may open it again (a resume)."""
+    key = str(path.resolve())
+    if fcntl is None or key in _HELD:
+        return
+    handle = open(path, "ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise JaxinvError(f"{path} is being written by another run; wait for it to finish (it resumes"
+                          " from the file) or pass another output path") from None
+    _HELD[key] = handle
+
+
 class ResultsFile:
     """A JSON-lines file of results keyed by ``key_field``, bound to one configuration."""
 
@@ -77,10 +103,11 @@ class ResultsFile:
         self.config = json.loads(json.dumps(config))  # normalised like a round trip
         self.key_field = key_field
         self._rows: list[dict[str, Any]] = []
-        if self.path.exists() and self.path.stat().st_size > 0:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _hold(self.path)
+        if self.path.stat().st_size > 0:
             self._load()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             header = {"kind": "config", "config": self.config, "environment": environment()}
             self._append_line(header, truncate=True)
 

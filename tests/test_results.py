@@ -1,3 +1,4 @@
+import fcntl
 import json
 
 import pytest
@@ -63,3 +64,19 @@ def test_read_results_of_a_missing_or_foreign_file(tmp_path):
     (tmp_path / "r.jsonl").write_text('{"kind": "result"}\n')
     with pytest.raises(JaxinvError, match="not a jaxinv results file"):
         read_results(tmp_path / "r.jsonl")
+
+
+def test_a_file_another_process_writes_is_refused(tmp_path):
+    """A lock held through another open file description (as another process's would be) refuses
+    the file with a one-line error; once released, the run resumes from it."""
+    path = tmp_path / "r.jsonl"
+    ResultsFile(path, {"rep": "hog"}).append([{"key": "a", "error": 0.1}])
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(path.read_bytes())
+    with open(other, "ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(JaxinvError, match="being written by another run; wait for it"):
+            ResultsFile(other, {"rep": "hog"})
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert ResultsFile(other, {"rep": "hog"}).done() == {"a"}
+    assert ResultsFile(path, {"rep": "hog"}).done() == {"a"}  # this process may open its own file again

@@ -91,7 +91,7 @@ def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathl
     path = out / "cnn" / args.network / f"{tag}.jsonl"
     if args.table_only and not path.exists():
         return None
-    results = ResultsFile(path, config)
+    results = ResultsFile(path, config, read_only=args.table_only)  # a table may be built while a run appends
     bar.update(len(results.done()))
     if not args.table_only:
         common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,

@@ -63,7 +63,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
     path = out / "shallow" / f"{tag}.jsonl"
     if args.table_only and not path.exists():
         return None
-    results = ResultsFile(path, config)
+    results = ResultsFile(path, config, read_only=args.table_only)  # a table may be built while a run appends
     if not args.table_only:
         bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
         common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,

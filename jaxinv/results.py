@@ -96,13 +96,23 @@ def _hold(path: pathlib.Path) -> None:
 
 
 class ResultsFile:
-    """A JSON-lines file of results keyed by ``key_field``, bound to one configuration."""
+    """A JSON-lines file of results keyed by ``key_field``, bound to one configuration.
 
-    def __init__(self, path: str | os.PathLike, config: dict[str, Any], *, key_field: str = "key"):
+    ``read_only``: the rows as they stand, for a table built while a run may still be appending;
+    the file must exist, and is neither locked nor written (`append` is refused)."""
+
+    def __init__(self, path: str | os.PathLike, config: dict[str, Any], *, key_field: str = "key",
+                 read_only: bool = False):
         self.path = pathlib.Path(path)
         self.config = json.loads(json.dumps(config))  # normalised like a round trip
         self.key_field = key_field
+        self.read_only = read_only
         self._rows: list[dict[str, Any]] = []
+        if read_only:
+            if not self.path.is_file():
+                raise JaxinvError(f"{self.path} not found; run the benchmark before reading its results")
+            self._load()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _hold(self.path)
         if self.path.stat().st_size > 0:
@@ -119,8 +129,7 @@ class ResultsFile:
                 f"{self.path} was written by another configuration (differs in: {', '.join(differs)});"
                 " use another output file or delete it to start over"
             )
-        size = self.path.stat().st_size
-        if good_bytes < size:
+        if not self.read_only and good_bytes < self.path.stat().st_size:
             with open(self.path, "r+b") as f:
                 f.truncate(good_bytes)
 
@@ -140,6 +149,8 @@ class ResultsFile:
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append finished results (each with ``key_field``); a key already present is refused."""
+        if self.read_only:
+            raise JaxinvError(f"{self.path} was opened read-only; open it without read_only to append")
         done = self.done()
         for row in rows:
             key = str(row[self.key_field])

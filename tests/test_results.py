@@ -80,3 +80,22 @@ def test_a_file_another_process_writes_is_refused(tmp_path):
         fcntl.flock(held, fcntl.LOCK_UN)
     assert ResultsFile(other, {"rep": "hog"}).done() == {"a"}
     assert ResultsFile(path, {"rep": "hog"}).done() == {"a"}  # this process may open its own file again
+
+
+def test_read_only_reads_a_file_being_written_without_touching_it(tmp_path):
+    """A table built mid-run: the whole rows, the line still being written left in place."""
+    written = tmp_path / "written.jsonl"
+    ResultsFile(written, {"rep": "hog"}).append([{"key": "a", "error": 0.1}])
+    path = tmp_path / "r.jsonl"  # a file this process never wrote
+    path.write_bytes(written.read_bytes() + b'{"kind": "result", "key": "b", "err')  # another process, mid-line
+    before = path.read_bytes()
+    with open(path, "ab") as held:  # that process's lock does not stop a reader
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen = ResultsFile(path, {"rep": "hog"}, read_only=True)
+    assert seen.done() == {"a"} and path.read_bytes() == before
+    with pytest.raises(JaxinvError, match="read-only"):
+        seen.append([{"key": "c", "error": 0.3}])
+    with pytest.raises(JaxinvError, match="another configuration"):
+        ResultsFile(path, {"rep": "dsift"}, read_only=True)
+    with pytest.raises(JaxinvError, match="not found"):
+        ResultsFile(tmp_path / "none.jsonl", {"rep": "hog"}, read_only=True)

@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "imagenet100" / "pixel_baselines.json"))
     args = parser.parse_args(argv)
     folder = args.pictures or common.default_pictures()
+
     def colour(where, side, limit=None):
         pictures = [np.clip(p, 0, 255) for _, p in common.load_image_set(where, size=(side, side), limit=limit)]
         return scores(pictures, with_next=True, size=side, source="folder" if where else "scikit-image")

@@ -53,6 +53,8 @@ def environment() -> dict[str, Any]:
 def _parse(path: pathlib.Path) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     """(configuration, result rows, bytes they span) of a results file, read up to the first line
     that is not whole JSON: one cut off by a kill, or still being written by a running job."""
+    if not path.is_file():
+        raise JaxinvError(f"{path} not found; pass a results file a benchmark wrote")
     good_bytes = 0
     records = []
     with open(path, "rb") as f:
@@ -72,10 +74,7 @@ def _parse(path: pathlib.Path) -> tuple[dict[str, Any], list[dict[str, Any]], in
 def read_results(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(configuration, result rows) of a results file, without writing to it: safe while another
     process appends, whose last line, not yet whole, is left out."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise JaxinvError(f"{path} not found; pass a results file a benchmark wrote")
-    config, rows, _ = _parse(path)
+    config, rows, _ = _parse(pathlib.Path(path))
     return config, rows
 
 
@@ -109,8 +108,6 @@ class ResultsFile:
         self.read_only = read_only
         self._rows: list[dict[str, Any]] = []
         if read_only:
-            if not self.path.is_file():
-                raise JaxinvError(f"{self.path} not found; run the benchmark before reading its results")
             self._load()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The image priors side by side on one protocol (issue #16): inversion quality and cost per prior.
 
-For each layer (SqueezeNet v1.1 fire3, fire7, pool10; GoogLeNet conv2, inception_4a,
+For each layer (SqueezeNet v1.1 fire3, fire7, pool10; GoogLeNet conv2/3x3, inception_4a,
 loss3/classifier) and each prior of `jaxinv.core.priors` (paper, ijcv, lucid, maco, dip), the
 first ``--limit`` shared ImageNet-100 pictures in file-name order (DIP on the first
 ``--dip-limit``) are inverted with seed ``--seed`` (`jaxinv.invert_with_prior`, each prior's own
@@ -12,6 +12,12 @@ schedule; ``--shorten`` scales every stage's iterations for a quick look). Per i
 - top-1 agreement (reconstruction vs original) of the inverted network and of the other one
   (GoogLeNet judges SqueezeNet and the reverse: a network no optimisation has seen);
 - seconds (compilation included, as a user waits for it).
+
+And per network and prior, the ten classes of ``benchmarks/maximization.py`` (Simonyan et al.
+2014, Fig. 1) maximised in one program (`jaxinv.maximize` with ``prior=``: the prior's
+parametrisation, optimiser and schedule on −⟨Φ(x), e⟩ + its regularisers, leaky ReLUs of
+slope 0.05 as the authors'; ``ijcv`` is the authors' preset, 300 steps), judged by the network
+itself (top-1) and by the other network (is the class in its top-5?).
 
 Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them; the table goes to
@@ -33,6 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 import judges  # noqa: E402
+from maximization import AUTHORS_ITERATIONS, CLASSES  # noqa: E402
 
 from jaxinv import images, metrics  # noqa: E402
 from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
@@ -40,9 +47,10 @@ from jaxinv.core.priors import PRIOR_NAMES, prior  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
 from jaxinv.priors import invert_with_prior  # noqa: E402
 from jaxinv.results import ResultsFile  # noqa: E402
+from jaxinv.visualize import logits_layer, maximize  # noqa: E402
 
 LAYERS = ("squeezenet1_1:fire3", "squeezenet1_1:fire7", "squeezenet1_1:pool10",
-          "googlenet:conv2", "googlenet:inception_4a", "googlenet:loss3/classifier")
+          "googlenet:conv2/3x3", "googlenet:inception_4a", "googlenet:loss3/classifier")
 OUT = common.REPO / "benchmarks" / "results" / "priors"
 COLUMNS = ("error", "psnr", "ssim", "own_top1", "other_top1", "seconds")
 
@@ -53,14 +61,20 @@ def parse(argv):
     parser.add_argument("--dip-limit", type=number(int, minimum=0, maximum=100), default=5,
                         help="pictures DIP inverts (first N; it costs minutes each on a CPU)")
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated NETWORK:LAYER")
+    parser.add_argument("--classes", default=",".join(judges.OTHER),
+                        help="comma-separated networks whose ten classes each prior maximises ('' for none)")
     parser.add_argument("--priors", default=",".join(PRIOR_NAMES), help="comma-separated prior names")
     parser.add_argument("--shorten", type=positive(float, maximum=1.0), default=1.0,
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
     args = parser.parse_args(argv)
-    args.layers = args.layers.split(",")
+    args.layers = [v for v in args.layers.split(",") if v]
     args.priors = args.priors.split(",")
+    args.classes = [v for v in args.classes.split(",") if v]
+    for network in args.classes:
+        if network not in judges.OTHER:
+            parser.error(f"--classes: unknown network {network!r}; use {' or '.join(judges.OTHER)}")
     for name in args.priors:
         if name not in PRIOR_NAMES:
             parser.error(f"--priors: unknown prior {name!r}; use {','.join(PRIOR_NAMES)}")
@@ -113,6 +127,46 @@ def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -
             print(f"{key}: distance {distance:.4g}, {seconds:.0f} s", flush=True)
 
 
+def run_classes(network: str, name: str, args, results: ResultsFile, judges_: dict) -> None:
+    """The ten classes maximised under prior ``name`` in one program, judged by both networks."""
+    keys = [f"{network}|class|{name}|{c}" for c in CLASSES]
+    if set(keys) <= results.done():
+        return
+    rep = common.representation(f"{network}:{logits_layer(network)}")
+    if name == "ijcv":
+        length = {"iterations": max(1, round(AUTHORS_ITERATIONS * args.shorten))}
+    else:
+        length = {"schedule": schedule_of(rep, name, args.shorten)}
+    found = maximize(rep, key=jax.random.key(args.seed), class_=list(CLASSES.values()), prior=name, **length)
+    shown = [found.images[b, 0] for b in range(len(keys))]
+    own = judges_[network].top1(shown)
+    other = np.argsort(-judges_[judges.OTHER[network]].logits(shown), axis=1)[:, :5]
+    rows = []
+    for b, (key, (class_name, unit)) in enumerate(zip(keys, CLASSES.items())):
+        images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
+        rows.append({"key": key, "what": "class", "network": network, "prior": name, "unit": unit,
+                     "class_name": class_name, "relative": float(found.relative[b, 0]), "own_top1": int(own[b]),
+                     "other_top5": [int(v) for v in other[b]], "seconds": found.seconds / len(keys)})
+    results.append(rows)
+    print(f"{network} classes, {name}: own top-1 {sum(r['own_top1'] == r['unit'] for r in rows)}/10, other top-5"
+          f" {sum(r['unit'] in r['other_top5'] for r in rows)}/10 ({found.seconds:.0f} s)", flush=True)
+
+
+def class_table(rows: list[dict], networks, priors) -> str:
+    """Markdown: per network and prior, the ten classes' recognition counts."""
+    lines = ["| network | prior | n | own top-1 | other's top-5 | value / best picture (median) | s / class |",
+             "|---|---|---|---|---|---|---|"]
+    for network in networks:
+        for name in priors:
+            mine = [r for r in rows if r.get("what") == "class" and r["network"] == network and r["prior"] == name]
+            if mine:
+                lines.append(f"| {network} | {name} | {len(mine)} | {sum(r['own_top1'] == r['unit'] for r in mine)}"
+                             f" | {sum(r['unit'] in r['other_top5'] for r in mine)}"
+                             f" | {np.median([r['relative'] for r in mine]):.1f} |"
+                             f" {np.mean([r['seconds'] for r in mine]):.0f} |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
 def normaliser(layer: str, pictures) -> float:
     """N₁ of the layer's codes over the scored pictures (the printed metric's denominator)."""
     rep = common.representation(layer)
@@ -126,7 +180,7 @@ def table(rows: list[dict], layers, priors, pictures) -> str:
     lines = ["| layer | prior | n | printed error | PSNR (dB) | SSIM | own top-1 | other top-1 | s / inversion |",
              "|---|---|---|---|---|---|---|---|---|"]
     for layer in layers:
-        picked = [r for r in rows if r["layer"] == layer and r["picture"] in names]
+        picked = [r for r in rows if r.get("layer") == layer and r["picture"] in names]
         if not picked:
             continue
         n1 = normaliser(layer, pictures)
@@ -139,7 +193,7 @@ def table(rows: list[dict], layers, priors, pictures) -> str:
                          f" | {mean(lambda r: r['psnr']):.2f} | {mean(lambda r: r['ssim']):.3f}"
                          f" | {sum(r['own_top1'] for r in mine)}/{len(mine)}"
                          f" | {sum(r['other_top1'] for r in mine)}/{len(mine)} | {mean(lambda r: r['seconds']):.0f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def figure(out: pathlib.Path, layers, priors, picture_name: str) -> pathlib.Path | None:
@@ -164,11 +218,15 @@ def main(argv=None) -> None:
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.limit)
     out = pathlib.Path(args.out)
     results = ResultsFile(out / "priors.jsonl", {"seed": args.seed, "shorten": args.shorten})
-    networks = {layer.partition(":")[0] for layer in args.layers}
+    networks = {layer.partition(":")[0] for layer in args.layers} | set(args.classes)
     classifiers = {n: judges.Classifier(n) for n in networks | {judges.OTHER[n] for n in networks}}
     for layer in args.layers:
         run_layer(layer, pictures, args, results, classifiers)
-    text = table(results.rows, args.layers, args.priors, pictures)
+    for network in args.classes:
+        for name in args.priors:
+            run_classes(network, name, args, results, classifiers)
+    text = "\n".join(t for t in (table(results.rows, args.layers, args.priors, pictures),
+                                  class_table(results.rows, args.classes, args.priors)) if t)
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)

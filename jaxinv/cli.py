@@ -21,6 +21,8 @@ MAX_SEED = 2 ** 63 - 1
 MAX_SEEDS = 65536
 #: The most iterations a command-line schedule may ask for (the paper's longest is 800).
 MAX_ITERATIONS = 1_000_000
+#: `jaxinv.core.priors.PRIOR_NAMES`, written out: parsing the command line imports no JAX.
+PRIORS = ("paper", "ijcv", "lucid", "maco", "dip")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -112,7 +114,7 @@ def _add_invert(sub) -> None:
     p.add_argument("--coupled", action="store_true", help="optimise the seeds jointly (the paper's numRepeats)")
     p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's, or ijcv);"
                                       " with --method ijcv the rates multiply the IJCV base rate")
-    p.add_argument("--prior", choices=["paper", "ijcv", "lucid", "maco", "dip"],
+    p.add_argument("--prior", choices=PRIORS,
                    help="image prior (default paper): paper (CVPR 2015), ijcv (IJCV 2016), lucid (Fourier,"
                         " decorrelated colour, random views), maco (phase-only Fourier), dip (Deep Image Prior)")
     p.add_argument("--method", choices=["paper", "ijcv"], help="alias of --prior paper|ijcv")
@@ -296,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     if register is not None:
         register(sub)
     from jaxinv.cli_visualize import register as register_visualize  # its helpers passed in: no import cycle
-    register_visualize(sub, number=number, count=count, seed_number=seed_number, check_out=_check_out)
+    register_visualize(sub, number=number, count=count, seed_number=seed_number, check_out=_check_out,
+                       priors=PRIORS)
     return parser
 
 

@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["register"]
 
 
-def register(sub: Any, *, number, count, seed_number, check_out) -> None:
+def register(sub: Any, *, number, count, seed_number, check_out, priors) -> None:
     """Add the two subcommands to ``sub`` (the `jaxinv.cli` parser's subparsers)."""
     p = sub.add_parser("maximize", help="images that excite a channel, neuron or class (IJCV 2016)")
     p.add_argument("rep", help="a network layer NETWORK:LAYER (see `jaxinv reps`)")
@@ -38,6 +38,8 @@ def register(sub: Any, *, number, count, seed_number, check_out) -> None:
                    help="leaky ReLUs while optimising (default 0.05, the authors'; 0 = as trained)")
     p.add_argument("--image-size", type=number(int, minimum=1, maximum=4096),
                    help="input side (default: the authors' rule from the receptive field)")
+    p.add_argument("--prior", choices=priors, default="ijcv",
+                   help="image prior (default ijcv, the authors'; the others run their own schedule)")
     _common(p, number=number, seed_number=seed_number)
     p.set_defaults(handler=lambda args: _run_maximize(args, check_out))
     c = sub.add_parser("caricature", help="exaggerate what a layer sees in a picture (IJCV 2016)")
@@ -54,7 +56,7 @@ def register(sub: Any, *, number, count, seed_number, check_out) -> None:
 
 def _common(p, *, number, seed_number) -> None:
     p.add_argument("--weights", help="weight file of the network (.caffemodel, .mat, .pth, .safetensors)")
-    p.add_argument("--iterations", type=number(int, minimum=1, maximum=1_000_000), default=300,
+    p.add_argument("--iterations", type=number(int, minimum=1, maximum=1_000_000),
                    help="steps at the IJCV rate (default 300, the authors')")
     p.add_argument("--seed", type=seed_number, default=0, help="seed of jax.random.key")
     p.add_argument("--out", default="jaxinv-out", help="output folder, created if missing (default ./jaxinv-out)")
@@ -85,6 +87,10 @@ def _run_maximize(args, check_out) -> int:
                           f" picture use `jaxinv caricature {args.image} --rep {args.rep}`")
     if (args.channel is None) == (args.class_ is None):
         raise JaxinvError("name what to maximise: --channel K (repeatable) or --class C (repeatable), not both")
+    if args.prior != "ijcv" and args.iterations is not None:
+        raise JaxinvError(f"--iterations sets the ijcv prior's length; --prior {args.prior} runs its own schedule:"
+                          " drop --iterations")
+    iterations = 300 if args.iterations is None else args.iterations
     out = check_out(args.out)
     rep = registry.get(args.rep, weights=args.weights)
     choice = dict(channels=args.channel, class_=args.class_, neuron=_neuron(args.neuron), average=args.average,
@@ -95,15 +101,17 @@ def _run_maximize(args, check_out) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = maximize(rep, key=jax.random.key(args.seed), **choice, seeds=args.seeds, diversity=args.diversity,
-                          relu_slope=args.relu_slope, iterations=args.iterations, progress=not args.no_progress)
+                          relu_slope=args.relu_slope, iterations=iterations, prior=args.prior,
+                          progress=not args.no_progress)
     _say(caught)
-    _write(out, result, {"command": "maximize", "seed": args.seed, "iterations": args.iterations,
+    steps = int(result.energy.shape[1])
+    _write(out, result, {"command": "maximize", "seed": args.seed, "prior": args.prior, "iterations": steps,
                          "relu_slope": args.relu_slope, "diversity": args.diversity})
     for label, values, ref in zip(result.labels, result.values, result.reference):
         said = ", ".join(f"{v:.4g}" for v in values)
         print(f"{label}: {said} ({', '.join(f'{v / ref:.2f}' for v in values)}x its extreme over the"
               f" 100 ImageNet pictures)" if ref == ref else f"{label}: {said}")
-    print(f"{args.iterations} iterations at {result.image_size}x{result.image_size} in {result.seconds:.1f} s;"
+    print(f"{steps} iterations ({args.prior}) at {result.image_size}x{result.image_size} in {result.seconds:.1f} s;"
           f" pictures in {out}/")
     return 0
 
@@ -123,6 +131,7 @@ def _run_caricature(args, check_out) -> int:
     print(f"jaxinv: caricature of {args.image} at {rep.name} on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        args.iterations = 300 if args.iterations is None else args.iterations
         result = caricature(rep, picture, key=jax.random.key(args.seed), tether=args.tether,
                             iterations=args.iterations, image_size=args.image_size, progress=not args.no_progress)
     _say(caught)

@@ -36,15 +36,41 @@ def solver_for(rep: Any, chosen: Prior, image_shape: tuple[int, int, int]) -> So
     return chosen.preset().solver(rep.features, rep.params, image_shape=image_shape)
 
 
+def _over_problems(function):
+    """``function(solver, a, target)`` over (N, S) problems: ``a`` (N, S, ...), targets (N, ...)."""
+    return jax.vmap(jax.vmap(function, in_axes=(None, 0, None)), in_axes=(None, 0, 0))
+
+
 @jax.jit
 def _run_all(solver: Solver, keys: jax.Array, targets: jax.Array):
     """(N, S) problems in one program: images, codes, errors, energies, refused steps."""
-    def one(key, target):
+    def one(solver, key, target):
         state, energy = solver.run(key, target)
-        images, codes, errors = solver.evaluate(state.variables, target)
-        return images[0], codes[0], errors[0], energy, state.rejected
+        return _outcome(solver, state, target) + (energy,)
 
-    return jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(0, 0))(keys, targets)
+    images, codes, errors, rejected, energy = _over_problems(one)(solver, keys, targets)
+    return images, codes, errors, energy, rejected
+
+
+def _outcome(solver: Solver, state: Any, target: jax.Array):
+    images, codes, errors = solver.evaluate(state.variables, target)
+    return images[0], codes[0], errors[0], state.rejected
+
+
+_start = jax.jit(_over_problems(lambda solver, key, target: solver.init(key)))
+_one_step = jax.jit(_over_problems(lambda solver, state, target: solver.advance(state, target, 1)))
+_finish = jax.jit(_over_problems(_outcome))
+
+
+def _run_stepwise(solver: Solver, keys: jax.Array, targets: jax.Array):
+    """`_run_all` stepped from the host, one compiled step of all (N, S) problems at a time
+    (`Solver.stepwise`: no loop inside the program)."""
+    states, energies = _start(solver, keys, targets), []
+    for _ in range(solver.schedule.total):
+        states, energy = _one_step(solver, states, targets)
+        energies.append(energy)
+    images, codes, errors, rejected = _finish(solver, states, targets)
+    return images, codes, errors, jnp.concatenate(energies, axis=2), rejected
 
 
 def invert_batch_with_prior(rep: Any, pictures: Sequence[np.ndarray], *, prior: str, key: jax.Array,
@@ -95,7 +121,8 @@ def _run_prior(pictures: list[np.ndarray], rep: Any, name: str, image_keys: list
     solver = solver_for(rep, prior(name, rep, shape, **options), shape)
     keys = jnp.stack([jax.random.split(k, seeds) for k in image_keys])
     started = time.perf_counter()
-    images, codes, errors, energy, rejected = jax.block_until_ready(_run_all(solver, keys, jnp.asarray(targets)))
+    run = _run_stepwise if solver.stepwise else _run_all
+    images, codes, errors, energy, rejected = jax.block_until_ready(run(solver, keys, jnp.asarray(targets)))
     seconds = time.perf_counter() - started
     inputs_out = np.asarray(images)
     shown = np.stack([np.clip(rep.deprocess(x), 0, 255) for x in inputs_out.reshape(-1, *shape)])

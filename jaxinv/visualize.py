@@ -28,12 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.core import visualization as V
+from jaxinv.core.priors import prior as named_prior
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture, resize
 from jaxinv.networks import receptive_field, spec
 from jaxinv.networks.graph import infer_shapes
 from jaxinv.representation import Representation
-from jaxinv.representations.cnn import CNNFeatures
+from jaxinv.representations.cnn import CNNFeatures, lambda_tv
 from jaxinv.runner import check_whole, finite_energy
 from jaxinv.targets import check_key
 
@@ -190,8 +191,9 @@ def _scores(features_solver, inputs, units):
 
 
 def _run(solver, states, targets, *, progress, label: str) -> tuple[Any, np.ndarray]:
-    """The whole schedule in chunks of 25 steps (a bar or a callable between them)."""
-    total, chunk, done, energies = solver.schedule.total, min(25, solver.schedule.total), 0, []
+    """The whole schedule in chunks of 25 steps, or 1 (`Solver.stepwise`); a bar or a callable between them."""
+    total, done, energies = solver.schedule.total, 0, []
+    chunk = solver.chunk or min(25, total)
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
@@ -267,11 +269,27 @@ def plan_maximization(rep: Representation, *, channels: Any = None, neuron: Sequ
     return MaximizationPlan(network, layer, size, tuple(labels), units, targets, sign * m, int(field), int(stride))
 
 
+def _preset(rep: Representation, plan: MaximizationPlan, leaky: CNNFeatures, name: str, *, copies: int,
+            iterations: int, diversity: float | None, schedule: Any) -> Any:
+    """The maximisation preset of the prior ``name`` at the plan's layer and size."""
+    shape = (plan.image_size, plan.image_size, 3)
+    if name == "ijcv":
+        if schedule is not None:
+            raise JaxinvError("the ijcv maximisation runs `iterations` steps at the IJCV rate; pass iterations=,"
+                              " not schedule=")
+        return V.maximization_preset(shape, stride=plan.stride, copies=copies, iterations=iterations,
+                                     diversity=diversity)
+    at_layer = dataclasses.replace(rep, name=f"{plan.network}:{plan.layer}", features=leaky, input_shape=shape,
+                                   stride=plan.stride, lambda_tv=lambda_tv(plan.network, plan.layer))
+    chosen = named_prior(name, at_layer, shape, **({} if schedule is None else {"schedule": schedule}))
+    return V.maximization_from(chosen.preset(), copies=copies, diversity=diversity)
+
+
 def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuron: Sequence[int] | None = None,
              class_: Any = None, direction: Any = None, average: bool = False, minimize: bool = False,
              seeds: int = 1, diversity: float | None = None, relu_slope: float = V.LEAKY_SLOPE,
              iterations: int = V.MAXIMIZATION_ITERATIONS, image_size: int | None = None, unit_max: Any = None,
-             progress: Any = False) -> Visualization:
+             prior: str = "ijcv", schedule: Any = None, progress: Any = False) -> Visualization:
     """IJCV activation maximisation of one objective per element, all in one compiled program.
 
     Args:
@@ -291,6 +309,9 @@ def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuro
         (default `input_size`, the authors' rule).
       unit_max: m of `unit_weight` per element (default: the measured extremes, `unit_extremes`;
         for a direction v, Σ_c |v_c| m_c).
+      prior: the image prior (`jaxinv.core.priors`): ``"ijcv"``, the authors' (``iterations`` at
+        the IJCV rate); any other name runs that prior's parametrisation, optimiser and schedule
+        (``schedule=`` to override it) on −⟨Φ(x), e⟩ + its regularisers (`maximization_from`).
       progress: True for a tqdm bar, or a callable given the steps done.
     """
     start = time.perf_counter()
@@ -302,8 +323,8 @@ def maximize(rep: Representation, *, key: jax.Array, channels: Any = None, neuro
     if not 0.0 <= relu_slope < 1.0:
         raise JaxinvError(f"relu_slope = {relu_slope}; use a slope in [0, 1) (0.05 is the authors')")
     leaky = CNNFeatures(plan.network, plan.layer, float(relu_slope))
-    preset = V.maximization_preset(shape, stride=plan.stride, copies=int(seeds), iterations=iterations,
-                                   diversity=diversity)
+    preset = _preset(rep, plan, leaky, prior, copies=int(seeds), iterations=iterations, diversity=diversity,
+                     schedule=schedule)
     solver = preset.solver(leaky, rep.params, image_shape=shape, copies=int(seeds))
     states = jax.vmap(lambda _: solver.init(key))(jnp.arange(len(plan.labels)))
     states, energy = _run(solver, states, plan.targets, progress=progress,

@@ -41,6 +41,17 @@ def test_maximize_writes_a_grid_one_cell_per_channel(tmp_path, weights, capsys):
     assert "x its extreme over the 100 ImageNet pictures" in capsys.readouterr().out
 
 
+def test_maximize_under_a_named_prior_runs_its_schedule(tmp_path, weights, capsys):
+    out = tmp_path / "maco"
+    code = main(["maximize", REP, "--channel", "2", "--prior", "maco", "--weights", weights, "--out", str(out),
+                 "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
+    assert summary["prior"] == "maco" and summary["iterations"] == 300  # maco's own 200 + 100 steps
+    assert summary["cells"][0]["values"][0] > summary["cells"][0]["reference"]  # past every picture
+    assert "300 iterations (maco)" in capsys.readouterr().out
+
+
 def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, picture_file, capsys):
     out = tmp_path / "car"
     code = main(["caricature", picture_file, "--rep", REP, "--iterations", "5", "--image-size", "48",
@@ -61,6 +72,8 @@ def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, pic
     (["maximize", REP], "--channel K"),
     (["maximize", REP, "--channel", "-1"], "out of range"),
     (["maximize", "hog", "--channel", "0"], "not a network layer"),
+    (["maximize", REP, "--channel", "0", "--prior", "lucid", "--iterations", "5"], "runs its own schedule"),
+    (["maximize", REP, "--channel", "0", "--prior", "fourier"], "invalid choice: 'fourier'"),
     (["caricature", "--rep", REP], "needs a picture"),
     (["caricature", "PICTURE"], "--rep"),
 ])

@@ -101,3 +101,23 @@ def test_a_users_term_and_optax_optimisers_invert_fire5():
         error = float(solver.evaluate(state.variables, target)[2][0])
         assert np.all(np.isfinite(energies)), name
         assert error < 0.5 * float(energies[0, 0]), (name, error, float(energies[0, 0]))
+
+
+def test_steps_taken_one_at_a_time_equal_one_loop_of_them():
+    """`advance` of one step is no loop (what `Solver.stepwise` solvers are driven by): three
+    host-driven single steps reach the states and energies of one three-step `lax.scan`."""
+    rep, target = fire5()
+    solver = paper(rep, schedule=[(0.004, 3)])
+    assert solver.chunk is None and solver.replace(stepwise=True).chunk == 1
+    with jax.default_matmul_precision("highest"):
+        looped, energies = jax.jit(lambda s: solver.advance(s, target, 3))(solver.init(jax.random.key(1)))
+        one = jax.jit(lambda s: solver.advance(s, target, 1))
+        state, single = solver.init(jax.random.key(1)), []
+        for _ in range(3):
+            state, energy = one(state)
+            single.append(energy)
+    np.testing.assert_allclose(state.variables, looped.variables, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate(single), energies, rtol=1e-5)
+    assert int(state.step) == int(looped.step) == 3 and np.concatenate(single).shape == (3, 4)
+    assert "scan[" not in str(jax.make_jaxpr(lambda s: solver.advance(s, target, 1))(state))
+    assert "scan[" in str(jax.make_jaxpr(lambda s: solver.advance(s, target, 2))(state))

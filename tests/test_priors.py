@@ -123,7 +123,7 @@ def test_unknown_prior_and_three_channel_priors_are_refused():
         prior("fourier", jaxinv.average_pool(factor=2), (8, 8, 3))
     with pytest.raises(jaxinv.JaxinvError, match="colour pictures"):
         prior("lucid", jaxinv.registry.get("hog"), (64, 64, 1))
-    assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip")
+    assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip") == jaxinv.cli.PRIORS
     picture = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(jaxinv.JaxinvError, match=r"^seeds = 2\.0; use a whole number >= 1$"):
         invert_with_prior(jaxinv.average_pool(factor=2), picture, prior="lucid", key=jax.random.key(0), seeds=2.0)
@@ -164,3 +164,24 @@ def test_dip_runs_pictures_and_seeds_in_one_program_same_key_same_bits():
     np.testing.assert_array_equal(batch.images, again.images)
     assert not np.array_equal(batch.images[0, 0], batch.images[0, 1])
     assert np.all(batch.energy[:, :, -1, 0] < batch.energy[:, :, 0, 0])
+
+
+def test_dip_is_stepped_from_the_host_with_the_numbers_of_one_loop():
+    """The dip preset's solver is `stepwise` (its generator's weight gradients are ~9× slower
+    inside a loop on XLA:CPU); host-driven steps give the numbers of the looped program."""
+    import jaxinv.priors as P
+    from jaxinv.targets import targets_from_pictures
+
+    rep = jaxinv.average_pool(factor=2)
+    inputs, targets = targets_from_pictures(rep, [astronaut(16)])
+    shape = tuple(inputs.shape[1:])
+    solver = P.solver_for(rep, prior("dip", rep, shape, schedule=[(1e-3, 4)], levels=2), shape)
+    assert solver.stepwise and solver.chunk == 1
+    assert solver.objective.names == ("data",)  # no zero-weighted term: no second generator pass
+    keys = jnp.stack([jax.random.split(jax.random.key(0), 2)])
+    with jax.default_matmul_precision("highest"):
+        stepped = P._run_stepwise(solver, keys, jnp.asarray(targets))
+        looped = P._run_all(solver, keys, jnp.asarray(targets))
+    for a, b in zip(stepped, looped):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
+    assert np.asarray(stepped[3]).shape == (1, 2, 4, 2)  # energies: pictures, seeds, steps, [data, total]

@@ -142,3 +142,17 @@ def test_bad_input_is_a_jaxinv_error(fire3, picture):
     with pytest.raises(JaxinvError, match="key"):
         maximize(fire3, key=0, channels=0)
     assert logits_layer("googlenet") == "loss3/classifier" and logits_layer("squeezenet1_1") == "pool10"
+
+
+@pytest.mark.parametrize("name, rate", [("lucid", 0.05), ("maco", 0.2)])
+def test_a_named_prior_maximises_past_every_picture(name, rate):
+    """`maximize(prior=...)`: the prior's parametrisation and Adam on −⟨Φ, e⟩ + its regularisers
+    (fire5 channels 0 and 3 at 64×64, 40 steps; 60 steps reach 4.5–6× the maxima, measured)."""
+    rep = network("squeezenet1_1", "fire5/expand3x3")
+    out = maximize(rep, channels=[0, 3], key=jax.random.key(0), image_size=64, prior=name, schedule=[(rate, 40)])
+    assert np.all(out.values[:, 0] > unit_extremes("squeezenet1_1", "fire5/expand3x3")["max"][[0, 3]])
+    assert out.energy.shape[1] == 40 and np.all(np.isfinite(out.energy))
+    with pytest.raises(JaxinvError, match="unknown prior"):
+        maximize(rep, channels=0, key=jax.random.key(0), prior="fourier")
+    with pytest.raises(JaxinvError, match="pass iterations="):
+        maximize(rep, channels=0, key=jax.random.key(0), prior="ijcv", schedule=[(1.0, 5)])

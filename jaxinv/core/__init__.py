@@ -16,8 +16,8 @@ from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariatio
                                NormalisedData, Objective, Term, TermInputs, TotalVariation)
 from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
 from jaxinv.core.visualization import (Diversity, caricature_direction, caricature_preset, channel_direction,
-                                       grid_spacing, maximization_preset, mosaic_direction, neuron_direction,
-                                       start_from, unit_weight, vector_direction)
+                                       grid_spacing, maximization_from, maximization_preset, mosaic_direction,
+                                       neuron_direction, start_from, unit_weight, vector_direction)
 
 __all__ = [
     "AlphaNorm",
@@ -58,6 +58,7 @@ __all__ = [
     "ijcv_adagrad_momentum",
     "ijcv_preset",
     "input_map",
+    "maximization_from",
     "maximization_preset",
     "mosaic_direction",
     "natural_statistics",

@@ -42,7 +42,8 @@ class Preset:
     def solver(self, features: Any, params: Any, *, image_shape: tuple[int, int, int], copies: int = 1) -> Solver:
         """The `Solver` of one problem of representation ``features(params, x)`` under this preset."""
         return Solver(features, params, self.objective, self.parametrisation, self.optimizer,
-                      schedule=self.schedule, image_shape=tuple(image_shape), copies=copies)
+                      schedule=self.schedule, image_shape=tuple(image_shape), copies=copies,
+                      stepwise=bool(getattr(self.parametrisation, "stepwise", False)))
 
 
 def size_weight(config: PaperObjective, image_shape: tuple[int, int, int]) -> float:

@@ -185,7 +185,8 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     _three_channels(rep, shape, "dip")
     parametrisation = DeepImagePrior.reduced(levels=levels, width=width, input_map=input_map(rep))
     chosen = _schedule(schedule, DIP_SCHEDULE)
-    return Prior("dip", parametrisation, _adam(chosen), chosen, inversion_objective(0.0))
+    # The data term alone: a zero-weighted TV column would still run a second generator pass.
+    return Prior("dip", parametrisation, _adam(chosen), chosen, NormalisedData().as_objective())
 
 
 _BUILDERS: dict[str, Callable[..., Prior]] = {"paper": paper_prior, "ijcv": ijcv_prior, "lucid": lucid_prior,

@@ -46,7 +46,7 @@ from jaxinv.schedules import Schedule, Stage
 
 __all__ = ["grid_spacing", "unit_weight", "grid_positions", "input_size_for_grid", "neuron_direction",
            "channel_direction", "vector_direction", "mosaic_direction", "caricature_direction", "Diversity",
-           "maximization_preset", "caricature_preset", "start_from", "MAXIMIZATION_ITERATIONS", "LEAKY_SLOPE"]
+           "maximization_from", "maximization_preset", "caricature_preset", "start_from", "MAXIMIZATION_ITERATIONS", "LEAKY_SLOPE"]
 
 #: The authors' iterations for both uses (``get_defaults.m``: ``fastLR`` has 300 entries).
 MAXIMIZATION_ITERATIONS = 300
@@ -208,24 +208,33 @@ class Diversity(Term):
 
 
 def _regularisers(preset: Preset) -> Objective:
-    """The IJCV preset's objective without its data term."""
+    """The preset's objective without its data term."""
     kept = [(w, t) for w, t in zip(preset.objective.weights, preset.objective.terms)
             if not isinstance(t, NormalisedData)]
     return Objective(tuple(t for _, t in kept), tuple(w for w, _ in kept))
 
 
-def _inner_preset(image_shape: tuple[int, int, int], *, stride: int, copies: int, iterations: int,
-                  config: IJCVObjective) -> tuple[Preset, Objective]:
-    """The IJCV preset on one stage of ``iterations`` with jitter, and −R·⟨Φ, e⟩ + its regularisers.
+def maximization_from(preset: Preset, *, copies: int = 1, diversity: float | None = None) -> Preset:
+    """``preset`` turned to maximisation: −R·⟨Φ(x), e⟩ + its regularisers (its data term dropped),
+    with its own parametrisation, optimiser and schedule; ``diversity`` adds that weight times
+    `Diversity` across the R ``copies``.
 
     The inner product is weighted by R since `InnerProduct` averages over the copies while
-    the authors' code (and the regularisers) sum over them: each copy then moves as it would alone.
+    the authors' code (and the regularisers) sum over them: each copy then moves as it would
+    alone. Any image prior's preset serves (``jaxinv.core.priors``: ``prior.preset()``).
     """
+    objective = -float(copies) * InnerProduct() + _regularisers(preset)
+    if diversity is not None:
+        objective = objective + float(diversity) * Diversity()
+    return dataclasses.replace(preset, objective=objective)
+
+
+def _ijcv_stage(image_shape: tuple[int, int, int], *, stride: int, iterations: int, config: IJCVObjective) -> Preset:
+    """The IJCV preset on one stage of ``iterations`` at the IJCV rate, with jitter."""
     if not (isinstance(iterations, (int, np.integer)) and iterations > 0):
         raise JaxinvError(f"iterations = {iterations}; use a positive whole number (the authors' is 300)")
     schedule = Schedule((Stage(1.0, int(iterations), jitter=True),))
-    base = ijcv_preset(config, schedule, tuple(image_shape), jitter=config.jitter_for(stride))
-    return base, -float(copies) * InnerProduct() + _regularisers(base)
+    return ijcv_preset(config, schedule, tuple(image_shape), jitter=config.jitter_for(stride))
 
 
 def maximization_preset(image_shape: tuple[int, int, int], *, stride: int, copies: int = 1,
@@ -238,11 +247,8 @@ def maximization_preset(image_shape: tuple[int, int, int], *, stride: int, copie
     `unit_weight`); the network should be leaky (``jaxinv.cnn(..., relu_slope=LEAKY_SLOPE)``).
     ``diversity`` adds that weight times `Diversity` across the ``copies``.
     """
-    base, objective = _inner_preset(image_shape, stride=stride, copies=copies, iterations=iterations,
-                                    config=config)
-    if diversity is not None:
-        objective = objective + float(diversity) * Diversity()
-    return dataclasses.replace(base, objective=objective)
+    base = _ijcv_stage(image_shape, stride=stride, iterations=iterations, config=config)
+    return maximization_from(base, copies=copies, diversity=diversity)
 
 
 def caricature_preset(image_shape: tuple[int, int, int], *, stride: int, picture: Any = None,
@@ -256,12 +262,13 @@ def caricature_preset(image_shape: tuple[int, int, int], *, stride: int, picture
     """
     if not 0.0 <= tether < float("inf"):
         raise JaxinvError(f"tether = {tether}; use a finite weight >= 0 (0 = the authors' caricature)")
-    base, objective = _inner_preset(image_shape, stride=stride, copies=1, iterations=iterations, config=config)
-    if tether > 0:
-        if picture is None:
-            raise JaxinvError("a tether needs the picture it ties to; pass picture= (in the input space)")
-        objective = objective + float(tether) * L2ToPicture(picture=jnp.asarray(picture, jnp.float32))
-    return dataclasses.replace(base, objective=objective)
+    preset = maximization_from(_ijcv_stage(image_shape, stride=stride, iterations=iterations, config=config))
+    if tether == 0:
+        return preset
+    if picture is None:
+        raise JaxinvError("a tether needs the picture it ties to; pass picture= (in the input space)")
+    tied = preset.objective + float(tether) * L2ToPicture(picture=jnp.asarray(picture, jnp.float32))
+    return dataclasses.replace(preset, objective=tied)
 
 
 def start_from(solver: Solver, key: jax.Array, pictures: jax.Array) -> SolverState:

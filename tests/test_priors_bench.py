@@ -1,0 +1,42 @@
+"""benchmarks/priors.py: its layers exist, bad choices are refused in one line, and both tables
+from a tiny fake record (no optimisation)."""
+
+import sys
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import priors as bench  # noqa: E402
+
+from jaxinv.networks.registry import resolve_layer  # noqa: E402
+
+
+def test_the_default_layers_exist_and_bad_choices_are_refused(capsys):
+    for layer in bench.LAYERS:  # resolve_layer raises on a name the network lacks
+        network, _, name = layer.partition(":")
+        assert resolve_layer(network, name)
+    args = bench.parse(["--layers", "", "--classes", "googlenet", "--priors", "lucid"])
+    assert args.layers == [] and args.classes == ["googlenet"] and args.priors == ["lucid"]
+    for argv, words in [(["--classes", "vgg16"], "--classes: unknown network 'vgg16'"),
+                        (["--priors", "fourier"], "--priors: unknown prior 'fourier'"),
+                        (["--layers", "googlenet"], "is not NETWORK:LAYER")]:
+        with pytest.raises(SystemExit):
+            bench.parse(argv)
+        err = capsys.readouterr().err.strip()
+        assert words in err and "Traceback" not in err
+
+
+def test_the_class_table_counts_what_each_judge_recognised():
+    def row(unit, own, other, relative, prior="lucid"):
+        return {"what": "class", "network": "squeezenet1_1", "prior": prior, "unit": unit, "own_top1": own,
+                "other_top5": other, "relative": relative, "seconds": 4.0}
+
+    rows = [row(99, 99, [1, 2, 3, 4, 99], 2.0), row(250, 7, [250, 1, 2, 3, 4], 4.0), row(251, 251, [0] * 5, 9.0),
+            row(99, 3, [0] * 5, 1.0, prior="maco"),
+            {"layer": "squeezenet1_1:fire3", "picture": "p", "prior": "lucid"}]  # an inversion row is skipped
+    text = bench.class_table(rows, ["squeezenet1_1"], ["lucid", "maco", "dip"])
+    assert "| squeezenet1_1 | lucid | 3 | 2 | 2 | 4.0 | 4 |" in text
+    assert "| squeezenet1_1 | maco | 1 | 0 | 0 | 1.0 | 4 |" in text
+    assert "| dip |" not in text  # no rows, no line
+    assert bench.class_table(rows, ["googlenet"], ["lucid"]) == ""  # and no table

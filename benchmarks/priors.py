@@ -213,6 +213,21 @@ def figure(out: pathlib.Path, layers, priors, picture_name: str) -> pathlib.Path
     return path
 
 
+def class_figure(out: pathlib.Path, network: str, priors) -> pathlib.Path | None:
+    """The ten class pictures of ``network`` (columns) under each prior that has them all (rows)."""
+    rows = []
+    for name in priors:
+        tiles = [out / "pictures" / "classes" / network / name / f"{unit}.png" for unit in CLASSES.values()]
+        if all(t.is_file() for t in tiles):
+            loaded = [images.resize(images.load(t), (112, 112)) for t in tiles]
+            rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in loaded], 1))
+    if not rows:
+        return None
+    path = out / f"classes_{network}.png"
+    images.save_png(path, np.concatenate(rows, 0))
+    return path
+
+
 def main(argv=None) -> None:
     args = parse(argv)
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.limit)
@@ -233,6 +248,10 @@ def main(argv=None) -> None:
     drawn = figure(out, args.layers, args.priors, pictures[0][0])
     if drawn:
         print(f"figure: {drawn} (rows {', '.join(args.priors)}; columns {', '.join(args.layers[:3])})")
+    for network in args.classes:
+        drawn = class_figure(out, network, args.priors)
+        if drawn:
+            print(f"figure: {drawn} (rows {', '.join(args.priors)}; columns {', '.join(CLASSES)})")
 
 
 if __name__ == "__main__":

@@ -40,3 +40,18 @@ def test_the_class_table_counts_what_each_judge_recognised():
     assert "| squeezenet1_1 | maco | 1 | 0 | 0 | 1.0 | 4 |" in text
     assert "| dip |" not in text  # no rows, no line
     assert bench.class_table(rows, ["googlenet"], ["lucid"]) == ""  # and no table
+
+
+def test_the_class_figure_has_a_row_per_prior_with_all_ten_pictures(tmp_path):
+    import numpy as np
+
+    from jaxinv import images
+
+    for name, count in (("lucid", 10), ("maco", 10), ("dip", 3)):  # dip lacks pictures: no row
+        for unit in list(bench.CLASSES.values())[:count]:
+            images.save_png(tmp_path / "pictures" / "classes" / "googlenet" / name / f"{unit}.png",
+                            np.full((224, 224, 3), 9.0, np.float32))
+    path = bench.class_figure(tmp_path, "googlenet", ["lucid", "maco", "dip"])
+    assert path == tmp_path / "classes_googlenet.png"
+    assert images.load(path).shape == (2 * 116, 10 * 116, 3)
+    assert bench.class_figure(tmp_path, "squeezenet1_1", ["lucid"]) is None

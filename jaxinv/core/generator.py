@@ -34,6 +34,12 @@ parameters without a gradient (decoupled weight decay, ``optax.adamw``) must be 
 `noise_frozen`. Copies: R independent generators (their weights stacked on a leading axis,
 ``init`` vmapped over R keys), each with its own noise.
 
+Speed: on XLA:CPU the weight gradients of the generator's convolutions run about 9× slower
+inside a loop (``lax.scan``, ``fori_loop``) than outside one, so the class asks its solvers to
+be driven one compiled step at a time from the host (``stepwise``, `Solver.stepwise`);
+`jaxinv.invert_with_prior` and `jaxinv.maximize` do that. A `Solver` built by hand runs
+``jax.jit(solver.advance)`` with one step per call for the same speed.
+
 Input space: ``input_map`` maps the (R, H, W, 3) pictures in RGB [0, 255] to the
 representation's input; any hashable callable, typically ``jaxinv.core.input_map(rep)``, the
 affine map derived from ``rep.deprocess`` (a CNN: channel order, minus the mean pixel). The

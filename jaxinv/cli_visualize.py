@@ -129,9 +129,9 @@ def _run_caricature(args, check_out) -> int:
     rep = registry.get(args.rep, weights=args.weights)
     picture = images.load(args.image, max_pixels=int(args.max_megapixels * 1e6))
     print(f"jaxinv: caricature of {args.image} at {rep.name} on {jax.devices()[0].platform}", file=sys.stderr)
+    args.iterations = 300 if args.iterations is None else args.iterations
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        args.iterations = 300 if args.iterations is None else args.iterations
         result = caricature(rep, picture, key=jax.random.key(args.seed), tether=args.tether,
                             iterations=args.iterations, image_size=args.image_size, progress=not args.no_progress)
     _say(caught)

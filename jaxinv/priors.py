@@ -3,8 +3,9 @@
 The priors are `jaxinv.core.priors` (paper, ijcv, lucid, maco, dip). ``paper`` and ``ijcv``
 run through `jaxinv.invert` (``method=`` of the same name: chunks, retries and memory
 budget included, the same numbers); the others run the core `Solver` as one compiled
-program, ``jax.jit(jax.vmap(jax.vmap(solver.run)))`` over pictures and seeds, and return the
-same `InversionResult` (its ``energy`` columns are the prior's objective's terms and the total).
+program, ``jax.jit(jax.vmap(jax.vmap(solver.run)))`` over pictures and seeds (dip: one
+compiled step of all of them at a time, `Solver.stepwise`), and return the same
+`InversionResult` (its ``energy`` columns are the prior's objective's terms and the total).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ map from them to the representation's input, and the optimiser run over its sche
 The schedules and rates of lucid and maco were tuned on pictures 51 and 52 of the shared
 ImageNet-100 set (file-name order; the comparison scores pictures 1–10) with
 ``benchmarks/tune_priors.py``; each builder's docstring gives the measurement behind its
-choice. dip's rate is the authors' notebook's, checked against 1e-2 on picture 51. Every builder takes ``schedule=`` to
-override it (a `Schedule`, a preset name or [(rate, iterations), …]).
+choice. dip's rate is the authors' notebook's, checked against 1e-2 on picture 51. Every
+builder takes ``schedule=`` to override it (a `Schedule`, a preset name or [(rate, iterations), …]).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ from jaxinv.schedules import Schedule, Stage
 
 __all__ = ["grid_spacing", "unit_weight", "grid_positions", "input_size_for_grid", "neuron_direction",
            "channel_direction", "vector_direction", "mosaic_direction", "caricature_direction", "Diversity",
-           "maximization_from", "maximization_preset", "caricature_preset", "start_from", "MAXIMIZATION_ITERATIONS", "LEAKY_SLOPE"]
+           "maximization_from", "maximization_preset", "caricature_preset", "start_from", "MAXIMIZATION_ITERATIONS",
+           "LEAKY_SLOPE"]
 
 #: The authors' iterations for both uses (``get_defaults.m``: ``fastLR`` has 300 entries).
 MAXIMIZATION_ITERATIONS = 300

@@ -43,7 +43,7 @@ def curve(rep, target, prior: DeepImagePrior, rate: float, steps: int, chunk: in
     """[(step, error)] every ``chunk`` steps from the start, and the seconds spent stepping.
 
     The steps are taken one compiled step at a time from the host (`Solver.stepwise`: the
-    generator's weight gradients are ~9× slower inside a loop on XLA:CPU).
+    generator's steps are ~4× slower inside a loop on XLA:CPU).
     """
     solver = dip_solver(rep, prior, rate, steps)
     options = optimize.compiler_options(jax.default_backend()) or None

@@ -81,6 +81,16 @@ class Classifier:
     def top1(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
         return np.argmax(self.logits(pictures), axis=1)
 
+    def top5(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 5) class indices, the highest score first."""
+        return np.argsort(-self.logits(pictures), axis=1)[:, :5]
+
+
+def judge_classes(classifiers: dict[str, Classifier], network: str,
+                  pictures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Class pictures made on ``network``: its own top-1 of each (N,) and the other network's top-5 (N, 5)."""
+    return classifiers[network].top1(pictures), classifiers[OTHER[network]].top5(pictures)
+
 
 def gray_as_rgb(picture: np.ndarray) -> np.ndarray:
     """A (H, W, 1) picture replicated to three channels (as Caffe and MatConvNet read gray JPEGs)."""

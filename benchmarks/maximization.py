@@ -147,8 +147,7 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     found = maximize(rep_of(network, logits), key=jax.random.key(args.seed), class_=classes, relu_slope=slope,
                      iterations=iterations(args), image_size=size, unit_max=unit_max)
     shown = [found.images[b, 0] for b in range(len(classes))]
-    own = judges_[network].top1(shown)
-    other = np.argsort(-judges_[judges.OTHER[network]].logits(shown), axis=1)[:, :5]
+    own, other = judges.judge_classes(judges_, network, shown)
     rows = []
     for b, (key, name) in enumerate(zip(keys, CLASSES)):
         images.save_png(picture_path(out, key), shown[b])

@@ -43,6 +43,7 @@ from maximization import AUTHORS_ITERATIONS, CLASSES  # noqa: E402
 
 from jaxinv import images, metrics  # noqa: E402
 from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
+from jaxinv.errors import JaxinvError  # noqa: E402
 from jaxinv.core.priors import PRIOR_NAMES, prior  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
 from jaxinv.priors import invert_with_prior  # noqa: E402
@@ -68,6 +69,8 @@ def parse(argv):
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: rebuild the tables and figures from the JSON lines already written")
     args = parser.parse_args(argv)
     args.layers = [v for v in args.layers.split(",") if v]
     args.priors = args.priors.split(",")
@@ -139,8 +142,7 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
         length = {"schedule": schedule_of(rep, name, args.shorten)}
     found = maximize(rep, key=jax.random.key(args.seed), class_=list(CLASSES.values()), prior=name, **length)
     shown = [found.images[b, 0] for b in range(len(keys))]
-    own = judges_[network].top1(shown)
-    other = np.argsort(-judges_[judges.OTHER[network]].logits(shown), axis=1)[:, :5]
+    own, other = judges.judge_classes(judges_, network, shown)
     rows = []
     for b, (key, (class_name, unit)) in enumerate(zip(keys, CLASSES.items())):
         images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
@@ -228,11 +230,8 @@ def class_figure(out: pathlib.Path, network: str, priors) -> pathlib.Path | None
     return path
 
 
-def main(argv=None) -> None:
-    args = parse(argv)
-    pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.limit)
-    out = pathlib.Path(args.out)
-    results = ResultsFile(out / "priors.jsonl", {"seed": args.seed, "shorten": args.shorten})
+def run_all(args, pictures, results: ResultsFile) -> None:
+    """The inversions of every layer, then the class pictures, that ``results`` lacks."""
     networks = {layer.partition(":")[0] for layer in args.layers} | set(args.classes)
     classifiers = {n: judges.Classifier(n) for n in networks | {judges.OTHER[n] for n in networks}}
     for layer in args.layers:
@@ -240,6 +239,19 @@ def main(argv=None) -> None:
     for network in args.classes:
         for name in args.priors:
             run_classes(network, name, args, results, classifiers)
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
+    pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.limit)
+    out = pathlib.Path(args.out)
+    path = out / "priors.jsonl"
+    if args.table_only and not path.is_file():
+        raise JaxinvError(f"--table-only: no results at {path}; run without --table-only first")
+    # read-only: a table may be built while a run appends
+    results = ResultsFile(path, {"seed": args.seed, "shorten": args.shorten}, read_only=args.table_only)
+    if not args.table_only:
+        run_all(args, pictures, results)
     text = "\n".join(t for t in (table(results.rows, args.layers, args.priors, pictures),
                                   class_table(results.rows, args.classes, args.priors)) if t)
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)

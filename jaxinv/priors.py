@@ -10,6 +10,7 @@ compiled step of all of them at a time, `Solver.stepwise`), and return the same
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.core.priors import PRIOR_NAMES, Prior, prior
-from jaxinv.core.solver import Solver
+from jaxinv.core.solver import Solver, run_in_chunks
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture
 from jaxinv.inversion import InversionResult, invert, invert_batch
@@ -59,19 +60,21 @@ def _outcome(solver: Solver, state: Any, target: jax.Array):
 
 
 _start = jax.jit(_over_problems(lambda solver, key, target: solver.init(key)))
-_one_step = jax.jit(_over_problems(lambda solver, state, target: solver.advance(state, target, 1)))
 _finish = jax.jit(_over_problems(_outcome))
 
 
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _advance(solver: Solver, states: Any, targets: jax.Array, steps: int):
+    return _over_problems(lambda solver, state, target: solver.advance(state, target, steps))(solver, states, targets)
+
+
 def _run_stepwise(solver: Solver, keys: jax.Array, targets: jax.Array):
-    """`_run_all` stepped from the host, one compiled step of all (N, S) problems at a time
+    """`_run_all` driven from the host, one compiled step of all (N, S) problems a call
     (`Solver.stepwise`: no loop inside the program)."""
-    states, energies = _start(solver, keys, targets), []
-    for _ in range(solver.schedule.total):
-        states, energy = _one_step(solver, states, targets)
-        energies.append(energy)
+    states, energy = run_in_chunks(lambda states, steps: _advance(solver, states, targets, steps),
+                                   _start(solver, keys, targets), solver.schedule.total, solver.chunk)
     images, codes, errors, rejected = _finish(solver, states, targets)
-    return images, codes, errors, jnp.concatenate(energies, axis=2), rejected
+    return images, codes, errors, energy, rejected
 
 
 def invert_batch_with_prior(rep: Any, pictures: Sequence[np.ndarray], *, prior: str, key: jax.Array,

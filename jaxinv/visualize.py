@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxinv.core import visualization as V
 from jaxinv.core.priors import prior as named_prior
+from jaxinv.core.solver import run_in_chunks
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture, resize
 from jaxinv.networks import receptive_field, spec
@@ -192,23 +193,17 @@ def _scores(features_solver, inputs, units):
 
 def _run(solver, states, targets, *, progress, label: str) -> tuple[Any, np.ndarray]:
     """The whole schedule in chunks of 25 steps, or 1 (`Solver.stepwise`); a bar or a callable between them."""
-    total, done, energies = solver.schedule.total, 0, []
-    chunk = solver.chunk or min(25, total)
+    total = solver.schedule.total
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=label, unit="it", leave=False)
-    while done < total:
-        states, energy = _advance(solver, states, targets, chunk)
-        energies.append(np.asarray(energy))
-        done = min(total, done + chunk)
-        if bar is not None:
-            bar.update(chunk if done < total else total - bar.n)
-        elif callable(progress):
-            progress(done)
+        progress = lambda done: bar.update(done - bar.n)  # noqa: E731
+    states, energy = run_in_chunks(lambda states, steps: _advance(solver, states, targets, steps), states, total,
+                                   solver.chunk or min(25, total), on_chunk=progress if callable(progress) else None)
     if bar is not None:
         bar.close()
-    return states, np.concatenate(energies, axis=1)[:, :total]
+    return states, energy
 
 
 def _result(rep, solver, states, units, energy, *, reference, labels, start) -> Visualization:

@@ -45,9 +45,13 @@ def test_top1_count_on_the_100_pictures_matches_the_shared_readme(network, label
     pictures, labels = labelled_pictures
     assert len(set(labels.tolist())) == 100  # one picture per class
     weights = shared_weights().joinpath(*judges.WEIGHT_FILES[network])
-    top1 = judges.Classifier(network, weights=weights, batch=25).top1(pictures)
+    classifier = judges.Classifier(network, weights=weights, batch=25)
+    top1 = classifier.top1(pictures)
     right = int(np.sum(top1 == labels))
     assert abs(right - README_TOP1[network]) <= 3, f"{network}: {right} of 100 right at top-1"
+    top5 = classifier.top5(pictures[:25])
+    assert top5.shape == (25, 5) and np.array_equal(top5[:, 0], top1[:25])
+    assert np.sum(top5 == labels[:25, None]) > np.sum(top1[:25] == labels[:25])  # top-5 finds more
 
 
 def test_labels_come_from_the_file_name_synset():

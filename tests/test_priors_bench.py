@@ -55,3 +55,21 @@ def test_the_class_figure_has_a_row_per_prior_with_all_ten_pictures(tmp_path):
     assert path == tmp_path / "classes_googlenet.png"
     assert images.load(path).shape == (2 * 116, 10 * 116, 3)
     assert bench.class_figure(tmp_path, "squeezenet1_1", ["lucid"]) is None
+
+
+def test_table_only_rebuilds_the_tables_from_the_rows_and_runs_nothing(tmp_path):
+    from jaxinv.errors import JaxinvError
+    from jaxinv.results import ResultsFile
+
+    argv = ["--table-only", "--out", str(tmp_path), "--layers", "", "--classes", "googlenet", "--priors", "maco"]
+    with pytest.raises(JaxinvError, match="--table-only: no results at"):
+        bench.main(argv)
+    rows = [{"key": f"googlenet|class|maco|{unit}", "what": "class", "network": "googlenet", "prior": "maco",
+             "unit": unit, "own_top1": unit, "other_top5": [unit, 0, 1, 2, 3], "relative": 3.0, "seconds": 2.0}
+            for unit in list(bench.CLASSES.values())[:9]]  # one class missing: a run would make it
+    ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0}).append(rows)
+    before = (tmp_path / "priors.jsonl").read_bytes()
+    bench.main(argv)
+    assert "| googlenet | maco | 9 | 9 | 9 | 3.0 | 2 |" in (tmp_path / "priors.md").read_text()
+    assert (tmp_path / "priors.jsonl").read_bytes() == before
+    assert not (tmp_path / "pictures").exists()

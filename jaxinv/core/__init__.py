@@ -10,7 +10,7 @@ from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, ScaledPixels
 from jaxinv.core.presets import Preset, ijcv, ijcv_preset, paper, paper_preset
 from jaxinv.core.priors import Prior, prior
-from jaxinv.core.solver import Solver, SolverState
+from jaxinv.core.solver import Solver, SolverState, run_in_chunks
 from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum, staged
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, InnerProduct, L2ToPicture,
                                NormalisedData, Objective, Term, TermInputs, TotalVariation)
@@ -68,6 +68,7 @@ __all__ = [
     "paper_momentum",
     "paper_preset",
     "prior",
+    "run_in_chunks",
     "staged",
     "start_from",
     "unit_weight",

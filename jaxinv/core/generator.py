@@ -34,11 +34,15 @@ parameters without a gradient (decoupled weight decay, ``optax.adamw``) must be 
 `noise_frozen`. Copies: R independent generators (their weights stacked on a leading axis,
 ``init`` vmapped over R keys), each with its own noise.
 
-Speed: on XLA:CPU the weight gradients of the generator's convolutions run about 9× slower
-inside a loop (``lax.scan``, ``fori_loop``) than outside one, so the class asks its solvers to
-be driven one compiled step at a time from the host (``stepwise``, `Solver.stepwise`);
-`jaxinv.invert_with_prior` and `jaxinv.maximize` do that. A `Solver` built by hand runs
-``jax.jit(solver.advance)`` with one step per call for the same speed.
+Speed: XLA:CPU differentiates a convolution with respect to its kernel 5-8× slower than the
+forward pass at these widths, so the generator's stride-1 convolutions are
+`jaxinv.core.convolution.conv2d` (the same forward, the kernel gradient as matrix products):
+a step of the dip preset on SqueezeNet fire3 takes 0.41 s against 1.1-1.2 s
+(``benchmarks/conv_gradient.py`` for the layers). Inside a loop (``lax.scan``, ``fori_loop``)
+the step is still about 4× slower than outside one, so the class asks its solvers to be
+driven one compiled step at a time from the host (``stepwise``, `Solver.stepwise`);
+`jaxinv.invert_with_prior` and `jaxinv.maximize` do that, and `jaxinv.core.run_in_chunks`
+does it for a `Solver` built by hand.
 
 Input space: ``input_map`` maps the (R, H, W, 3) pictures in RGB [0, 255] to the
 representation's input; any hashable callable, typically ``jaxinv.core.input_map(rep)``, the
@@ -62,12 +66,33 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxinv.core.convolution import conv2d
 from jaxinv.core.output import InputMap
 from jaxinv.errors import JaxinvError
 
 __all__ = ["DeepImagePrior", "SkipGenerator", "noise_frozen"]
 
 _KERNEL_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")  # U(±1/√fan_in)
+
+
+class _Conv(nn.Module):
+    """`flax.linen.Conv`'s parameters and values (zero padding (k − 1)/2); at stride 1 the kernel's
+    gradient is `jaxinv.core.convolution.kernel_gradient` (XLA:CPU's is 5-8× slower here)."""
+
+    features: int
+    kernel: int
+    stride: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", _KERNEL_INIT, (self.kernel, self.kernel, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        pad = (self.kernel - 1) // 2
+        padding = ((pad, pad), (pad, pad))
+        if self.stride == 1:
+            return conv2d(x, kernel, padding) + bias
+        return jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, padding,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
 
 
 class SkipGenerator(nn.Module):
@@ -83,14 +108,12 @@ class SkipGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
         x = self._level(z, 0)
-        x = nn.Conv(3, (1, 1), kernel_init=_KERNEL_INIT, name="to_rgb")(x)
+        x = _Conv(3, 1, name="to_rgb")(x)
         return jax.nn.sigmoid(x)
 
     def _block(self, x: jax.Array, features: int, kernel: int, name: str, stride: int = 1) -> jax.Array:
         """conv k×k (zero padding (k−1)/2), norm, leaky ReLU."""
-        pad = (kernel - 1) // 2
-        x = nn.Conv(features, (kernel, kernel), strides=stride, padding=((pad, pad), (pad, pad)),
-                    kernel_init=_KERNEL_INIT, name=f"{name}_conv")(x)
+        x = _Conv(features, kernel, stride, name=f"{name}_conv")(x)
         return nn.leaky_relu(self._norm(x, f"{name}_norm"), self.leak)
 
     def _norm(self, x: jax.Array, name: str) -> jax.Array:
@@ -146,7 +169,7 @@ class DeepImagePrior:
     upsample: str = "nearest"
     leak: float = 0.2
     input_map: Callable[[jax.Array], jax.Array] = InputMap()
-    #: Step it from the host (`Solver.stepwise`): its weight gradients run ~9× slower in a loop on XLA:CPU.
+    #: Step it from the host (`Solver.stepwise`): its steps run ~4× slower inside a loop on XLA:CPU.
     stepwise: ClassVar[bool] = True
 
     def __post_init__(self):

@@ -6,7 +6,7 @@ For each stride-1 convolution of the dip preset's generator on a SqueezeNet-size
 gradient, one copy and ``--copies`` copies (vmapped, their own weights), with
 `jaxinv.core.generator` on either. Ratios matter on a shared machine, not the seconds::
 
-    python benchmarks/conv_gradient.py --repeats 5
+    python benchmarks/conv_gradient.py --repeats 3 --copies 2
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def layer_shapes(prior, shape) -> list[tuple]:
         seen.append((x.shape, kernel.shape, padding))
         return xla_conv(x, kernel, padding)
 
+    variables = prior.variable_shape(shape, 1)
     with mock.patch.object(generator, "conv2d", record):
-        jax.eval_shape(lambda v: prior.pictures(v), prior.variable_shape(shape, 1))
+        jax.eval_shape(lambda v: prior.pictures(v), variables)
     return seen
 
 
@@ -65,7 +66,8 @@ def layer_rows(prior, shape, repeats: int) -> list[str]:
     for i, (x_shape, k_shape, padding) in enumerate(dict.fromkeys(layer_shapes(prior, shape))):
         x = jax.random.normal(jax.random.key(i), x_shape)
         kernel = jax.random.normal(jax.random.key(i + 1), k_shape)
-        grad = jax.random.normal(jax.random.key(i + 2), jax.eval_shape(lambda a, b: xla_conv(a, b, padding), x, kernel).shape)
+        out_shape = jax.eval_shape(lambda a, b: xla_conv(a, b, padding), x, kernel).shape
+        grad = jax.random.normal(jax.random.key(i + 2), out_shape)
         theirs = jax.jit(lambda x, g, k=kernel, p=padding: jax.vjp(lambda w: xla_conv(x, w, p), k)[1](g)[0])
         ours = jax.jit(lambda x, g, s=k_shape[:2], p=padding: kernel_gradient(x, g, s, p))
         a, b = seconds(theirs, x, grad, repeats=repeats), seconds(ours, x, grad, repeats=repeats)
@@ -74,14 +76,18 @@ def layer_rows(prior, shape, repeats: int) -> list[str]:
     return rows
 
 
+def _generator_gradient(prior):
+    """A new jitted gradient of the generator (a new function: jit's cache would reuse the first trace)."""
+    return jax.jit(jax.grad(lambda v: jnp.mean((prior.pictures(v) - 128.0) ** 2)))
+
+
 def whole_rows(prior, shape, copies: int, repeats: int) -> list[str]:
     rows = []
     for count in sorted({1, copies}):
         variables = prior.init(jax.random.key(0), shape, count)
-        loss = jax.grad(lambda v: jnp.mean((prior.pictures(v) - 128.0) ** 2))
-        ours = seconds(jax.jit(loss), variables, repeats=repeats)
+        ours = seconds(_generator_gradient(prior), variables, repeats=repeats)
         with mock.patch.object(generator, "conv2d", xla_conv):
-            theirs = seconds(jax.jit(loss), variables, repeats=repeats)
+            theirs = seconds(_generator_gradient(prior), variables, repeats=repeats)
         rows.append(f"| whole generator, {count} cop{'y' if count == 1 else 'ies'} | | | {1e3 * theirs:.0f}"
                     f" | {1e3 * ours:.0f} | {theirs / ours:.1f}× |")
     return rows
@@ -92,11 +98,13 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=positive(int, maximum=100), default=3, help="timed calls (best is kept)")
     parser.add_argument("--copies", type=positive(int, maximum=64), default=4, help="copies for the vmapped row")
     parser.add_argument("--size", type=positive(int, maximum=1024), default=227, help="picture side")
+    parser.add_argument("--levels", type=positive(int, maximum=6), default=5, help="generator levels (the preset's 5)")
     parser.add_argument("--out", default=str(OUT), help="markdown file written")
     args = parser.parse_args(argv)
-    prior = generator.DeepImagePrior.reduced(levels=5, width=0.5)
+    prior = generator.DeepImagePrior.reduced(levels=args.levels, width=0.5)
     shape = (args.size, args.size, 3)
-    lines = ["| input | channels | kernel | XLA ∂/∂W (ms) | matrix products (ms) | ratio |", "|---|---|---|---|---|---|",
+    lines = ["| input | channels | kernel | XLA ∂/∂W (ms) | matrix products (ms) | ratio |",
+             "|---|---|---|---|---|---|",
              *layer_rows(prior, shape, args.repeats), *whole_rows(prior, shape, args.copies, args.repeats)]
     command = "python benchmarks/conv_gradient.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n".join(lines) + "\n"

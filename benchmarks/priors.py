@@ -20,10 +20,13 @@ slope 0.05 as the authors'; ``ijcv`` is the authors' preset, 300 steps), judged 
 itself (top-1) and by the other network (is the class in its top-5?).
 
 Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
-benchmarks/results/priors/; the reconstructions are PNGs next to them; the table goes to
-``priors.md`` and the figure (one picture, every prior, three depths) to ``priors.png``::
+benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
+go to ``priors.md`` (with DIP: every prior again on DIP's pictures only) and the figure (one
+picture, every prior, three depths) to ``priors.png``. ``--table-only`` adds no results (it
+reads while a run may append) and makes the figure's missing PNGs again::
 
     nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
+    python benchmarks/priors.py --table-only
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def parse(argv):
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
     parser.add_argument("--table-only", action="store_true",
-                        help="run nothing: rebuild the tables and figures from the JSON lines already written")
+                        help="add no results: rebuild the tables and figures from the JSON lines already written"
+                             " (the figure's reconstructions missing from a fresh checkout are made again)")
     args = parser.parse_args(argv)
     args.layers = [v for v in args.layers.split(",") if v]
     args.priors = args.priors.split(",")
@@ -176,13 +180,19 @@ def normaliser(layer: str, pictures) -> float:
     return metrics.mean_pairwise_distance(codes)
 
 
-def table(rows: list[dict], layers, priors, pictures) -> str:
-    """Markdown: one line per layer and prior, the means over its pictures (n says how many)."""
+def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None) -> str:
+    """Markdown: one line per layer and prior, the means over its pictures (n says how many).
+
+    ``on``: at each layer only the pictures that prior inverted (DIP's first few), so that
+    every prior is averaged over the same ones; N₁ is over all ``pictures`` either way."""
     names = [n for n, _ in pictures]
     lines = ["| layer | prior | n | printed error | PSNR (dB) | SSIM | own top-1 | other top-1 | s / inversion |",
              "|---|---|---|---|---|---|---|---|---|"]
     for layer in layers:
         picked = [r for r in rows if r.get("layer") == layer and r["picture"] in names]
+        if on is not None:
+            theirs = {r["picture"] for r in picked if r["prior"] == on}
+            picked = [r for r in picked if r["picture"] in theirs]
         if not picked:
             continue
         n1 = normaliser(layer, pictures)
@@ -198,36 +208,43 @@ def table(rows: list[dict], layers, priors, pictures) -> str:
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
-def figure(out: pathlib.Path, layers, priors, picture_name: str) -> pathlib.Path | None:
-    """One picture, every prior (rows), up to three layers (columns), side by side, as one PNG."""
-    shown = [layer for layer in layers if picture_path(out, layer, priors[0], picture_name).is_file()][:3]
-    rows = []
-    for name in priors:
-        tiles = [picture_path(out, layer, name, picture_name) for layer in shown]
-        if not shown or not all(t.is_file() for t in tiles):
-            continue
-        loaded = [images.resize(images.load(t), (160, 160)) for t in tiles]
-        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in loaded], 1))
-    if not rows:
+def _grid(tiles: list[list[pathlib.Path]], side: int, path: pathlib.Path) -> pathlib.Path | None:
+    """Rows of PNG tiles, each resized to side × side in a 2-pixel white frame, as one PNG at ``path``;
+    nothing is written (None) when there are none or one is missing (the pictures are not in git)."""
+    if not tiles or not all(t.is_file() for row in tiles for t in row):
         return None
-    path = out / "priors.png"
-    images.save_png(path, np.concatenate(rows, 0))
+    framed = [[np.pad(images.resize(images.load(t), (side, side)), ((2, 2), (2, 2), (0, 0)), constant_values=255)
+               for t in row] for row in tiles]
+    images.save_png(path, np.concatenate([np.concatenate(row, 1) for row in framed], 0))
     return path
 
 
-def class_figure(out: pathlib.Path, network: str, priors) -> pathlib.Path | None:
-    """The ten class pictures of ``network`` (columns) under each prior that has them all (rows)."""
-    rows = []
-    for name in priors:
-        tiles = [out / "pictures" / "classes" / network / name / f"{unit}.png" for unit in CLASSES.values()]
-        if all(t.is_file() for t in tiles):
-            loaded = [images.resize(images.load(t), (112, 112)) for t in tiles]
-            rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in loaded], 1))
-    if not rows:
-        return None
-    path = out / f"classes_{network}.png"
-    images.save_png(path, np.concatenate(rows, 0))
-    return path
+def figure(out: pathlib.Path, layers, priors, picture_name: str, done: set[str]) -> pathlib.Path | None:
+    """One picture under every prior done at the first three layers (rows), those layers (columns);
+    nothing is written while one of its PNGs is missing (`redraw` makes them again)."""
+    shown = list(layers[:3])
+    drawn = [name for name in priors if shown and all(f"{layer}|{name}|{picture_name}" in done for layer in shown)]
+    return _grid([[picture_path(out, layer, name, picture_name) for layer in shown] for name in drawn], 160,
+                 out / "priors.png")
+
+
+def redraw(out: pathlib.Path, layers, priors, picture, args, done: set[str]) -> None:
+    """Invert the figure's picture again wherever a result is recorded but its PNG is missing."""
+    picture_name, pixels = picture
+    for layer in layers[:3]:
+        missing = [name for name in priors if f"{layer}|{name}|{picture_name}" in done
+                   and not picture_path(out, layer, name, picture_name).is_file()]
+        rep = common.representation(layer) if missing else None
+        for name in missing:
+            reconstruction, _, _ = invert_one(rep, pixels, name, seed=args.seed, shorten=args.shorten)
+            images.save_png(picture_path(out, layer, name, picture_name), reconstruction)
+
+
+def class_figure(out: pathlib.Path, network: str, priors, done: set[str]) -> pathlib.Path | None:
+    """The ten class pictures of ``network`` (columns) under each prior that made them all (rows)."""
+    drawn = [name for name in priors if all(f"{network}|class|{name}|{c}" in done for c in CLASSES)]
+    return _grid([[out / "pictures" / "classes" / network / name / f"{unit}.png" for unit in CLASSES.values()]
+                  for name in drawn], 112, out / f"classes_{network}.png")
 
 
 def run_all(args, pictures, results: ResultsFile) -> None:
@@ -252,18 +269,21 @@ def main(argv=None) -> None:
     results = ResultsFile(path, {"seed": args.seed, "shorten": args.shorten}, read_only=args.table_only)
     if not args.table_only:
         run_all(args, pictures, results)
+    same = table(results.rows, args.layers, args.priors, pictures, on="dip") if "dip" in args.priors else ""
     text = "\n".join(t for t in (table(results.rows, args.layers, args.priors, pictures),
+                                  same and f"Every prior on the pictures DIP inverted:\n\n{same}",
                                   class_table(results.rows, args.classes, args.priors)) if t)
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
-    drawn = figure(out, args.layers, args.priors, pictures[0][0])
+    redraw(out, args.layers, args.priors, pictures[0], args, results.done())
+    drawn = figure(out, args.layers, args.priors, pictures[0][0], results.done())
     if drawn:
-        print(f"figure: {drawn} (rows {', '.join(args.priors)}; columns {', '.join(args.layers[:3])})")
+        print(f"figure: {drawn} (columns {', '.join(args.layers[:3])})")
     for network in args.classes:
-        drawn = class_figure(out, network, args.priors)
+        drawn = class_figure(out, network, args.priors, results.done())
         if drawn:
-            print(f"figure: {drawn} (rows {', '.join(args.priors)}; columns {', '.join(CLASSES)})")
+            print(f"figure: {drawn} (columns {', '.join(CLASSES)})")
 
 
 if __name__ == "__main__":

@@ -42,19 +42,49 @@ def test_the_class_table_counts_what_each_judge_recognised():
     assert bench.class_table(rows, ["googlenet"], ["lucid"]) == ""  # and no table
 
 
-def test_the_class_figure_has_a_row_per_prior_with_all_ten_pictures(tmp_path):
+def test_the_figures_have_a_row_per_prior_done_and_wait_for_missing_pictures(tmp_path):
     import numpy as np
 
     from jaxinv import images
 
-    for name, count in (("lucid", 10), ("maco", 10), ("dip", 3)):  # dip lacks pictures: no row
-        for unit in list(bench.CLASSES.values())[:count]:
-            images.save_png(tmp_path / "pictures" / "classes" / "googlenet" / name / f"{unit}.png",
-                            np.full((224, 224, 3), 9.0, np.float32))
-    path = bench.class_figure(tmp_path, "googlenet", ["lucid", "maco", "dip"])
+    tile = np.full((224, 224, 3), 9.0, np.float32)
+    done = set()
+    for name, count in (("lucid", 10), ("maco", 10), ("dip", 3)):  # dip has 3 classes: no row
+        for c, unit in list(bench.CLASSES.items())[:count]:
+            images.save_png(tmp_path / "pictures" / "classes" / "googlenet" / name / f"{unit}.png", tile)
+            done.add(f"googlenet|class|{name}|{c}")
+    path = bench.class_figure(tmp_path, "googlenet", ["lucid", "maco", "dip"], done)
     assert path == tmp_path / "classes_googlenet.png"
     assert images.load(path).shape == (2 * 116, 10 * 116, 3)
-    assert bench.class_figure(tmp_path, "squeezenet1_1", ["lucid"]) is None
+    assert bench.class_figure(tmp_path, "squeezenet1_1", ["lucid"], done) is None
+    layers = ["squeezenet1_1:fire3", "squeezenet1_1:fire7", "squeezenet1_1:pool10", "googlenet:conv2/3x3"]
+    for name in ("paper", "dip"):
+        for layer in layers[:3]:
+            images.save_png(bench.picture_path(tmp_path, layer, name, "p"), tile)
+            done.add(f"{layer}|{name}|p")
+    drawn = bench.figure(tmp_path, layers, ["paper", "lucid", "dip"], "p", done)  # lucid not done: no row
+    assert images.load(drawn).shape == (2 * 164, 3 * 164, 3)
+    done.add(f"{layers[0]}|lucid|p")
+    done |= {f"{layer}|maco|p" for layer in layers[:3]}  # recorded, PNGs missing (a fresh checkout)
+    (tmp_path / "priors.png").unlink()
+    assert bench.figure(tmp_path, layers, ["paper", "maco", "dip"], "p", done) is None
+    assert not (tmp_path / "priors.png").exists()
+
+
+def test_the_table_on_dips_pictures_averages_every_prior_over_the_same_ones(monkeypatch):
+    monkeypatch.setattr(bench, "normaliser", lambda layer, pictures: 100.0)
+    layer = "squeezenet1_1:fire3"
+
+    def row(prior, picture, distance):
+        return {"layer": layer, "prior": prior, "picture": picture, "distance": distance, "psnr": 20.0,
+                "ssim": 0.5, "own_top1": True, "other_top1": picture == "a", "seconds": 1.0}
+
+    rows = [row("paper", "a", 10.0), row("paper", "b", 30.0), row("dip", "a", 5.0)]
+    pictures = [("a", None), ("b", None)]
+    assert "| squeezenet1_1:fire3 | paper | 2 | 20.0 % |" in bench.table(rows, [layer], ["paper", "dip"], pictures)
+    same = bench.table(rows, [layer], ["paper", "dip"], pictures, on="dip")
+    assert "| squeezenet1_1:fire3 | paper | 1 | 10.0 % | 20.00 | 0.500 | 1/1 | 1/1 | 1 |" in same
+    assert "| squeezenet1_1:fire3 | dip | 1 | 5.0 % |" in same
 
 
 def test_table_only_rebuilds_the_tables_from_the_rows_and_runs_nothing(tmp_path):

@@ -1,0 +1,26 @@
+"""benchmarks/conv_gradient.py: it finds the generator's stride-1 convolutions and times both
+kernel gradients side by side, leaving the generator as it was."""
+
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import conv_gradient as bench  # noqa: E402
+
+from jaxinv.core import convolution, generator  # noqa: E402
+
+
+def test_the_layers_are_the_generators_and_the_table_has_a_row_each(tmp_path):
+    prior = generator.DeepImagePrior.reduced(levels=2, width=0.5)
+    shapes = bench.layer_shapes(prior, (12, 10, 3))
+    # level 0's first convolution sees the noise; to_rgb (1×1 → 3) comes last
+    assert shapes[0] == ((1, 12, 10, 32), (7, 7, 32, 8), ((3, 3), (3, 3)))
+    assert shapes[-1][1] == (1, 1, 8, 3) and len(shapes) == 11
+    assert generator.conv2d is convolution.conv2d  # the recording patch is undone
+    out = tmp_path / "table.md"
+    bench.main(["--size", "12", "--levels", "2", "--repeats", "1", "--copies", "2", "--out", str(out)])
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "→" in line]
+    assert len(rows) == len(set(bench.layer_shapes(generator.DeepImagePrior.reduced(levels=2, width=0.5), (12, 12, 3))))
+    assert "| whole generator, 1 copy |" in text and "| whole generator, 2 copies |" in text

@@ -9,6 +9,7 @@ from jax import lax
 from jax.test_util import check_grads
 
 from jaxinv.core.convolution import conv2d, kernel_gradient
+from jaxinv.errors import JaxinvError
 
 SHAPES = [  # (x shape, kernel (kh, kw), padding)
     ((1, 9, 11, 3), (3, 3), ((1, 1), (1, 1))),
@@ -72,5 +73,5 @@ def test_conv2d_vmaps_over_copies_with_their_own_kernels():
 
 def test_negative_padding_is_refused():
     x, kernel, _ = _draw((1, 6, 6, 2), (3, 3), ((1, 1), (1, 1)))
-    with pytest.raises(ValueError, match="padding"):
+    with pytest.raises(JaxinvError, match="padding"):
         conv2d(x, kernel, ((-1, 1), (1, 1)))

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxinv.errors import JaxinvError
+
 __all__ = ["conv2d", "kernel_gradient"]
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
@@ -37,7 +39,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, padding: Padding, *, precision: lax.
     """
     padding = tuple((int(a), int(b)) for a, b in padding)
     if min(min(p) for p in padding) < 0:
-        raise ValueError(f"conv2d: padding {padding}; use amounts >= 0")
+        raise JaxinvError(f"conv2d: padding {padding}; use amounts >= 0")
     return _conv(x, kernel, padding, precision)
 
 

@@ -34,8 +34,8 @@ parameters without a gradient (decoupled weight decay, ``optax.adamw``) must be 
 `noise_frozen`. Copies: R independent generators (their weights stacked on a leading axis,
 ``init`` vmapped over R keys), each with its own noise.
 
-Speed: XLA:CPU differentiates a convolution with respect to its kernel 5-8× slower than the
-forward pass at these widths, so the generator's stride-1 convolutions are
+Speed: XLA:CPU differentiates a convolution with respect to its kernel 4-13× slower than
+matrix products do on this generator's 7×7 layers, so its stride-1 convolutions are
 `jaxinv.core.convolution.conv2d` (the same forward, the kernel gradient as matrix products):
 the preset's generator's gradient at 227×227 is 2.8× faster on one copy and 7.8× on two
 (``benchmarks/conv_gradient.py``). Inside a loop (``lax.scan``, ``fori_loop``)
@@ -77,7 +77,7 @@ _KERNEL_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform") 
 
 class _Conv(nn.Module):
     """`flax.linen.Conv`'s parameters and values (zero padding (k − 1)/2); at stride 1 the kernel's
-    gradient is `jaxinv.core.convolution.kernel_gradient` (XLA:CPU's is 5-8× slower here)."""
+    gradient is `jaxinv.core.convolution.kernel_gradient` (XLA:CPU's is 4-13× slower on the 7×7 layers)."""
 
     features: int
     kernel: int

@@ -22,7 +22,8 @@ itself (top-1) and by the other network (is the class in its top-5?).
 Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
 go to ``priors.md`` (with DIP: every prior again on DIP's pictures only) and the figure (one
-picture, every prior, three depths) to ``priors.png``. ``--table-only`` adds no results (it
+picture, every prior, three depths) to ``priors.png``, each with every prior recorded, whichever
+``--priors`` a run adds. ``--table-only`` adds no results (it
 reads while a run may append) and makes the figure's missing PNGs again::
 
     nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
@@ -67,7 +68,8 @@ def parse(argv):
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated NETWORK:LAYER")
     parser.add_argument("--classes", default=",".join(judges.OTHER),
                         help="comma-separated networks whose ten classes each prior maximises ('' for none)")
-    parser.add_argument("--priors", default=",".join(PRIOR_NAMES), help="comma-separated prior names")
+    parser.add_argument("--priors", default=",".join(PRIOR_NAMES),
+                        help="comma-separated prior names to run (the tables and figures show every prior recorded)")
     parser.add_argument("--shorten", type=positive(float, maximum=1.0), default=1.0,
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
@@ -269,19 +271,20 @@ def main(argv=None) -> None:
     results = ResultsFile(path, {"seed": args.seed, "shorten": args.shorten}, read_only=args.table_only)
     if not args.table_only:
         run_all(args, pictures, results)
-    same = table(results.rows, args.layers, args.priors, pictures, on="dip") if "dip" in args.priors else ""
-    text = "\n".join(t for t in (table(results.rows, args.layers, args.priors, pictures),
+    shown = PRIOR_NAMES  # every prior recorded, whichever this run was asked to add
+    same = table(results.rows, args.layers, shown, pictures, on="dip")
+    text = "\n".join(t for t in (table(results.rows, args.layers, shown, pictures),
                                   same and f"Every prior on the pictures DIP inverted:\n\n{same}",
-                                  class_table(results.rows, args.classes, args.priors)) if t)
+                                  class_table(results.rows, args.classes, shown)) if t)
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
-    redraw(out, args.layers, args.priors, pictures[0], args, results.done())
-    drawn = figure(out, args.layers, args.priors, pictures[0][0], results.done())
+    redraw(out, args.layers, shown, pictures[0], args, results.done())
+    drawn = figure(out, args.layers, shown, pictures[0][0], results.done())
     if drawn:
         print(f"figure: {drawn} (columns {', '.join(args.layers[:3])})")
     for network in args.classes:
-        drawn = class_figure(out, network, args.priors, results.done())
+        drawn = class_figure(out, network, shown, results.done())
         if drawn:
             print(f"figure: {drawn} (columns {', '.join(CLASSES)})")
 

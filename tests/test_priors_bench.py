@@ -94,12 +94,14 @@ def test_table_only_rebuilds_the_tables_from_the_rows_and_runs_nothing(tmp_path)
     argv = ["--table-only", "--out", str(tmp_path), "--layers", "", "--classes", "googlenet", "--priors", "maco"]
     with pytest.raises(JaxinvError, match="--table-only: no results at"):
         bench.main(argv)
-    rows = [{"key": f"googlenet|class|maco|{unit}", "what": "class", "network": "googlenet", "prior": "maco",
+    rows = [{"key": f"googlenet|class|{name}|{unit}", "what": "class", "network": "googlenet", "prior": name,
              "unit": unit, "own_top1": unit, "other_top5": [unit, 0, 1, 2, 3], "relative": 3.0, "seconds": 2.0}
-            for unit in list(bench.CLASSES.values())[:9]]  # one class missing: a run would make it
+            for name in ("lucid", "maco") for unit in list(bench.CLASSES.values())[:9]]  # a run would make the 10th
     ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0}).append(rows)
     before = (tmp_path / "priors.jsonl").read_bytes()
     bench.main(argv)
-    assert "| googlenet | maco | 9 | 9 | 9 | 3.0 | 2 |" in (tmp_path / "priors.md").read_text()
+    text = (tmp_path / "priors.md").read_text()
+    assert "| googlenet | maco | 9 | 9 | 9 | 3.0 | 2 |" in text
+    assert "| googlenet | lucid | 9 |" in text  # every prior recorded, not only those --priors runs
     assert (tmp_path / "priors.jsonl").read_bytes() == before
     assert not (tmp_path / "pictures").exists()

@@ -1,9 +1,14 @@
 """Fixed inversions whose numbers the composable core must reproduce (issue #14).
 
 `python tests/core_reference.py` records them with the code it runs on, into
-``tests/data/core_reference.npz``; `tests/test_core_reference.py` reruns them and compares:
-errors to 1e-6 relative, images to 1e-3 in [0, 255] units. Recorded on the engine before the
-core was restructured (commit cb9291f).
+``tests/data/core_reference.npz``; `tests/test_core_reference.py` reruns them and compares
+errors and images closely. Recorded on the engine before the core was restructured (commit
+cb9291f, checked out beside the current code).
+
+The runs are short on purpose: the inversion is chaotic, so a CPU whose XLA kernels round
+differently (AVX-512 against AVX2, say) ends 75 steps 1-5 % apart in error and up to 180 grey
+levels apart in a pixel, while five steps stay within float rounding of each other. Five steps
+in chunks of two still cross a chunk boundary and the reset between the schedule's two stages.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ import jaxinv  # noqa: E402
 from jaxinv.images import default_picture  # noqa: E402
 
 FILE = HERE / "data" / "core_reference.npz"
-#: Three chunks of 25 steps, over two stages, so that the stage reset is crossed.
-PAPER_SCHEDULE = [(0.004, 40), (0.0004, 35)]
-IJCV_SCHEDULE = [(1.0, 40), (0.1, 35)]
+PAPER_SCHEDULE = [(0.004, 3), (0.0004, 2)]
+IJCV_SCHEDULE = [(1.0, 3), (0.1, 2)]
+CHUNK = 2
 
 
 def _representation(name: str, weights_dir: pathlib.Path):
@@ -38,12 +43,12 @@ def cases() -> list[tuple[str, str]]:
 
 
 def run_case(rep_name: str, method: str, weights_dir: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
-    """(errors (2,), images (2, H, W, C)) of one fixed inversion: 2 seeds, 75 iterations."""
+    """(errors (2,), images (2, H, W, C)) of one fixed inversion: 2 seeds, 5 iterations."""
     rep = _representation(rep_name, weights_dir)
     picture = default_picture("astronaut")[100:196, 180:300]
     schedule = PAPER_SCHEDULE if method == "paper" else IJCV_SCHEDULE
     result = jaxinv.invert(rep, picture, key=jax.random.key(11), seeds=2, method=method, schedule=schedule,
-                           keep_snapshots=False)
+                           chunk=CHUNK, keep_snapshots=False)
     return np.asarray(result.errors), np.asarray(result.images, np.float32)
 
 

@@ -209,8 +209,8 @@ def readme_quote():
 
 
 def test_default_job_prints_what_the_readme_quotes_and_a_stretched_copy_that_differs(tmp_path):
-    """The README's first set-up command prints the numbers the README quotes (to the last
-    printed digit, give or take a few where another CPU's kernels round differently)."""
+    """The README's first set-up command prints the numbers the README quotes, within the
+    spread the README reports between CPUs' kernels (0.0928-0.0961, SSIM 0.395-0.401)."""
     proc = run_cli("--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "jaxinv-out"
@@ -222,10 +222,10 @@ def test_default_job_prints_what_the_readme_quotes_and_a_stretched_copy_that_dif
     row = summary["seeds"][0]
     error, ijcv, psnr, ssim, iterations = readme_quote()
     assert iterations == summary["iterations"] == 800
-    assert row["error"] == pytest.approx(error, abs=3e-4)
-    assert 100 * row["ijcv_error"] == pytest.approx(ijcv, abs=0.15)
-    assert row["psnr"] == pytest.approx(psnr, abs=0.03)
-    assert row["ssim"] == pytest.approx(ssim, abs=0.003)
+    assert row["error"] == pytest.approx(error, abs=4e-3)
+    assert 100 * row["ijcv_error"] == pytest.approx(ijcv, abs=0.6)
+    assert row["psnr"] == pytest.approx(psnr, abs=0.05)
+    assert row["ssim"] == pytest.approx(ssim, abs=0.008)
 
 
 def test_reps_of_a_network_says_what_each_layer_is():

@@ -12,7 +12,8 @@ import os
 import pathlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -249,6 +250,33 @@ def save_figure(fig, path: pathlib.Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())
+
+
+def interleaved_seconds(calls: Sequence[Callable[[], Any]], *, repeats: int) -> list[list[float]]:
+    """Seconds of each call, ``repeats`` rounds of one call each in turn, after one untimed
+    (compiling) call of each: the calls share whatever load the machine has, so their ratio
+    holds on a busy one. JAX results are waited for."""
+    for call in calls:
+        jax.block_until_ready(call())
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, record in zip(calls, times):
+            start = time.perf_counter()
+            jax.block_until_ready(call())
+            record.append(time.perf_counter() - start)
+    return times
+
+
+def paste_into(path: pathlib.Path, name: str, text: str) -> None:
+    """Replace what lies between ``<!-- name -->`` and ``<!-- /name -->`` in the file at ``path``
+    (the README, say) with ``text``, so that a table there is the script's, not a hand copy."""
+    path = pathlib.Path(path)
+    start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+    document = path.read_text() if path.is_file() else ""
+    if document.count(start) != 1 or document.count(end) != 1 or document.index(start) > document.index(end):
+        raise JaxinvError(f"{path} has no single block {start.strip()} ... {end} to paste into; add one")
+    before, rest = document.split(start)
+    atomic_write_bytes(path, (before + start + text.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]).encode())
 
 
 def environment_line() -> str:

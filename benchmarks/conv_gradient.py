@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import pathlib
 import sys
-import time
 from unittest import mock
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
@@ -26,25 +24,15 @@ import common  # noqa: E402
 
 from jaxinv.cli import ArgumentParser, positive  # noqa: E402
 from jaxinv.core import generator  # noqa: E402
-from jaxinv.core.convolution import kernel_gradient  # noqa: E402
+from jaxinv.core.convolution import kernel_gradient, xla_conv2d  # noqa: E402
 from jaxinv.files import atomic_write_bytes  # noqa: E402
 
 OUT = common.REPO / "benchmarks" / "results" / "priors" / "conv_gradient.md"
 
 
-def xla_conv(x, kernel, padding):
-    return lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
-def seconds(function, *args, repeats: int) -> float:
-    """The best of ``repeats`` timed calls after one compiling call."""
-    jax.block_until_ready(function(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function(*args))
-        best = min(best, time.perf_counter() - start)
-    return best
+def best_seconds(*calls, repeats: int) -> list[float]:
+    """The best of ``repeats`` timed calls of each, side by side."""
+    return [min(times) for times in common.interleaved_seconds(calls, repeats=repeats)]
 
 
 def layer_shapes(prior, shape) -> list[tuple]:
@@ -53,7 +41,7 @@ def layer_shapes(prior, shape) -> list[tuple]:
 
     def record(x, kernel, padding, **_):
         seen.append((x.shape, kernel.shape, padding))
-        return xla_conv(x, kernel, padding)
+        return xla_conv2d(x, kernel, padding)
 
     variables = prior.variable_shape(shape, 1)
     with mock.patch.object(generator, "conv2d", record):
@@ -66,11 +54,11 @@ def layer_rows(prior, shape, repeats: int) -> list[str]:
     for i, (x_shape, k_shape, padding) in enumerate(dict.fromkeys(layer_shapes(prior, shape))):
         x = jax.random.normal(jax.random.key(i), x_shape)
         kernel = jax.random.normal(jax.random.key(i + 1), k_shape)
-        out_shape = jax.eval_shape(lambda a, b: xla_conv(a, b, padding), x, kernel).shape
+        out_shape = jax.eval_shape(lambda a, b: xla_conv2d(a, b, padding), x, kernel).shape
         grad = jax.random.normal(jax.random.key(i + 2), out_shape)
-        theirs = jax.jit(lambda x, g, k=kernel, p=padding: jax.vjp(lambda w: xla_conv(x, w, p), k)[1](g)[0])
+        theirs = jax.jit(lambda x, g, k=kernel, p=padding: jax.vjp(lambda w: xla_conv2d(x, w, p), k)[1](g)[0])
         ours = jax.jit(lambda x, g, s=k_shape[:2], p=padding: kernel_gradient(x, g, s, p))
-        a, b = seconds(theirs, x, grad, repeats=repeats), seconds(ours, x, grad, repeats=repeats)
+        a, b = best_seconds(lambda: theirs(x, grad), lambda: ours(x, grad), repeats=repeats)
         rows.append(f"| {x_shape[1]}×{x_shape[2]} | {k_shape[2]}→{k_shape[3]} | {k_shape[0]}×{k_shape[1]}"
                     f" | {1e3 * a:.1f} | {1e3 * b:.1f} | {a / b:.1f}× |")
     return rows
@@ -85,9 +73,10 @@ def whole_rows(prior, shape, copies: int, repeats: int) -> list[str]:
     rows = []
     for count in sorted({1, copies}):
         variables = prior.init(jax.random.key(0), shape, count)
-        ours = seconds(_generator_gradient(prior), variables, repeats=repeats)
-        with mock.patch.object(generator, "conv2d", xla_conv):
-            theirs = seconds(_generator_gradient(prior), variables, repeats=repeats)
+        with_ours, with_xla = _generator_gradient(prior), _generator_gradient(prior)
+        with mock.patch.object(generator, "conv2d", xla_conv2d):
+            jax.block_until_ready(with_xla(variables))   # traced, and cached, with XLA's convolution
+        ours, theirs = best_seconds(lambda: with_ours(variables), lambda: with_xla(variables), repeats=repeats)
         rows.append(f"| whole generator, {count} cop{'y' if count == 1 else 'ies'} | | | {1e3 * theirs:.0f}"
                     f" | {1e3 * ours:.0f} | {theirs / ours:.1f}× |")
     return rows

@@ -58,19 +58,10 @@ def _compiled(fn: Callable, x: jax.Array) -> tuple[Callable, float]:
 
 
 def _time_pair(jax_fn: Callable, x: jax.Array, c_fn: Callable | None, repeats: int):
-    jax.block_until_ready(jax_fn(x))          # first execution: not timed
-    if c_fn is not None:
-        c_fn()
-    jax_times, c_times = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(jax_fn(x))
-        jax_times.append(time.perf_counter() - start)
-        if c_fn is not None:
-            start = time.perf_counter()
-            c_fn()
-            c_times.append(time.perf_counter() - start)
-    return jax_times, c_times
+    """Seconds of the JAX function on x and of the C call (or [] without one), side by side."""
+    calls = [functools.partial(jax_fn, x)] + ([c_fn] if c_fn is not None else [])
+    times = common.interleaved_seconds(calls, repeats=repeats)
+    return times[0], times[1] if c_fn is not None else []
 
 
 def _row(name, shape, compile_s, jax_times, c_times, max_diff=None):

@@ -23,8 +23,9 @@ Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
 go to ``priors.md`` (with DIP: every prior again on DIP's pictures only) and the figure (one
 picture, every prior, three depths) to ``priors.png``, each with every prior recorded, whichever
-``--priors`` a run adds. ``--table-only`` adds no results (it
-reads while a run may append) and makes the figure's missing PNGs again::
+``--priors`` a run adds; ``--readme README.md`` pastes the tables into the README's marked
+blocks. ``--table-only`` adds no results (it reads while a run may append) and makes the
+figure's missing PNGs again::
 
     nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
     python benchmarks/priors.py --table-only
@@ -74,6 +75,9 @@ def parse(argv):
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
+    parser.add_argument("--readme", metavar="FILE",
+                        help="also paste the tables into FILE's <!-- priors:NAME --> blocks (NAME: "
+                             "inversions, dip-pictures, classes)")
     parser.add_argument("--table-only", action="store_true",
                         help="add no results: rebuild the tables and figures from the JSON lines already written"
                              " (the figure's reconstructions missing from a fresh checkout are made again)")
@@ -272,13 +276,19 @@ def main(argv=None) -> None:
     if not args.table_only:
         run_all(args, pictures, results)
     shown = PRIOR_NAMES  # every prior recorded, whichever this run was asked to add
-    same = table(results.rows, args.layers, shown, pictures, on="dip")
-    text = "\n".join(t for t in (table(results.rows, args.layers, shown, pictures),
-                                  same and f"Every prior on the pictures DIP inverted:\n\n{same}",
-                                  class_table(results.rows, args.classes, shown)) if t)
+    tables = {"inversions": table(results.rows, args.layers, shown, pictures),
+              "dip-pictures": table(results.rows, args.layers, shown, pictures, on="dip"),
+              "classes": class_table(results.rows, args.classes, shown)}
+    text = "\n".join(t for t in (tables["inversions"],
+                                  tables["dip-pictures"] and f"Every prior on the pictures DIP inverted:\n\n"
+                                                             f"{tables['dip-pictures']}",
+                                  tables["classes"]) if t)
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
+    for name, markdown in tables.items():
+        if args.readme and markdown:
+            common.paste_into(pathlib.Path(args.readme), f"priors:{name}", markdown)
     redraw(out, args.layers, shown, pictures[0], args, results.done())
     drawn = figure(out, args.layers, shown, pictures[0][0], results.done())
     if drawn:

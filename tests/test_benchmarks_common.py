@@ -32,3 +32,11 @@ def test_fmt_and_percent_print_a_dash_where_a_number_is_undefined():
     assert common.fmt([12.345, 0.5], 2) == "12.35 ± 0.50"
     assert common.fmt(None) == common.fmt([1.0, None]) == common.fmt([float("nan"), 1.0]) == "–"
     assert common.percent(83.4) == "83" and common.percent(None) == "–"
+
+
+def test_interleaved_seconds_takes_turns_after_one_untimed_call_each():
+    order = []
+    calls = [lambda: order.append("a"), lambda: order.append("b") or jax.numpy.ones(2)]
+    times = common.interleaved_seconds(calls, repeats=3)
+    assert order == ["a", "b"] + ["a", "b"] * 3
+    assert [len(t) for t in times] == [3, 3] and min(min(t) for t in times) >= 0

@@ -25,7 +25,7 @@ from jax import lax
 
 from jaxinv.errors import JaxinvError
 
-__all__ = ["conv2d", "kernel_gradient"]
+__all__ = ["conv2d", "kernel_gradient", "xla_conv2d"]
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
@@ -43,22 +43,24 @@ def conv2d(x: jax.Array, kernel: jax.Array, padding: Padding, *, precision: lax.
     return _conv(x, kernel, padding, precision)
 
 
-def _forward(x, kernel, padding, precision):
+def xla_conv2d(x: jax.Array, kernel: jax.Array, padding: Padding, *,
+               precision: lax.Precision | None = None) -> jax.Array:
+    """`conv2d`'s forward with XLA's own gradients: what `conv2d` is measured against."""
     return lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_DIMENSIONS, precision=precision)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv(x, kernel, padding, precision):
-    return _forward(x, kernel, padding, precision)
+    return xla_conv2d(x, kernel, padding, precision=precision)
 
 
 def _conv_forward(x, kernel, padding, precision):
-    return _forward(x, kernel, padding, precision), (x, kernel)
+    return xla_conv2d(x, kernel, padding, precision=precision), (x, kernel)
 
 
 def _conv_backward(padding, precision, residuals, grad):
     x, kernel = residuals
-    _, input_vjp = jax.vjp(lambda v: _forward(v, kernel, padding, precision), x)
+    _, input_vjp = jax.vjp(lambda v: xla_conv2d(v, kernel, padding, precision=precision), x)
     return input_vjp(grad)[0], kernel_gradient(x, grad, kernel.shape[:2], padding, precision=precision)
 
 

@@ -267,16 +267,19 @@ def interleaved_seconds(calls: Sequence[Callable[[], Any]], *, repeats: int) -> 
     return times
 
 
-def paste_into(path: pathlib.Path, name: str, text: str) -> None:
+def paste_into(path: pathlib.Path, blocks: dict[str, str]) -> None:
     """Replace what lies between ``<!-- name -->`` and ``<!-- /name -->`` in the file at ``path``
-    (the README, say) with ``text``, so that a table there is the script's, not a hand copy."""
+    (the README, say) with ``blocks[name]``, each name, so that a table there is the script's,
+    not a hand copy. The file is written once, after every block is found."""
     path = pathlib.Path(path)
-    start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
     document = path.read_text() if path.is_file() else ""
-    if document.count(start) != 1 or document.count(end) != 1 or document.index(start) > document.index(end):
-        raise JaxinvError(f"{path} has no single block {start.strip()} ... {end} to paste into; add one")
-    before, rest = document.split(start)
-    atomic_write_bytes(path, (before + start + text.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]).encode())
+    for name, text in blocks.items():
+        start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+        if document.count(start) != 1 or document.count(end) != 1 or document.index(start) > document.index(end):
+            raise JaxinvError(f"{path} has no single block {start.strip()} ... {end} to paste into; add one")
+        before, rest = document.split(start)
+        document = before + start + text.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]
+    atomic_write_bytes(path, document.encode())
 
 
 def environment_line() -> str:

@@ -286,9 +286,8 @@ def main(argv=None) -> None:
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
-    for name, markdown in tables.items():
-        if args.readme and markdown:
-            common.paste_into(pathlib.Path(args.readme), f"priors:{name}", markdown)
+    if args.readme:
+        common.paste_into(pathlib.Path(args.readme), {f"priors:{n}": t for n, t in tables.items() if t})
     redraw(out, args.layers, shown, pictures[0], args, results.done())
     drawn = figure(out, args.layers, shown, pictures[0][0], results.done())
     if drawn:

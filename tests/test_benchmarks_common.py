@@ -4,6 +4,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import jaxinv
 from conftest import REPO
@@ -40,3 +41,16 @@ def test_interleaved_seconds_takes_turns_after_one_untimed_call_each():
     times = common.interleaved_seconds(calls, repeats=3)
     assert order == ["a", "b"] + ["a", "b"] * 3
     assert [len(t) for t in times] == [3, 3] and min(min(t) for t in times) >= 0
+
+
+def test_paste_into_writes_every_block_or_none(tmp_path):
+    from jaxinv.errors import JaxinvError
+
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- one -->\nold\n<!-- /one -->\nb\n<!-- two -->\n<!-- /two -->\n")
+    common.paste_into(readme, {"one": "new\n", "two": "| t |"})
+    assert readme.read_text() == "a\n<!-- one -->\nnew\n<!-- /one -->\nb\n<!-- two -->\n| t |\n<!-- /two -->\n"
+    before = readme.read_text()
+    with pytest.raises(JaxinvError, match="no single block <!-- three -->"):
+        common.paste_into(readme, {"one": "newer", "three": "x"})
+    assert readme.read_text() == before

@@ -12,4 +12,4 @@ fi
 python -m pip install -q numpy cython setuptools wheel scipy
 python -m pip install -q --no-build-isolation cyvlfeat==0.7.1
 python -m pip install -q -e ".[test]"
-python -m pytest -q "$@"
+python -m pytest -q --durations=25 "$@"

@@ -6,7 +6,7 @@ errors and images closely. Recorded on the engine before the core was restructur
 cb9291f, checked out beside the current code).
 
 The runs are short on purpose: the inversion is chaotic, so a CPU whose XLA kernels round
-differently (AVX-512 against AVX2, say) ends 75 steps 1-5 % apart in error and up to 180 grey
+differently (AVX-512 against AVX2, say) ends 75 steps up to 5 % apart in error and up to 180 grey
 levels apart in a pixel, while five steps stay within float rounding of each other. Five steps
 in chunks of two still cross a chunk boundary and the reset between the schedule's two stages.
 """

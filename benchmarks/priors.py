@@ -69,6 +69,8 @@ def parse(argv):
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated NETWORK:LAYER")
     parser.add_argument("--classes", default=",".join(judges.OTHER),
                         help="comma-separated networks whose ten classes each prior maximises ('' for none)")
+    parser.add_argument("--class-batch", type=positive(int, maximum=10), default=10,
+                        help="classes maximised per compiled program (a smaller batch writes its rows sooner)")
     parser.add_argument("--priors", default=",".join(PRIOR_NAMES),
                         help="comma-separated prior names to run (the tables and figures show every prior recorded)")
     parser.add_argument("--shorten", type=positive(float, maximum=1.0), default=1.0,
@@ -141,27 +143,34 @@ def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -
 
 
 def run_classes(network: str, name: str, args, results: ResultsFile, judges_: dict) -> None:
-    """The ten classes maximised under prior ``name`` in one program, judged by both networks."""
-    keys = [f"{network}|class|{name}|{c}" for c in CLASSES]
-    if set(keys) <= results.done():
+    """The ten classes maximised under prior ``name``, ``--class-batch`` of them per program, judged
+    by both networks; each batch's rows are written when it ends (a class's result does not depend
+    on its batch: every element starts from the same draws of the key)."""
+    todo = [(class_name, unit) for class_name, unit in CLASSES.items()
+            if f"{network}|class|{name}|{class_name}" not in results.done()]
+    if not todo:
         return
     rep = common.representation(f"{network}:{logits_layer(network)}")
     if name == "ijcv":
         length = {"iterations": max(1, round(AUTHORS_ITERATIONS * args.shorten))}
     else:
         length = {"schedule": schedule_of(rep, name, args.shorten)}
-    found = maximize(rep, key=jax.random.key(args.seed), class_=list(CLASSES.values()), prior=name, **length)
-    shown = [found.images[b, 0] for b in range(len(keys))]
-    own, other = judges.judge_classes(judges_, network, shown)
-    rows = []
-    for b, (key, (class_name, unit)) in enumerate(zip(keys, CLASSES.items())):
-        images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
-        rows.append({"key": key, "what": "class", "network": network, "prior": name, "unit": unit,
-                     "class_name": class_name, "relative": float(found.relative[b, 0]), "own_top1": int(own[b]),
-                     "other_top5": [int(v) for v in other[b]], "seconds": found.seconds / len(keys)})
-    results.append(rows)
-    print(f"{network} classes, {name}: own top-1 {sum(r['own_top1'] == r['unit'] for r in rows)}/10, other top-5"
-          f" {sum(r['unit'] in r['other_top5'] for r in rows)}/10 ({found.seconds:.0f} s)", flush=True)
+    for start in range(0, len(todo), args.class_batch):
+        batch = todo[start:start + args.class_batch]
+        found = maximize(rep, key=jax.random.key(args.seed), class_=[unit for _, unit in batch], prior=name, **length)
+        shown = [found.images[b, 0] for b in range(len(batch))]
+        own, other = judges.judge_classes(judges_, network, shown)
+        rows = []
+        for b, (class_name, unit) in enumerate(batch):
+            images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
+            rows.append({"key": f"{network}|class|{name}|{class_name}", "what": "class", "network": network,
+                         "prior": name, "unit": unit, "class_name": class_name, "relative": float(found.relative[b, 0]),
+                         "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
+                         "seconds": found.seconds / len(batch)})
+        results.append(rows)
+        print(f"{network} classes, {name}: {', '.join(c for c, _ in batch)}: own top-1"
+              f" {sum(r['own_top1'] == r['unit'] for r in rows)}/{len(rows)}, other top-5"
+              f" {sum(r['unit'] in r['other_top5'] for r in rows)}/{len(rows)} ({found.seconds:.0f} s)", flush=True)
 
 
 def class_table(rows: list[dict], networks, priors) -> str:

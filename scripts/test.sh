@@ -12,4 +12,6 @@ fi
 python -m pip install -q numpy cython setuptools wheel scipy
 python -m pip install -q --no-build-isolation cyvlfeat==0.7.1
 python -m pip install -q -e ".[test]"
-python -m pytest -q --durations=25 "$@"
+# Two worker processes, one test file each at a time: most of the suite's time is XLA compiling
+# programs, one core per compilation, so two cores serve two files at once.
+python -m pytest -q -n 2 --dist loadfile --durations=25 "$@"

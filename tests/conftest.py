@@ -15,6 +15,32 @@ import pytest
 
 jax.config.update("jax_enable_x64", False)
 
+
+def threefry_cpu_lowering(rolled: bool) -> bool:
+    """Lower `jax.random`'s threefry hash on the CPU with its rounds in a loop (jax's choice) or unrolled.
+
+    The same integer arithmetic either way (bit-identical draws: `test_harness`), but XLA:CPU
+    (jax 0.10) compiles the looped form far more slowly: 30 `uniform` draws in one program took
+    47 s to compile, 3 s unrolled; a small DIP generator's initialisation 32 s, 12 s; the solver,
+    visualisation and inversion test files 405 s, 373 s in all. The test processes (not the CLI
+    and benchmark subprocesses they start) use the unrolled form; jaxinv leaves jax's lowering
+    alone. False where this jax lacks the two lowerings (its own then stays).
+    """
+    try:
+        from jax._src.interpreters import mlir
+        from jax._src.random import threefry2x32
+
+        rule = threefry2x32._threefry2x32_cpu_lowering_rule if rolled else threefry2x32._threefry2x32_lowering_rule
+        primitive = threefry2x32.threefry2x32_p
+    except (ImportError, AttributeError):
+        return False
+    mlir.register_lowering(primitive, rule, platform="cpu")
+    return True
+
+
+threefry_cpu_lowering(rolled=False)
+
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

@@ -127,3 +127,39 @@ def test_readme_gets_the_tables_pasted_between_its_markers(tmp_path):
     with pytest.raises(JaxinvError, match="no single block <!-- priors:classes -->"):
         bench.main(argv)
     assert readme.read_text() == "no markers\n"
+
+
+def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeypatch):
+    """--class-batch: each batch's rows are written when it ends; a rerun maximises only the rest."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from jaxinv.results import ResultsFile
+
+    asked = []
+
+    def fake_maximize(rep, *, key, class_, prior, **length):
+        asked.append(list(class_))
+        return SimpleNamespace(images=np.full((len(class_), 1, 4, 4, 3), 128, np.uint8),
+                               relative=np.ones((len(class_), 1)), seconds=2.0 * len(class_))
+
+    def fake_judge(judges_, network, shown):
+        return np.arange(len(shown)), np.zeros((len(shown), 5), int)
+
+    monkeypatch.setattr(bench, "maximize", fake_maximize)
+    monkeypatch.setattr(bench.judges, "judge_classes", fake_judge)
+    monkeypatch.setattr(bench.common, "representation", lambda layer: None)
+    monkeypatch.setattr(bench, "schedule_of", lambda rep, name, shorten: None)
+    args = bench.parse(["--layers", "", "--classes", "googlenet", "--class-batch", "4", "--out", str(tmp_path)])
+    results = ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0})
+    units = list(bench.CLASSES.values())
+    results.append([{"key": f"googlenet|class|dip|{name}", "what": "class"} for name in list(bench.CLASSES)[:3]])
+    bench.run_classes("googlenet", "dip", args, results, {})
+    assert asked == [units[3:7], units[7:10]]  # the three done are not run again; batches of 4
+    rows = [r for r in results.rows if r.get("prior") == "dip" and "unit" in r]
+    assert [r["unit"] for r in rows] == units[3:] and all(r["seconds"] == 2.0 for r in rows)
+    assert (tmp_path / "pictures" / "classes" / "googlenet" / "dip" / f"{units[9]}.png").is_file()
+    bench.run_classes("googlenet", "dip", args, results, {})
+    assert len(asked) == 2  # all ten recorded: nothing to run
+    with pytest.raises(SystemExit):
+        bench.parse(["--class-batch", "0"])

@@ -152,12 +152,12 @@ def test_cli_prior_and_its_method_alias(tmp_path, capsys):
 
 
 def test_dip_runs_pictures_and_seeds_in_one_program_same_key_same_bits():
-    """DIP at a reduced size (16×16, 2 generator levels, 20 steps): one program over 2 pictures ×
+    """DIP at a reduced size (16×16, 1 generator level, 20 steps): one program over 2 pictures ×
     2 seeds, the energy falls, same key same bits. (Its convergence is not asserted here: on
     16×16 average pooling, 3 levels and 300 steps end at 0.001–0.07, measured, at minutes of CPU.)"""
     rep = jaxinv.average_pool(factor=2)
     pictures = [astronaut(16), astronaut(16)[::-1]]
-    options = dict(prior="dip", key=jax.random.key(0), seeds=2, schedule=[(1e-3, 20)], levels=2)
+    options = dict(prior="dip", key=jax.random.key(0), seeds=2, schedule=[(1e-3, 20)], levels=1)
     batch = invert_batch_with_prior(rep, pictures, **options)
     again = invert_batch_with_prior(rep, pictures, **options)
     assert batch.images.shape == (2, 2, 16, 16, 3) and np.all(np.isfinite(batch.energy))
@@ -175,7 +175,7 @@ def test_dip_is_stepped_from_the_host_with_the_numbers_of_one_loop():
     rep = jaxinv.average_pool(factor=2)
     inputs, targets = targets_from_pictures(rep, [astronaut(16)])
     shape = tuple(inputs.shape[1:])
-    solver = P.solver_for(rep, prior("dip", rep, shape, schedule=[(1e-3, 4)], levels=2), shape)
+    solver = P.solver_for(rep, prior("dip", rep, shape, schedule=[(1e-3, 4)], levels=1), shape)
     assert solver.stepwise and solver.chunk == 1
     assert solver.objective.names == ("data",)  # no zero-weighted term: no second generator pass
     keys = jnp.stack([jax.random.split(jax.random.key(0), 2)])

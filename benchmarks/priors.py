@@ -142,12 +142,17 @@ def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -
             print(f"{key}: distance {distance:.4g}, {seconds:.0f} s", flush=True)
 
 
+def class_key(network: str, name: str, class_name: str) -> str:
+    """The results key of one class picture of ``network`` under prior ``name``."""
+    return f"{network}|class|{name}|{class_name}"
+
+
 def run_classes(network: str, name: str, args, results: ResultsFile, judges_: dict) -> None:
     """The ten classes maximised under prior ``name``, ``--class-batch`` of them per program, judged
     by both networks; each batch's rows are written when it ends (a class's result does not depend
     on its batch: every element starts from the same draws of the key)."""
     todo = [(class_name, unit) for class_name, unit in CLASSES.items()
-            if f"{network}|class|{name}|{class_name}" not in results.done()]
+            if class_key(network, name, class_name) not in results.done()]
     if not todo:
         return
     rep = common.representation(f"{network}:{logits_layer(network)}")
@@ -163,7 +168,7 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
         rows = []
         for b, (class_name, unit) in enumerate(batch):
             images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
-            rows.append({"key": f"{network}|class|{name}|{class_name}", "what": "class", "network": network,
+            rows.append({"key": class_key(network, name, class_name), "what": "class", "network": network,
                          "prior": name, "unit": unit, "class_name": class_name, "relative": float(found.relative[b, 0]),
                          "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
                          "seconds": found.seconds / len(batch)})
@@ -257,7 +262,7 @@ def redraw(out: pathlib.Path, layers, priors, picture, args, done: set[str]) -> 
 
 def class_figure(out: pathlib.Path, network: str, priors, done: set[str]) -> pathlib.Path | None:
     """The ten class pictures of ``network`` (columns) under each prior that made them all (rows)."""
-    drawn = [name for name in priors if all(f"{network}|class|{name}|{c}" in done for c in CLASSES)]
+    drawn = [name for name in priors if all(class_key(network, name, c) in done for c in CLASSES)]
     return _grid([[out / "pictures" / "classes" / network / name / f"{unit}.png" for unit in CLASSES.values()]
                   for name in drawn], 112, out / f"classes_{network}.png")
 

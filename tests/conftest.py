@@ -22,7 +22,7 @@ def threefry_cpu_lowering(rolled: bool) -> bool:
     The same integer arithmetic either way (bit-identical draws: `test_harness`), but XLA:CPU
     (jax 0.10) compiles the looped form far more slowly: 30 `uniform` draws in one program took
     47 s to compile, 3 s unrolled; a small DIP generator's initialisation 32 s, 12 s; the solver,
-    visualisation and inversion test files 405 s, 373 s in all. The test processes (not the CLI
+    visualisation and inversion test files 405 s, 373 s in all (both beside another job). The test processes (not the CLI
     and benchmark subprocesses they start) use the unrolled form; jaxinv leaves jax's lowering
     alone. False where this jax lacks the two lowerings (its own then stays).
     """

@@ -2,7 +2,9 @@
 from a tiny fake record (no optimisation)."""
 
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -10,6 +12,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import priors as bench  # noqa: E402
 
 from jaxinv.networks.registry import resolve_layer  # noqa: E402
+from jaxinv.results import ResultsFile  # noqa: E402
 
 
 def test_the_default_layers_exist_and_bad_choices_are_refused(capsys):
@@ -131,11 +134,6 @@ def test_readme_gets_the_tables_pasted_between_its_markers(tmp_path):
 
 def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeypatch):
     """--class-batch: each batch's rows are written when it ends; a rerun maximises only the rest."""
-    import numpy as np
-    from types import SimpleNamespace
-
-    from jaxinv.results import ResultsFile
-
     asked = []
 
     def fake_maximize(rep, *, key, class_, prior, **length):
@@ -153,7 +151,7 @@ def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeyp
     args = bench.parse(["--layers", "", "--classes", "googlenet", "--class-batch", "4", "--out", str(tmp_path)])
     results = ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0})
     units = list(bench.CLASSES.values())
-    results.append([{"key": f"googlenet|class|dip|{name}", "what": "class"} for name in list(bench.CLASSES)[:3]])
+    results.append([{"key": bench.class_key("googlenet", "dip", name), "what": "class"} for name in list(bench.CLASSES)[:3]])
     bench.run_classes("googlenet", "dip", args, results, {})
     assert asked == [units[3:7], units[7:10]]  # the three done are not run again; batches of 4
     rows = [r for r in results.rows if r.get("prior") == "dip" and "unit" in r]

@@ -58,7 +58,7 @@ LUCID_SCHEDULE = Schedule((Stage(0.01, 200, jitter=True), Stage(0.01, 100, jitte
                            Stage(0.001, 100, jitter=False)))
 #: maco: Adam 0.2 for 200 steps, then 0.02 for 100 (tuned).
 MACO_SCHEDULE = Schedule((Stage(0.2, 200), Stage(0.02, 100)))
-#: dip: Adam 1e-3 (the authors' inversion notebook; ahead of 1e-2 on fire5) for 1000 steps, then 1e-4 for 200.
+#: dip: Adam 1e-3 (the authors' inversion notebook; level with 1e-2 on fire5) for 1000 steps, then 1e-4 for 200.
 DIP_SCHEDULE = Schedule((Stage(1e-3, 1000), Stage(1e-4, 200)))
 
 
@@ -173,13 +173,13 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     Adam 1e-3 is the authors' feature-inversion notebook's rate; the data term alone, as in
     the notebook (the generator is the prior). Energy curves (``benchmarks/dip_energy.py``:
     this generator, SqueezeNet fire5, tuning picture 51, 1200 steps at one rate): from 1.03,
-    1e-3 reaches 0.083 at step 200, 0.033 at 600, 0.018 at 1000, 0.014 at 1200; 1e-2 is
-    behind at every reading (0.12, 0.052, 0.026, 0.022) and noisier. The error still nearly
-    halves from 600 to 1000 steps, hence 1000 at 1e-3, then 200 at 1e-4 to settle.
-    The generator is reduced (5 levels at half width) for CPU cost: 0.36 s a step on two
-    cores, stepped from the host (`DeepImagePrior.stepwise`). Measured on 2×2 average
-    pooling of a 32×32 picture (the test bed): error 1.07 at the start, 0.13 after 100
-    steps, 0.0061 after 300, 5e-4 after 600, 1e-4 after 1000, 4.5e-5 after the 1200.
+    1e-3 reaches 0.108 at step 200, 0.035 at 600, 0.021 at 1000, 0.016 at 1200; 1e-2 reads
+    0.123, 0.035, 0.020, 0.020, lower at 10 of the 24 readings (an earlier run on another CPU:
+    at none). The error still falls to 0.58× from 600 to 1000 steps, hence 1000 at 1e-3, then
+    200 at 1e-4 to settle. The generator is reduced (5 levels at half width) for CPU cost:
+    0.23–0.25 s a step on two AMD EPYC cores, stepped from the host (`DeepImagePrior.stepwise`).
+    Measured on 2×2 average pooling of a 32×32 picture (the test bed): error 1.07 at the start,
+    0.13 after 100 steps, 0.0061 after 300, 5e-4 after 600, 1e-4 after 1000, 4.5e-5 after the 1200.
     """
     from jaxinv.core.generator import DeepImagePrior  # the generator pulls flax.linen in: only when asked
 

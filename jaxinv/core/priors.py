@@ -174,7 +174,7 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     the notebook (the generator is the prior). Energy curves (``benchmarks/dip_energy.py``:
     this generator, SqueezeNet fire5, tuning picture 51, 1200 steps at one rate): from 1.03,
     1e-3 reaches 0.108 at step 200, 0.035 at 600, 0.021 at 1000, 0.016 at 1200; 1e-2 reads
-    0.123, 0.035, 0.020, 0.020, lower at 10 of the 24 readings (an earlier run on another CPU:
+    0.123, 0.035, 0.020, 0.020, lower at 10 of the 24 readings (an earlier run on another machine:
     at none). The error still falls to 0.58× from 600 to 1000 steps, hence 1000 at 1e-3, then
     200 at 1e-4 to settle. The generator is reduced (5 levels at half width) for CPU cost:
     0.23–0.25 s a step on two AMD EPYC cores, stepped from the host (`DeepImagePrior.stepwise`).

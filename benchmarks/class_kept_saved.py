@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
-import judges  # noqa: E402
+import common
+import judges
 
-from jaxinv import images  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.files import atomic_write_bytes, write_json  # noqa: E402
-from jaxinv.networks.registry import spec  # noqa: E402
-from jaxinv.results import read_results  # noqa: E402
+from jaxinv import images
+from jaxinv.errors import JaxinvError
+from jaxinv.files import atomic_write_bytes, write_json
+from jaxinv.networks.registry import spec
+from jaxinv.results import read_results
 
 
 def saved_runs(root: pathlib.Path, network: str) -> list[tuple[dict, list[dict], pathlib.Path]]:

@@ -1,4 +1,8 @@
-"""Shared machinery of the table benchmarks: image sets, resumable batched runs, summaries.
+"""Shared machinery of the benchmarks: image sets, resumable batched runs, summaries, figures.
+
+The benchmarks share code through this module (and `judges`, `step_cases`), never through each
+other: a script run as ``python benchmarks/NAME.py`` has this folder on ``sys.path`` and
+imports it as ``import common``; the tests get the folder from pytest's ``pythonpath``.
 
 The tables run on the 100 shared ImageNet pictures by default (``--pictures DIR``, else
 ``$JAXINV_IMAGENET100``, else ``../shared/data/imagenet100``); ``--pictures skimage`` takes
@@ -18,18 +22,17 @@ from typing import Any
 import jax
 import numpy as np
 
+import judges
+import jaxinv
+from jaxinv import images as jimages
+from jaxinv import metrics
+from jaxinv.cli import number, positive, seed_number
+from jaxinv.errors import JaxinvError
+from jaxinv.files import atomic_write_bytes
+from jaxinv.images import contrast_stretch
+from jaxinv.results import ResultsFile, environment
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import judges  # noqa: E402
-
-import jaxinv  # noqa: E402
-from jaxinv import images as jimages  # noqa: E402
-from jaxinv import metrics  # noqa: E402
-from jaxinv.cli import number, positive, seed_number  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.results import ResultsFile, environment  # noqa: E402
 
 #: The natural colour photographs bundled in scikit-image itself (no download). `cat()` is
 #: the same picture as `chelsea()`, and the right motorcycle view nearly repeats the left,
@@ -39,6 +42,20 @@ SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 IMAGENET_SIZE = (375, 500)
 #: The word that selects scikit-image's photographs instead of a folder.
 SKIMAGE = "skimage"
+#: The shared pretrained weights of each network that has them (`judges.weight_file`).
+DEFAULT_WEIGHTS = {name: judges.weight_file(name) for name in judges.WEIGHT_FILES}
+#: The layers tabulated by default (`table_cnn.py`, `figures.py`): each block's output, as the
+#: paper's figure of every layer.
+MAIN_LAYERS = {
+    "squeezenet1_1": ["conv1", "relu_conv1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
+                      "fire6", "fire7", "fire8", "fire9", "conv10", "relu_conv10", "pool10"],
+    "googlenet": ["conv1/7x7_s2", "pool1/3x3_s2", "pool1/norm1", "conv2/3x3", "conv2/norm2", "pool2/3x3_s2",
+                  "inception_3a", "inception_3b", "pool3/3x3_s2", "inception_4a", "inception_4b", "inception_4c",
+                  "inception_4d", "inception_4e", "pool4/3x3_s2", "inception_5a", "inception_5b",
+                  "pool5/7x7_s1", "loss3/classifier"],
+    "caffenet": ["conv1", "relu1", "pool1", "norm1", "conv2", "relu2", "pool2", "norm2", "conv3", "relu3",
+                 "conv4", "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7", "fc8"],
+}
 
 
 def default_pictures() -> str:
@@ -101,6 +118,13 @@ def load_image_set(folder: str | None, *, size: tuple[int, int] | None, limit: i
     return items
 
 
+def photographs(count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """``count`` of scikit-image's photographs warped to ``size`` (H, W), picture i being
+    photograph i mod 5: the timing benchmarks' pictures (their content does not change the work)."""
+    photos = [p for _, p in load_image_set(None, size=size)]
+    return [photos[i % len(photos)] for i in range(count)]
+
+
 #: An argparse type: a whole number >= 1.
 positive_int = positive(int)
 
@@ -148,10 +172,11 @@ def _same_shape_batches(rep, todo: list, batch: int) -> list[tuple[tuple, list]]
 SHAPES_BEFORE_CLEARING = 32
 
 
-def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFile, *, method: str,
+def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFile, *, prior: str,
             batch: int, key: jax.Array, schedule=None, save_dir: pathlib.Path | None = None,
             save_first: int | None = None, judge=None, progress=None, **options) -> None:
-    """Invert every picture not yet in ``results``, ``batch`` at a time, appending each result.
+    """Invert every picture not yet in ``results`` under ``prior`` (`jaxinv.invert_batch`, with the
+    prior's ``options``), ``batch`` at a time, appending each result.
 
     Picture i of the set uses ``fold_in(key, i)`` whatever the batch it falls in, so a resumed
     run computes what an uninterrupted one would. The contrast-stretched reconstructions of
@@ -168,9 +193,8 @@ def run_rep(rep, pictures: Sequence[tuple[str, np.ndarray]], results: ResultsFil
         compiled.add(shape)
         keys = [jax.random.fold_in(key, i) for i, _, _ in group]
         t0 = time.perf_counter()
-        res = jaxinv.inversion.run_inversion(rep, [p for _, _, p in group], image_keys=keys,
-                                             method=method, schedule=schedule, keep_snapshots=False,
-                                             **options)
+        res = jaxinv.invert_batch(rep, [p for _, _, p in group], key=keys, prior=prior, schedule=schedule,
+                                  keep_snapshots=False, **options)
         seconds = time.perf_counter() - t0
         references = [np.clip(rep.deprocess(rep.preprocess(p)), 0, 255) for _, _, p in group]
         extra = judge(references, list(res.images[:, 0])) if judge is not None else [{}] * len(group)
@@ -241,6 +265,25 @@ def fmt(pair, digits=1) -> str:
 def percent(value: float | None) -> str:
     """A share in percent to the unit, or a dash where it is undefined."""
     return "–" if value is None else f"{value:.0f}"
+
+
+def save_grid(path: pathlib.Path, pictures, titles, *, cols: int, suptitle: str) -> None:
+    """Pictures ([0, 255], any range: each contrast-stretched) in a grid of ``cols`` columns with a
+    title each, as a PNG at ``path`` (`save_figure`)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = int(np.ceil(len(pictures) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, im, title in zip(axes.ravel(), pictures, titles):
+        ax.imshow(np.clip(contrast_stretch(im), 0, 255).astype(np.uint8).squeeze())
+        ax.set_title(title, fontsize=7)
+    fig.suptitle(suptitle, fontsize=9)
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def save_figure(fig, path: pathlib.Path) -> None:

@@ -18,14 +18,13 @@ from unittest import mock
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
-from jaxinv.cli import ArgumentParser, positive  # noqa: E402
-from jaxinv.core import generator  # noqa: E402
-from jaxinv.core.convolution import kernel_gradient, xla_conv2d  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
+from jaxinv.cli import ArgumentParser, positive
+from jaxinv.core import generator
+from jaxinv.core.convolution import kernel_gradient, xla_conv2d
+from jaxinv.files import atomic_write_bytes
 
 OUT = common.REPO / "benchmarks" / "results" / "priors" / "conv_gradient.md"
 

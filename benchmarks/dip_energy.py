@@ -13,30 +13,25 @@ step counts and the first step at which it is 10× and 30× below its start.
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import optax
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-
-import jaxinv  # noqa: E402
-from jaxinv import optimize  # noqa: E402
-from jaxinv.cli import ArgumentParser, positive  # noqa: E402
-from jaxinv.core import NormalisedData, Solver, input_map  # noqa: E402
-from jaxinv.core.generator import DeepImagePrior  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
+import common
+from jaxinv.cli import ArgumentParser, positive
+from jaxinv.core import NormalisedData, Schedule, Solver, input_map
+from jaxinv.core.generator import DeepImagePrior
+from jaxinv.files import atomic_write_bytes
+from jaxinv.program import compiler_options
+from jaxinv.results import ResultsFile
 
 
 def dip_solver(rep, prior: DeepImagePrior, rate: float, steps: int) -> Solver:
     """A DIP inversion of ``rep``: the data term only, Adam at ``rate`` on the generator's weights."""
     return Solver(rep.features, rep.params, NormalisedData().as_objective(), prior, optax.adam(rate),
-                  schedule=jaxinv.Schedule.of([(1.0, steps)]), image_shape=rep.input_shape, stepwise=True)
+                  schedule=Schedule.of([(1.0, steps)]), image_shape=rep.input_shape, stepwise=True)
 
 
 def curve(rep, target, prior: DeepImagePrior, rate: float, steps: int, chunk: int, key) -> dict:
@@ -46,7 +41,7 @@ def curve(rep, target, prior: DeepImagePrior, rate: float, steps: int, chunk: in
     generator's steps are ~4× slower inside a loop on XLA:CPU).
     """
     solver = dip_solver(rep, prior, rate, steps)
-    options = optimize.compiler_options(jax.default_backend()) or None
+    options = compiler_options(jax.default_backend()) or None
     step = jax.jit(lambda s, t: solver.advance(s, t, solver.chunk), compiler_options=options)
     error = jax.jit(lambda s, t: solver.evaluate(s.variables, t)[2][0], compiler_options=options)
     state = solver.init(key)

@@ -13,46 +13,24 @@ and a plot (with two seeds or more).
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 
 import jax
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
-import table_cnn  # noqa: E402
-
-from jaxinv import masks, metrics  # noqa: E402
-from jaxinv.cli import ArgumentParser, positive, seed_number  # noqa: E402
+import common
+import jaxinv
+from jaxinv import masks, metrics
+from jaxinv.cli import ArgumentParser, positive, seed_number
+from jaxinv.core.schedules import resolve_schedule
 from jaxinv.files import json_text
-from jaxinv.images import atomic_write_bytes, contrast_stretch  # noqa: E402
-from jaxinv.inversion import invert  # noqa: E402
-from jaxinv.networks.registry import spec  # noqa: E402
-from jaxinv.representations.cnn import cnn  # noqa: E402
-from jaxinv.results import environment  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
+from jaxinv.images import atomic_write_bytes
+from jaxinv.networks.registry import spec
+from jaxinv.results import environment
 
 #: What ``--only`` can ask for; ``layers`` is the every-layer grid with its seeds, energy
 #: curves and invariance table.
 FIGURES = ("layers", "receptive-field", "channel-groups", "tv-weight")
-
-
-def _grid(path, images, titles, *, cols, suptitle):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = int(np.ceil(len(images) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, im, title in zip(axes.ravel(), images, titles):
-        ax.imshow(np.clip(contrast_stretch(im), 0, 255).astype(np.uint8).squeeze())
-        ax.set_title(title, fontsize=7)
-    fig.suptitle(suptitle, fontsize=9)
-    common.save_figure(fig, path)
-    plt.close(fig)
 
 
 def _energy_curves(path: pathlib.Path, curves: dict[str, np.ndarray]) -> None:
@@ -91,20 +69,20 @@ class Setting:
     def __init__(self, args):
         self.network, self.picture_name, self.seeds = args.network, args.picture, args.seeds
         self.out = pathlib.Path(args.out or common.REPO / "benchmarks" / "results" / "figures" / args.network)
-        self.weights = args.weights or table_cnn.DEFAULT_WEIGHTS.get(args.network)
-        self.layers = args.layers.split(",") if args.layers else table_cnn.MAIN_LAYERS[args.network]
+        self.weights = args.weights or common.DEFAULT_WEIGHTS.get(args.network)
+        self.layers = args.layers.split(",") if args.layers else common.MAIN_LAYERS[args.network]
         self.picture = common.skimage_photo(args.picture)
         self.key = jax.random.key(args.seed)
         self.scale = args.iterations_scale
 
     def rep(self, layer: str):
-        return cnn(self.network, layer=layer, weights=self.weights)
+        return jaxinv.cnn(self.network, layer=layer, weights=self.weights)
 
     def schedule(self, name: str):
         return resolve_schedule(name).shortened(self.scale)
 
     def invert(self, rep, **options):
-        return invert(rep, self.picture, key=self.key, keep_snapshots=False, **options)
+        return jaxinv.invert(rep, self.picture, key=self.key, prior="paper", keep_snapshots=False, **options)
 
 
 def _layer_figures(setting: Setting) -> dict:
@@ -127,12 +105,13 @@ def _layer_figures(setting: Setting) -> dict:
                                   "psnr": metrics.psnr(res.images[0], reference)}
         every.append((res.images[0], f"{name}\nerr {100 * res.errors[0]:.1f}%"))
         spread_rows.append((name, spread, float(np.mean(res.errors))))
-        curves[name] = res.energy[0, :, 3]
+        curves[name] = res.energy[0, :, -1]  # the total
         if s.seeds > 1 and layer in seed_layers:
-            _grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images), [f"seed {i}" for i in range(s.seeds)],
-                  cols=s.seeds, suptitle=f"{rep.name}: {s.seeds} random starts (spread {spread:.3f})")
-    _grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
-          suptitle=f"{s.network}: reconstruction from each layer of {s.picture_name}")
+            common.save_grid(out / f"seeds-{name.replace('/', '_')}.png", list(res.images),
+                             [f"seed {i}" for i in range(s.seeds)], cols=s.seeds,
+                             suptitle=f"{rep.name}: {s.seeds} random starts (spread {spread:.3f})")
+    common.save_grid(out / "every-layer.png", [e[0] for e in every], [e[1] for e in every], cols=6,
+                     suptitle=f"{s.network}: reconstruction from each layer of {s.picture_name}")
     _energy_curves(out / "energy-curves.png", curves)
     if s.seeds > 1:
         _invariance(out, spread_rows, f"{s.network}, picture {s.picture_name}, {s.seeds} seeds,"
@@ -148,13 +127,13 @@ def _receptive_field(s: Setting) -> None:
         code = np.asarray(rep(s.picture))
         if code.ndim != 3 or min(code.shape[:2]) < 5:
             continue
-        res = s.invert(rep, mask=masks.central_window(code.shape, 5), lambda_tv=50.0,
+        res = s.invert(rep, mask=masks.central_window(code.shape, size=5), lambda_tv=50.0,
                        schedule=s.schedule("receptive_field"))
         pictures.append(res.images[0])
         titles.append(rep.name.split(":", 1)[1])
     if pictures:
-        _grid(s.out / "receptive-field.png", pictures, titles, cols=6,
-              suptitle="inverting only a central 5×5 window of the code")
+        common.save_grid(s.out / "receptive-field.png", pictures, titles, cols=6,
+                         suptitle="inverting only a central 5×5 window of the code")
 
 
 def _channel_groups(s: Setting) -> None:
@@ -168,7 +147,8 @@ def _channel_groups(s: Setting) -> None:
                            schedule=s.schedule(rep.schedule))
             pictures.append(res.images[0])
             titles.append(f"{rep.name.split(':', 1)[1]} half {g}")
-    _grid(s.out / "channel-groups.png", pictures, titles, cols=6, suptitle="first vs second half of the channels")
+    common.save_grid(s.out / "channel-groups.png", pictures, titles, cols=6,
+                     suptitle="first vs second half of the channels")
 
 
 def _tv_weight(s: Setting) -> None:
@@ -176,8 +156,8 @@ def _tv_weight(s: Setting) -> None:
     rep = s.rep(s.layers[-1])
     weights = (0.5, 5.0, 50.0)
     pictures = [s.invert(rep, lambda_tv=lam, schedule=s.schedule(rep.schedule)).images[0] for lam in weights]
-    _grid(s.out / "tv-weight.png", pictures, [f"λ_V = {lam:g}" for lam in weights], cols=3,
-          suptitle=f"{rep.name}: effect of the TV weight")
+    common.save_grid(s.out / "tv-weight.png", pictures, [f"λ_V = {lam:g}" for lam in weights], cols=3,
+                     suptitle=f"{rep.name}: effect of the TV weight")
 
 
 def main(argv=None) -> int:
@@ -185,7 +165,7 @@ def main(argv=None) -> int:
     parser.add_argument("--network", default="squeezenet1_1")
     parser.add_argument("--weights")
     parser.add_argument("--picture", default="chelsea", help="a scikit-image photograph (see benchmarks/common.py)")
-    parser.add_argument("--layers", help="comma-separated layers (default: table_cnn's)")
+    parser.add_argument("--layers", help="comma-separated layers (default: each block's output, common.MAIN_LAYERS)")
     parser.add_argument("--seeds", type=common.positive_int, default=4)
     parser.add_argument("--only", default="all",
                         help="comma-separated subset of: layers (every-layer, seeds, energy, invariance),"
@@ -197,7 +177,7 @@ def main(argv=None) -> int:
     wanted = set(FIGURES) if args.only == "all" else set(args.only.split(","))
     if wanted - set(FIGURES):
         parser.error(f"--only: unknown {', '.join(sorted(wanted - set(FIGURES)))}; use some of {', '.join(FIGURES)}")
-    if not args.layers and args.network not in table_cnn.MAIN_LAYERS:
+    if not args.layers and args.network not in common.MAIN_LAYERS:
         spec(args.network)  # an unknown network is refused with the list of known ones
         parser.error(f"no default layers for {args.network}; pass --layers")
     import matplotlib

@@ -30,19 +30,18 @@ import pathlib
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import common
+import gpu_checks
+import gpu_env
+import gpu_speed
+import gpu_table
+from jaxinv.cli import ArgumentParser, number, positive
+from jaxinv.images import atomic_write_bytes
 
-import common  # noqa: E402
-import gpu_checks  # noqa: E402
-import gpu_env  # noqa: E402
-import gpu_speed  # noqa: E402
-import gpu_table  # noqa: E402
-from jaxinv.cli import ArgumentParser, number, positive  # noqa: E402
-from jaxinv.images import atomic_write_bytes  # noqa: E402
+REPO = common.REPO
 
 DATA = REPO / ".gpu-data"
 CASES = ("caffenet:conv5", "caffenet:fc8", "squeezenet1_1:fire9", "googlenet:inception_4a", "hog", "dsift")

@@ -19,10 +19,11 @@ import contextlib
 import jax
 import numpy as np
 
-import throughput
-from jaxinv import inversion, parallel, registry
+import common
+import step_cases
+import jaxinv
+from jaxinv import parallel, registry
 from jaxinv.networks import init_blobs
-from jaxinv.representations.cnn import cnn
 
 TOLERANCE = {"highest": 2e-5, "default": 1e-2}
 #: (H, W) of the pictures of the HOG inversion and sharding checks.
@@ -46,10 +47,10 @@ def relative(got: np.ndarray, want: np.ndarray) -> dict:
 
 def code_agreement(name: str, *, precision: str, blobs: dict | None = None) -> dict:
     """Codes of case ``name`` on the default device and on the CPU, at ``precision``."""
-    case = throughput.make_case(name, 1, steps=1, blobs=blobs)
+    case = step_cases.make_case(name, 1, steps=1, blobs=blobs)
     rep = case.rep
-    size = rep.input_shape[:2] if rep.input_shape is not None else throughput.SHALLOW_SIZE
-    x = np.asarray(rep.preprocess(throughput._pictures(1, size)[0]), np.float32)
+    size = rep.input_shape[:2] if rep.input_shape is not None else step_cases.SHALLOW_SIZE
+    x = np.asarray(rep.preprocess(common.photographs(1, size)[0]), np.float32)
     cpu, device = jax.devices("cpu")[0], jax.devices()[0]
     features = jax.jit(rep.features)
     with _precision(precision):
@@ -62,26 +63,26 @@ def code_agreement(name: str, *, precision: str, blobs: dict | None = None) -> d
 
 
 def _invert(rep, pictures, *, iterations: int, sharding=None):
-    return inversion.invert_batch(rep, pictures, key=jax.random.key(0), schedule=[(0.004, iterations)],
-                                  keep_snapshots=False, retries=0, sharding=sharding)
+    return jaxinv.invert_batch(rep, pictures, key=jax.random.key(0), prior="paper", schedule=[(0.004, iterations)],
+                               keep_snapshots=False, retries=0, sharding=sharding)
 
 
 def inversion_check(rep_name: str, *, iterations: int, blobs: dict | None = None, pictures: int = 2) -> tuple[dict, object]:
     """A short inversion on the default device: finite, with a falling energy and data term."""
     if ":" in rep_name:
         network, layer = rep_name.split(":")
-        rep = cnn(network, layer=layer, weights=blobs if blobs is not None else init_blobs(network))
+        rep = jaxinv.cnn(network, layer=layer, weights=blobs if blobs is not None else init_blobs(network))
         size = rep.input_shape[:2]
     else:
         rep, size = registry.get(rep_name), SHALLOW_CHECK_SIZE
-    result = _invert(rep, throughput._pictures(pictures, size), iterations=iterations)
-    energy = np.asarray(result.energy, np.float64)  # (N, S, T, [data, TV, α, total])
+    result = _invert(rep, common.photographs(pictures, size), iterations=iterations)
+    energy = np.asarray(result.energy, np.float64)  # (N, S, T, [data, TV, α, total]), the terms unweighted
     finite = bool(np.all(np.isfinite(energy)) and np.all(np.isfinite(result.inputs))
                   and np.all(np.isfinite(result.errors)))
-    falling_total = bool(np.all(energy[..., -1, 3] < energy[..., 0, 3]))
+    falling_total = bool(np.all(energy[..., -1, -1] < energy[..., 0, -1]))
     falling_data = bool(np.all(energy[..., -1, 0] < energy[..., 0, 0]))
     out = {"rep": rep_name, "iterations": iterations, "pictures": pictures, "finite": finite,
-           "energy_first": energy[..., 0, 3].ravel().tolist(), "energy_last": energy[..., -1, 3].ravel().tolist(),
+           "energy_first": energy[..., 0, -1].ravel().tolist(), "energy_last": energy[..., -1, -1].ravel().tolist(),
            "data_first": energy[..., 0, 0].ravel().tolist(), "data_last": energy[..., -1, 0].ravel().tolist(),
            "errors": np.asarray(result.errors).ravel().tolist(), "diverged": int(np.sum(result.diverged)),
            "falling_energy": falling_total, "falling_data": falling_data, "seconds": result.seconds}
@@ -91,7 +92,7 @@ def inversion_check(rep_name: str, *, iterations: int, blobs: dict | None = None
 
 def sharding_check(plain, *, iterations: int, pictures: int = 2) -> dict:
     """HOG inversions sharded over every device against ``plain``, the same run unsharded."""
-    photos = throughput._pictures(pictures, SHALLOW_CHECK_SIZE)
+    photos = common.photographs(pictures, SHALLOW_CHECK_SIZE)
     sharding = parallel.batch_sharding(pictures)
     sharded = _invert(registry.get("hog"), photos, iterations=iterations, sharding=sharding)
     out = {"devices": [str(d) for d in sharding.mesh.devices.ravel()], "pictures": pictures,

@@ -1,8 +1,9 @@
 """Throughput of the inversion step on one device, jaxinv against PyTorch, at a stated precision.
 
 The pieces of `benchmarks/gpu.py` that time things: `throughput.py`'s cases and runners (the
-same `make_case`, `JaxRunner` and `TorchRunner`), moved onto the device, under one precision on
-both sides, with the device's memory per image, model FLOPs and the largest batch that fits.
+same `step_cases.make_case`, `JaxRunner` and `TorchRunner`), moved onto the device, under one
+precision on both sides, with the device's memory per image, model FLOPs and the largest batch
+that fits.
 
 Definitions (docs/GPU.md):
 
@@ -32,8 +33,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-import throughput
-from jaxinv import optimize
+import step_cases
+from jaxinv.program import init_states
 
 #: Precisions, each the same on both sides: (JAX matmul precision, torch fp32_precision).
 PRECISIONS = {"tf32": ("default", "tf32"), "fp32": ("highest", "ieee")}
@@ -86,10 +87,10 @@ def torch_allocated(device: str) -> int | None:
     return int(torch.cuda.memory_allocated())
 
 
-class DeviceTorchRunner(throughput.TorchRunner):
-    """`throughput.TorchRunner` with its run on ``device``; a chunk ends when the device is done."""
+class DeviceTorchRunner(step_cases.TorchRunner):
+    """`step_cases.TorchRunner` with its run on ``device``; a chunk ends when the device is done."""
 
-    def __init__(self, case: throughput.Case, device: str):
+    def __init__(self, case: step_cases.Case, device: str):
         if device != "cpu":
             import torch
 
@@ -170,18 +171,18 @@ def _its(times: list[float], work: int) -> dict:
     return {"best": work / min(times), "median": work / statistics.median(times), "seconds": times}
 
 
-def device_case(name: str, batch: int, *, steps: int) -> throughput.Case:
-    """`throughput.make_case` of any batch, built on the device: the same targets and starts
+def device_case(name: str, batch: int, *, steps: int) -> step_cases.Case:
+    """`step_cases.make_case` of any batch, built on the device: the same targets and starts
     (picture i is photograph i mod 5, problem i's key ``fold_in(key(0), i)``) without
     preprocessing every picture of a large batch on the host."""
-    base = throughput.make_case(name, min(batch, 5), steps=steps)
+    base = step_cases.make_case(name, min(batch, 5), steps=steps)
     if batch <= 5:
         return base
     index = jnp.arange(batch)
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(index)
-    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(base.problem, keys)
+    states = init_states(base.program, base.arrays, keys)
     return dataclasses.replace(base, batch=batch, targets=base.targets[index % base.targets.shape[0]],
-                               carries=carries)
+                               states=states)
 
 
 def device_row(name: str, batch: int, precision: str, *, steps: int, repeats: int, with_torch: bool,
@@ -192,7 +193,7 @@ def device_row(name: str, batch: int, precision: str, *, steps: int, repeats: in
     case = device_case(name, batch, steps=steps)
     row: dict = {"case": name, "batch": batch, "precision": precision, "steps": steps, "repeats": repeats}
     with jax_precision(precision):
-        jr = throughput.JaxRunner(case)
+        jr = step_cases.JaxRunner(case)
     row["jax_compile_s"], row["jax_bytes"] = jr.compile_s, jax_bytes(jr.compiled)
     row["jax_first_chunk_s"] = jr.chunk()
     tr = None
@@ -353,9 +354,9 @@ class Throughput:
 
     def gflop(self, name: str) -> tuple[float, str]:
         if name not in self.flops:
-            case = throughput.make_case(name, 1, steps=1)
+            case = step_cases.make_case(name, 1, steps=1)
             self.flops[name] = model_gflop(name, case.blobs if self.with_torch else None,
-                                           tuple(int(s) for s in case.problem.image_shape), case.rep)
+                                           tuple(int(s) for s in case.solver.image_shape), case.rep)
         return self.flops[name]
 
     def _release(self) -> None:

@@ -19,10 +19,10 @@ import jax
 import numpy as np
 
 import common
+import jaxinv
+from jaxinv.core.schedules import resolve_schedule
 from jaxinv.networks.registry import init_blobs, spec
-from jaxinv.representations.cnn import cnn
 from jaxinv.results import ResultsFile
-from jaxinv.schedules import resolve_schedule
 
 NETWORK = "squeezenet1_1"
 LAMBDAS = 3  # the paper's sweep λ_V ∈ {0.5, 5, 50}
@@ -64,11 +64,11 @@ def table_time(data, *, layers: int, pictures: int, iterations_scale: float, dea
             if measured and time.perf_counter() + 1.5 * last > deadline:
                 out["stopped"] = "time budget"
                 break
-            rep = cnn(NETWORK, layer=names[index], weights=weights)
+            rep = jaxinv.cnn(NETWORK, layer=names[index], weights=weights)
             schedule = resolve_schedule(rep.schedule).shortened(iterations_scale)
             results = ResultsFile(f"{tmp}/{index}.jsonl", {"layer": names[index]})
             started = time.perf_counter()
-            common.run_rep(rep, photos, results, method="paper", batch=len(photos), key=jax.random.key(0),
+            common.run_rep(rep, photos, results, prior="paper", batch=len(photos), key=jax.random.key(0),
                            schedule=schedule)
             measured[index] = time.perf_counter() - started
             out["sampled"].append({"layer": names[index], "index": index, "seconds": measured[index],

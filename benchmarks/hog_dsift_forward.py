@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -33,16 +32,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402
+import common
 
-from jaxinv.cli import ArgumentParser  # noqa: E402
+from jaxinv.cli import ArgumentParser
 from jaxinv.files import json_text
-from jaxinv.images import atomic_write_bytes  # noqa: E402
-from jaxinv.representations.dsift import dsift  # noqa: E402
-from jaxinv.representations.hog import hog, paper_hog, paper_hogb  # noqa: E402
+from jaxinv.images import atomic_write_bytes
+from jaxinv.representations.dsift import dsift
+from jaxinv.representations.hog import hog, paper_hog, paper_hogb
 
 
 def _astronaut() -> np.ndarray:

@@ -24,6 +24,11 @@ LOGITS = {"squeezenet1_1": "pool10", "googlenet": "loss3/classifier", "caffenet"
 OTHER = {"squeezenet1_1": "googlenet", "googlenet": "squeezenet1_1"}
 WEIGHT_FILES = {"squeezenet1_1": ("squeezenet_v1.1", "squeezenet_v1.1.caffemodel"),
                 "googlenet": ("bvlc_googlenet", "bvlc_googlenet.caffemodel")}
+#: The ten classes the maximisation benchmarks raise and these networks judge (`maximization.py`,
+#: `priors.py`), chosen before any result was seen: Simonyan, Vedaldi & Zisserman 2014 ("Deep
+#: inside convolutional networks", Fig. 1); class name → 0-based line of ``synset_words.txt``.
+CLASSES = {"dumbbell": 543, "cup": 968, "dalmatian": 251, "bell pepper": 945, "lemon": 951,
+           "Siberian husky": 250, "washing machine": 897, "computer keyboard": 508, "kit fox": 278, "goose": 99}
 
 
 def shared_weights() -> pathlib.Path:

@@ -1,7 +1,8 @@
 """Activation maximisation and caricatures on SqueezeNet v1.1 and GoogLeNet (issue #15, items 5–6).
 
 Three experiments per network, all with `jaxinv.maximize` / `jaxinv.caricature` (the authors'
-IJCV presets, ``jaxinv.core.visualization``), scored with the network as trained:
+IJCV presets, ``jaxinv.core.visualization``; objectives of `jaxinv.core.objectives`), scored
+with the network as trained:
 
 - **Channels at four depths**: the centre neuron of channels 0 … ``--channels``−1 (the first
   ones, not picked after looking) of SqueezeNet fire3, fire5, fire7, fire9 ``expand3x3`` and
@@ -10,8 +11,9 @@ IJCV presets, ``jaxinv.core.visualization``), scored with the network as trained
   whose per-channel maxima over the 100 shared pictures are measured
   (``jaxinv/data/channel_extremes.json``), which the authors' weight 10000/(rf² m) needs. One
   compiled program per layer: the channels are the vmapped batch.
-- **Ten classes**, chosen before any result was seen: those of Simonyan, Vedaldi & Zisserman
-  2014 ("Deep inside convolutional networks", Fig. 1), the field's standard reference set —
+- **Ten classes** (`judges.CLASSES`), chosen before any result was seen: those of Simonyan,
+  Vedaldi & Zisserman 2014 ("Deep inside convolutional networks", Fig. 1), the field's standard
+  reference set —
   dumbbell 543, cup 968, dalmatian 251, bell pepper 945, lemon 951, Siberian husky 250,
   washing machine ("washer", 897), computer keyboard 508, kit fox 278, goose 99 (0-based line
   numbers of ``synset_words.txt``). Each visualisation is judged by its own network (top-1
@@ -41,22 +43,19 @@ import sys
 import jax
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-import figures  # noqa: E402
-import judges  # noqa: E402
-
-import jaxinv  # noqa: E402
-from jaxinv import images  # noqa: E402
-from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.visualize import caricature, input_size, logits_layer, maximize, unit_extremes  # noqa: E402
+import common
+import judges
+import jaxinv
+from jaxinv import caricature, images, maximize
+from jaxinv.cli import ArgumentParser, number, positive, seed_number
+from jaxinv.core.objectives import class_logit, neuron
+from jaxinv.core.visualization import MAXIMIZATION_ITERATIONS
+from jaxinv.files import atomic_write_bytes
+from jaxinv.plan import input_size, logits_layer, unit_extremes
+from jaxinv.results import ResultsFile
 
 #: Simonyan, Vedaldi & Zisserman 2014, Fig. 1: class name → 0-based index in synset_words.txt.
-CLASSES = {"dumbbell": 543, "cup": 968, "dalmatian": 251, "bell pepper": 945, "lemon": 951,
-           "Siberian husky": 250, "washing machine": 897, "computer keyboard": 508, "kit fox": 278, "goose": 99}
+CLASSES = judges.CLASSES
 CHANNEL_LAYERS = {"squeezenet1_1": ("fire3/expand3x3", "fire5/expand3x3", "fire7/expand3x3", "fire9/expand3x3"),
                   "googlenet": ("conv2/3x3", "inception_3a/3x3", "inception_4d/5x5", "inception_5b/3x3")}
 CARICATURE_LAYERS = {"squeezenet1_1": ("fire3/concat", "fire5/concat", "fire9/concat"),
@@ -64,7 +63,7 @@ CARICATURE_LAYERS = {"squeezenet1_1": ("fire3/concat", "fire5/concat", "fire9/co
 #: Setting → (relu_slope, divisor of the class maxima m: a stronger class term).
 SETTINGS = {"authors": (0.05, 1.0), "no-leak": (0.0, 1.0), "class-x10": (0.05, 10.0)}
 OUT = common.REPO / "benchmarks" / "results" / "maximization"
-AUTHORS_ITERATIONS = 300
+AUTHORS_ITERATIONS = MAXIMIZATION_ITERATIONS  # 300
 
 
 def parse(argv):
@@ -121,7 +120,7 @@ def run_channels(network: str, layer: str, setting: str, args, results, out: pat
         return
     slope, _ = SETTINGS[setting]
     size = capped(input_size(network, layer), args)
-    found = maximize(rep_of(network, layer), key=jax.random.key(args.seed), channels=range(args.channels),
+    found = maximize(rep_of(network, layer), [neuron(c) for c in range(args.channels)], key=jax.random.key(args.seed),
                      relu_slope=slope, iterations=iterations(args), image_size=size)
     rows = []
     for c, key in enumerate(keys):
@@ -144,8 +143,8 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     classes = list(CLASSES.values())
     unit_max = unit_extremes(network, logits)["max"][classes] / divisor
     size = input_size(network, logits)  # never capped: the judges see the network's own size
-    found = maximize(rep_of(network, logits), key=jax.random.key(args.seed), class_=classes, relu_slope=slope,
-                     iterations=iterations(args), image_size=size, unit_max=unit_max)
+    found = maximize(rep_of(network, logits), [class_logit(c) for c in classes], key=jax.random.key(args.seed),
+                     relu_slope=slope, iterations=iterations(args), image_size=size, unit_max=unit_max)
     shown = [found.images[b, 0] for b in range(len(classes))]
     own, other = judges.judge_classes(judges_, network, shown)
     rows = []
@@ -247,8 +246,8 @@ def draw(out: pathlib.Path, rows: list[dict], network: str, stem: str) -> list[p
             if all(p.is_file() for p in originals):
                 tiles = [images.resize(images.load(p), (96, 96)) for p in originals] + tiles
                 titles = [f"picture\n{r['picture'][:18]}" for r in picked[:width]] + titles
-        figures._grid(path, tiles, titles, cols=width,
-                      suptitle=f"{network}: {kind} ({picked[0]['iterations']} iterations, contrast-stretched)")
+        common.save_grid(path, tiles, titles, cols=width,
+                         suptitle=f"{network}: {kind} ({picked[0]['iterations']} iterations, contrast-stretched)")
         drawn.append(path)
     return drawn
 

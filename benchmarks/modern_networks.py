@@ -25,13 +25,12 @@ import jax
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-import jaxinv  # noqa: E402
-from jaxinv.cli import ArgumentParser, number, seed_number  # noqa: E402
-from jaxinv.networks import init_blobs  # noqa: E402
-from jaxinv.representations.cnn import cnn  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
+import jaxinv
+from jaxinv.cli import ArgumentParser, number, seed_number
+from jaxinv.networks import init_blobs
+from jaxinv.representations.cnn import cnn
+from jaxinv.results import ResultsFile
 
 CASES = ("vgg16:conv4_3", "vgg16:fc8", "resnet50:layer3.5", "resnet50:fc",
          "vit_b_16:encoder_layer_6", "vit_b_16:heads.head")

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import pathlib
-import sys
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from jaxinv import metrics  # noqa: E402
-from jaxinv.images import atomic_write_bytes, rgb_to_gray  # noqa: E402
+from jaxinv import metrics
+from jaxinv.images import atomic_write_bytes, rgb_to_gray
 
 
 def scores(pictures: list[np.ndarray], *, with_next: bool, size: int | None, source: str) -> dict:

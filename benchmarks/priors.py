@@ -3,8 +3,9 @@
 For each layer (SqueezeNet v1.1 fire3, fire7, pool10; GoogLeNet conv2/3x3, inception_4a,
 loss3/classifier) and each prior of `jaxinv.core.priors` (paper, ijcv, lucid, maco, dip), the
 first ``--limit`` shared ImageNet-100 pictures in file-name order (DIP on the first
-``--dip-limit``) are inverted with seed ``--seed`` (`jaxinv.invert_with_prior`, each prior's own
-schedule; ``--shorten`` scales every stage's iterations for a quick look). Per inversion:
+``--dip-limit``) are inverted with seed ``--seed`` (`jaxinv.invert_batch` with ``prior=NAME``: every
+prior through the one runner, so their seconds compare; each prior's own schedule; ``--shorten``
+scales every stage's iterations for a quick look). Per inversion:
 
 - the feature error as the CVPR 2015 tables print it, ‖Φ(x*) − Φ0‖ / N₁ with N₁ the mean
   pairwise distance of the layer's codes over the pictures scored (`jaxinv.metrics`);
@@ -13,8 +14,9 @@ schedule; ``--shorten`` scales every stage's iterations for a quick look). Per i
   (GoogLeNet judges SqueezeNet and the reverse: a network no optimisation has seen);
 - seconds (compilation included, as a user waits for it).
 
-And per network and prior, the ten classes of ``benchmarks/maximization.py`` (Simonyan et al.
-2014, Fig. 1) maximised in one program (`jaxinv.maximize` with ``prior=``: the prior's
+And per network and prior, the ten classes of ``benchmarks/maximization.py`` (`judges.CLASSES`,
+Simonyan et al. 2014, Fig. 1) maximised in one program (`jaxinv.maximize` of
+`jaxinv.core.objectives.class_logit` objectives with ``prior=``: the prior's
 parametrisation, optimiser and schedule on −⟨Φ(x), e⟩ + its regularisers, leaky ReLUs of
 slope 0.05 as the authors'; ``ijcv`` is the authors' preset, 300 steps), judged by the network
 itself (top-1) and by the other network (is the class in its top-5?).
@@ -40,20 +42,19 @@ import time
 import jax
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-import judges  # noqa: E402
-from maximization import AUTHORS_ITERATIONS, CLASSES  # noqa: E402
-
-from jaxinv import images, metrics  # noqa: E402
-from jaxinv.cli import ArgumentParser, number, positive, seed_number  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.core.priors import PRIOR_NAMES, prior  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.priors import invert_with_prior  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.visualize import logits_layer, maximize  # noqa: E402
+import common
+import judges
+import jaxinv
+from judges import CLASSES
+from jaxinv import images, maximize, metrics
+from jaxinv.cli import ArgumentParser, number, positive, seed_number
+from jaxinv.core import PRIOR_NAMES, prior
+from jaxinv.core.objectives import class_logit
+from jaxinv.core.visualization import MAXIMIZATION_ITERATIONS
+from jaxinv.errors import JaxinvError
+from jaxinv.files import atomic_write_bytes
+from jaxinv.plan import logits_layer
+from jaxinv.results import ResultsFile
 
 LAYERS = ("squeezenet1_1:fire3", "squeezenet1_1:fire7", "squeezenet1_1:pool10",
           "googlenet:conv2/3x3", "googlenet:inception_4a", "googlenet:loss3/classifier")
@@ -107,11 +108,11 @@ def schedule_of(rep, name: str, shorten: float):
 def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:
     """(reconstruction picture, ‖Φ(x*) − Φ0‖, seconds) of one inversion under prior ``name``."""
     started = time.perf_counter()
-    result = invert_with_prior(rep, picture, prior=name, key=jax.random.key(seed),
-                               schedule=schedule_of(rep, name, shorten))
+    result = jaxinv.invert_batch(rep, [picture], prior=name, key=[jax.random.key(seed)],
+                                 schedule=schedule_of(rep, name, shorten))
     seconds = time.perf_counter() - started
-    distance = float(np.linalg.norm(np.ravel(result.codes[0]) - np.ravel(result.targets)))
-    return result.images[0], distance, seconds
+    distance = float(np.linalg.norm(np.ravel(result.codes[0, 0]) - np.ravel(result.targets[0])))
+    return result.images[0, 0], distance, seconds
 
 
 def picture_path(out: pathlib.Path, layer: str, name: str, picture: str) -> pathlib.Path:
@@ -157,12 +158,13 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
         return
     rep = common.representation(f"{network}:{logits_layer(network)}")
     if name == "ijcv":
-        length = {"iterations": max(1, round(AUTHORS_ITERATIONS * args.shorten))}
+        length = {"iterations": max(1, round(MAXIMIZATION_ITERATIONS * args.shorten))}
     else:
         length = {"schedule": schedule_of(rep, name, args.shorten)}
     for start in range(0, len(todo), args.class_batch):
         batch = todo[start:start + args.class_batch]
-        found = maximize(rep, key=jax.random.key(args.seed), class_=[unit for _, unit in batch], prior=name, **length)
+        objectives = [class_logit(unit) for _, unit in batch]
+        found = maximize(rep, objectives, key=jax.random.key(args.seed), prior=name, **length)
         shown = [found.images[b, 0] for b in range(len(batch))]
         own, other = judges.judge_classes(judges_, network, shown)
         rows = []

@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
-import judges  # noqa: E402
+import common
+import judges
 
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.networks import spec  # noqa: E402
+from jaxinv.errors import JaxinvError
+from jaxinv.files import atomic_write_bytes
+from jaxinv.networks import spec
 
 NETWORKS = ("squeezenet1_1", "googlenet")
 

@@ -21,38 +21,21 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import time
 
 import jax
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
+import judges
+from jaxinv.cli import ArgumentParser
+from jaxinv.core.schedules import resolve_schedule
+from jaxinv.errors import JaxinvError
+from jaxinv.files import undefined_as_null, write_json
+from jaxinv.images import atomic_write_bytes
+from jaxinv.networks.registry import spec
+from jaxinv.representations.cnn import cnn
+from jaxinv.results import ResultsFile
 
-import judges  # noqa: E402
-
-from jaxinv.cli import ArgumentParser  # noqa: E402
-from jaxinv.errors import JaxinvError  # noqa: E402
-from jaxinv.files import undefined_as_null, write_json  # noqa: E402
-from jaxinv.images import atomic_write_bytes  # noqa: E402
-from jaxinv.networks.registry import spec  # noqa: E402
-from jaxinv.representations.cnn import cnn  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
-
-SHARED = judges.shared_weights()
-DEFAULT_WEIGHTS = {name: judges.weight_file(name) for name in judges.WEIGHT_FILES}
-#: The layers tabulated by default: each block's output, as the paper's figure of every layer.
-MAIN_LAYERS = {
-    "squeezenet1_1": ["conv1", "relu_conv1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
-                      "fire6", "fire7", "fire8", "fire9", "conv10", "relu_conv10", "pool10"],
-    "googlenet": ["conv1/7x7_s2", "pool1/3x3_s2", "pool1/norm1", "conv2/3x3", "conv2/norm2", "pool2/3x3_s2",
-                  "inception_3a", "inception_3b", "pool3/3x3_s2", "inception_4a", "inception_4b", "inception_4c",
-                  "inception_4d", "inception_4e", "pool4/3x3_s2", "inception_5a", "inception_5b",
-                  "pool5/7x7_s1", "loss3/classifier"],
-    "caffenet": ["conv1", "relu1", "pool1", "norm1", "conv2", "relu2", "pool2", "norm2", "conv3", "relu3",
-                 "conv4", "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7", "fc8"],
-}
 SWEEP = (0.5, 5.0, 50.0)
 
 
@@ -94,8 +77,10 @@ def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathl
     results = ResultsFile(path, config, read_only=args.table_only)  # a table may be built while a run appends
     bar.update(len(results.done()))
     if not args.table_only:
-        common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
-                       key=jax.random.key(args.seed), schedule=schedule, lambda_tv=lam,
+        # λ_V is the paper's prior's option; the IJCV prior has no λ_V (its TV is bounded).
+        options = {"lambda_tv": lam} if args.method == "paper" else {}
+        common.run_rep(rep, pictures, results, prior=args.method, batch=args.batch,
+                       key=jax.random.key(args.seed), schedule=schedule, **options,
                        save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,
                        judge=judge, progress=bar)
     if not results.rows:  # --table-only before the first result of this layer
@@ -126,7 +111,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     out = common.results_root(args)
-    weights = args.weights or DEFAULT_WEIGHTS.get(args.network)
+    weights = args.weights or common.DEFAULT_WEIGHTS.get(args.network)
     layers = chosen_layers(args)
     probe = cnn(args.network, layer=layers[0], weights=weights)
     size = probe.input_shape[:2]
@@ -161,7 +146,7 @@ def chosen_layers(args) -> list[str]:
     network = spec(args.network)  # an unknown network is refused with the list of known ones
     if args.layers == "all":
         return [name for name in network.layers if name != "prob"]
-    layers = args.layers.split(",") if args.layers else MAIN_LAYERS.get(args.network)
+    layers = args.layers.split(",") if args.layers else common.MAIN_LAYERS.get(args.network)
     if not layers:
         raise JaxinvError(f"no default layers for {args.network}; pass --layers")
     return layers

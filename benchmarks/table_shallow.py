@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import time
 
 import jax
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import common  # noqa: E402
-
-from jaxinv import registry  # noqa: E402
-from jaxinv.cli import ArgumentParser, number  # noqa: E402
-from jaxinv.objective import IJCVObjective  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
+import common
+from jaxinv import registry
+from jaxinv.cli import ArgumentParser, number
+from jaxinv.core.schedules import resolve_schedule
+from jaxinv.images import atomic_write_bytes
+from jaxinv.results import ResultsFile
 
 #: CVPR 2015 Table 1 as recalled in METHOD.md §4.4 (UNVERIFIED against the PDF): mean ± std
 #: of the paper's metric in percent, 100 ImageNet validation pictures, the paper's own
@@ -58,7 +55,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
     options = {}
     if args.method == "ijcv":
         config["data_weight"] = args.data_weight
-        options["objective"] = IJCVObjective(data_weight=args.data_weight)
+        options["data_weight"] = args.data_weight
     tag = f"{rep_name}-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
     path = out / "shallow" / f"{tag}.jsonl"
     if args.table_only and not path.exists():
@@ -66,7 +63,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
     results = ResultsFile(path, config, read_only=args.table_only)  # a table may be built while a run appends
     if not args.table_only:
         bar = tqdm(total=len(pictures), initial=len(results.done()), desc=f"{rep_name} ({args.method})", unit="img")
-        common.run_rep(rep, pictures, results, method=args.method, batch=args.batch,
+        common.run_rep(rep, pictures, results, prior=args.method, batch=args.batch,
                        key=jax.random.key(args.seed), schedule=schedule,
                        save_dir=out / "shallow" / tag, save_first=args.save_pictures, progress=bar, **options)
         bar.close()
@@ -113,7 +110,6 @@ def main(argv=None) -> int:
     print(table)
     print(f"total time {time.perf_counter() - started:.0f} s")
     (out / "shallow").mkdir(parents=True, exist_ok=True)
-    from jaxinv.images import atomic_write_bytes
     suffix = f"-{args.schedule}" if args.schedule else ""
     atomic_write_bytes(out / "shallow" / f"table-{args.method}{suffix}.md", (table + "\n").encode())
     return 0

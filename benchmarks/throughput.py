@@ -8,12 +8,14 @@
 What is timed: complete inversion steps (objective, gradient, momentum update) of B
 independent problems, reported as image-iterations per second (B × steps / seconds).
 
-- JAX: the library's own compiled chunk `jaxinv.optimize.run_chunk` (a `Problem` with
-  ``chunk = --steps``, the representation's objective and schedule preset, the library's
-  default `vmap_width`, the random start of `init_carry`), lowered and compiled ahead of
-  time so that compilation is timed apart ("compile s"); the first execution is timed apart
-  too ("first s"); then ``--repeats`` chunks of ``--steps`` steps. Each chunk continues from
-  the previous carries at the next step index.
+- JAX: the host runner's own compiled chunk `jaxinv.program.advance_chunk` over the paper's
+  solver (`jaxinv.core.solver(rep, "paper")`: the representation's objective and schedule
+  preset, split by `jaxinv.program.split_solver` as the runner does, its weights compiled in),
+  a `Program` with ``chunk = --steps`` and the runner's default `vmap_width`, the random starts
+  of `jaxinv.program.init_states` (`step_cases`), lowered and compiled ahead of time with the
+  runner's CPU compiler options so that compilation is timed apart ("compile s"); the first
+  execution is timed apart too ("first s"); then ``--repeats`` chunks of ``--steps`` steps.
+  Each chunk continues from the previous states at the next step index.
 - PyTorch: `baselines.torch_inversion.TorchInversion` on the same canonical blobs, targets,
   initial image and schedule; its first chunk (oneDNN primitive creation, allocator warm-up) is
   timed apart as well. JAX and torch chunks alternate, repeat by repeat, so that both see the
@@ -43,104 +45,23 @@ and prints the relative difference of the final images (tests/test_baselines.py 
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import pathlib
 import platform
 import resource
 import statistics
-import sys
-import time
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-import common  # noqa: E402
-
-from jaxinv import optimize, registry
+import common
+from step_cases import JaxRunner, TorchRunner, check_iterates, make_case
 from jaxinv.cli import ArgumentParser
 from jaxinv.files import json_text
 from jaxinv.images import atomic_write_bytes
-from jaxinv.inversion import make_objective
-from jaxinv.networks import init_blobs
-from jaxinv.representations.cnn import cnn
-from jaxinv.schedules import resolve_schedule
 
 #: GFLOP per image-iteration (forward + input gradient), from the issue "Speed and scale".
 GFLOP_PER_IMAGE_ITERATION = {"caffenet:conv5": 2.66, "caffenet:fc8": 2.90}
 CASES = ("caffenet:conv5", "caffenet:fc8", "squeezenet1_1:fire9", "hog", "dsift")
 TORCH_CASES = ("caffenet:conv5", "caffenet:fc8", "squeezenet1_1:fire9")
-SHALLOW_SIZE = (375, 500)  # (H, W), a typical ImageNet validation picture
-
-
-# ----------------------------------------------------------------------------- set-up
-
-
-@dataclasses.dataclass
-class Case:
-    """One representation at one batch size, set up for both frameworks."""
-
-    name: str
-    batch: int
-    rep: object
-    problem: optimize.Problem
-    targets: jax.Array          # (B, ...) Φ0 per problem
-    carries: optimize.Carry     # (B, ...) init_carry per problem
-    blobs: dict | None          # canonical weights (CNN cases)
-
-    @property
-    def network(self) -> str | None:
-        return self.name.split(":")[0] if self.blobs is not None else None
-
-    @property
-    def layer(self) -> str | None:
-        return self.name.split(":")[1] if self.blobs is not None else None
-
-
-def _pictures(count: int, size: tuple[int, int]) -> list[np.ndarray]:
-    import common
-
-    photos = [p for _, p in common.load_image_set(None, size=size)]
-    return [photos[i % len(photos)] for i in range(count)]
-
-
-def make_case(name: str, batch: int, *, steps: int, seed: int = 0, blobs: dict | None = None) -> Case:
-    """Representation, `Problem` (chunk = ``steps``), targets and random starts for ``name``."""
-    if name in ("hog", "dsift", "hogb"):
-        rep = registry.get(name)
-        size = SHALLOW_SIZE
-        blobs = None
-    else:
-        network, layer = name.split(":")
-        blobs = blobs if blobs is not None else init_blobs(network, key=seed)
-        rep = cnn(network, layer=layer, weights=blobs)
-        size = rep.input_shape[:2]
-    xs = np.stack([np.asarray(rep.preprocess(p), np.float32) for p in _pictures(batch, size)])
-    targets = jax.jit(jax.vmap(rep.features, in_axes=(None, 0)))(rep.params, jnp.asarray(xs))
-    problem = optimize.Problem(rep.features, make_objective(rep), resolve_schedule(rep.schedule),
-                               tuple(int(s) for s in xs.shape[1:]), chunk=int(steps),
-                               vmap_width=optimize.default_vmap_width(rep.features, rep.params, xs.shape[1:]))
-    keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), i) for i in range(batch)])
-    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, keys)
-    return Case(name, batch, rep, problem, targets, carries, blobs)
-
-
-def torch_inversion(case: Case, *, channels_last: bool = False):
-    """The PyTorch baseline of ``case``: same blobs, targets, start, schedule and constants."""
-    from baselines.torch_inversion import TorchInversion, build_network
-
-    obj = case.problem.objective
-    net = build_network(case.network, case.blobs, case.layer)
-    return TorchInversion(
-        net, np.asarray(case.targets), np.asarray(case.carries.variable)[:, 0],
-        schedule=[(s.learning_rate, s.iterations) for s in case.problem.schedule.stages],
-        lambda_tv=obj.lambda_tv, lambda_alpha=obj.lambda_alpha, alpha=obj.alpha, beta=obj.beta,
-        sigma=obj.sigma, size_weight=case.problem.size_weight, channels_last=channels_last)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -177,44 +98,6 @@ class PeakRSS:
 
 
 # ----------------------------------------------------------------------------- timing
-
-
-class JaxRunner:
-    """Drives `optimize.run_chunk` for a case: AOT compile, first chunk, timed chunks."""
-
-    def __init__(self, case: Case):
-        self.case = case
-        p = case.problem
-        self.total = p.schedule.total
-        self.t0 = 0
-        args = (p, case.rep.params, case.targets, None, case.carries, jnp.asarray(0, jnp.int32))
-        started = time.perf_counter()
-        self.compiled = optimize.run_chunk.lower(*args).compile()
-        self.compile_s = time.perf_counter() - started
-        mem = self.compiled.memory_analysis()
-        self.xla_bytes = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes)
-        self.carries = case.carries
-
-    def chunk(self) -> float:
-        c = self.case
-        started = time.perf_counter()
-        self.carries, energy = self.compiled(c.rep.params, c.targets, None, self.carries,
-                                             jnp.asarray(self.t0, jnp.int32))
-        jax.block_until_ready((self.carries, energy))
-        seconds = time.perf_counter() - started
-        self.t0 = (self.t0 + c.problem.chunk) % self.total
-        return seconds
-
-
-class TorchRunner:
-    def __init__(self, case: Case, *, channels_last: bool = False):
-        self.inv = torch_inversion(case, channels_last=channels_last)
-        self.steps = case.problem.chunk
-
-    def chunk(self) -> float:
-        started = time.perf_counter()
-        self.inv.run(self.steps)
-        return time.perf_counter() - started
 
 
 def bench_case(name: str, batch: int, *, steps: int, repeats: int, with_torch: bool,
@@ -261,28 +144,6 @@ def bench_case(name: str, batch: int, *, steps: int, repeats: int, with_torch: b
         if tr is not None:
             row["torch_gflops"] = gflop * row["torch_its"]
     return row
-
-
-# ----------------------------------------------------------------------------- check
-
-
-def check_iterates(steps: int = 5, *, name: str = "caffenet:conv5", batch: int = 1,
-                   seed: int = 0) -> dict:
-    """Both frameworks from the same start for ``steps`` steps: relative difference of the images."""
-    case = make_case(name, batch, steps=steps, seed=seed)
-    carries, energy = optimize.run_chunk(case.problem, case.rep.params, case.targets, None,
-                                         case.carries, jnp.asarray(0, jnp.int32))
-    sigma = case.problem.objective.sigma
-    x_jax = np.asarray(carries.variable)[:, 0].astype(np.float64) * sigma
-    inv = torch_inversion(case)
-    inv.run(steps)
-    x_torch = inv.images_nhwc().astype(np.float64)
-    x0 = np.asarray(case.carries.variable)[:, 0].astype(np.float64) * sigma
-    rel = float(np.linalg.norm(x_jax - x_torch) / np.linalg.norm(x_jax))
-    moved = float(np.linalg.norm(x_jax - x0) / np.linalg.norm(x0))
-    e_jax = np.asarray(energy)[:, -1, 3]
-    return {"case": name, "batch": batch, "steps": steps, "relative_difference": rel,
-            "relative_move_from_start": moved, "jax_energy_last_step": e_jax.tolist()}
 
 
 # ----------------------------------------------------------------------------- output

@@ -1,11 +1,15 @@
 """Throughput of two commits side by side: `throughput.py` (JAX only) of each, alternated.
 
 Each round runs the OLD commit's `benchmarks/throughput.py` and then the NEW one's, each in its
-own process on its own checkout (a `git worktree` under ``--work``), so both see the same load of
-the machine in turn. A case's figure is the median over the rounds of each process's best-repeat
+own process on its own checkout (a `git worktree` under ``--work``; ``.`` is this checkout as it
+is, uncommitted changes included) with its own jaxinv on ``PYTHONPATH``, so both see the same load
+of the machine in turn and each side times its own library with its own script (the chunk was
+`jaxinv.optimize.run_chunk` before 0.2, `jaxinv.program.advance_chunk` since: the same program of
+the host's runner). A case's figure is the median over the rounds of each process's best-repeat
 image-iterations per second; the table gives new/old and flags any case more than 5% slower.
 
     python benchmarks/throughput_commits.py --old e78b524 --new HEAD --rounds 5   # the core's change
+    python benchmarks/throughput_commits.py --old 61f7243 --new . --rounds 5      # one core, one runner
 """
 
 from __future__ import annotations
@@ -19,22 +23,28 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
-from jaxinv.cli import ArgumentParser, positive  # noqa: E402
-from jaxinv.files import atomic_write_bytes, json_text  # noqa: E402
+from jaxinv.cli import ArgumentParser, positive
+from jaxinv.files import atomic_write_bytes, json_text
 
 #: The last commit before the composable core (issue #14) replaced the engine's internals.
 CORE_BEFORE = "e78b524"
+#: The last commit before one core, one runner, one way in (issue #32).
+RUNNER_BEFORE = "61f7243"
+#: What ``--old``/``--new`` call this checkout as it is, uncommitted changes included.
+THIS_CHECKOUT = "."
 
 #: Slower than this fraction of the old figure counts as a regression.
 TOLERANCE = 0.05
 
 
 def checkout(rev: str, work: pathlib.Path) -> pathlib.Path:
-    """A detached worktree of ``rev`` under ``work`` (reused when it is already there)."""
+    """A detached worktree of ``rev`` under ``work`` (reused when it is already there); this
+    checkout itself for `THIS_CHECKOUT`."""
+    if rev == THIS_CHECKOUT:
+        return common.REPO
     commit = subprocess.run(["git", "-C", str(common.REPO), "rev-parse", rev], check=True,
                             capture_output=True, text=True).stdout.strip()
     path = work / commit[:12]
@@ -78,7 +88,7 @@ def table(runs: dict[str, list[list[dict]]], labels: dict[str, str]) -> tuple[st
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default=CORE_BEFORE, help="the commit before the change (default: before the core)")
-    parser.add_argument("--new", default="HEAD", help="the commit after it")
+    parser.add_argument("--new", default="HEAD", help=f"the commit after it ('{THIS_CHECKOUT}': this checkout as it is)")
     parser.add_argument("--rounds", type=positive(int, maximum=100), default=5, help="processes per commit")
     parser.add_argument("--cases", default="caffenet:conv5,squeezenet1_1:fire9,hog,dsift")
     parser.add_argument("--batch", default="1,8")
@@ -88,7 +98,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results" / "throughput_commits"))
     args = parser.parse_args(argv)
     trees = {side: checkout(getattr(args, side), pathlib.Path(args.work)) for side in ("old", "new")}
-    labels = {side: tree.name[:7] for side, tree in trees.items()}
+    labels = {side: "worktree" if tree == common.REPO else tree.name[:7] for side, tree in trees.items()}
     out = pathlib.Path(args.out)
     runs: dict[str, list[list[dict]]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as scratch:

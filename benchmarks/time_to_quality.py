@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import pathlib
-import sys
 import time
 from argparse import ArgumentTypeError
 
@@ -25,17 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-
-from jaxinv import optimize  # noqa: E402
-from jaxinv.cli import ArgumentParser, positive, seed_number  # noqa: E402
-from jaxinv.core import staged  # noqa: E402
-from jaxinv.files import atomic_write_bytes  # noqa: E402
-from jaxinv.inversion import make_objective  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
+import common
+import jaxinv
+from jaxinv.cli import ArgumentParser, positive, seed_number
+from jaxinv.core import staged
+from jaxinv.core.schedules import Schedule, resolve_schedule
+from jaxinv.files import atomic_write_bytes
+from jaxinv.results import ResultsFile
 
 #: Settings tried on the tuning pictures: Adam's first-stage rate (on u = x/σ; the later stages
 #: divide it as the paper's schedule divides its rate, decade by decade) and L-BFGS's memory.
@@ -103,8 +98,7 @@ def _attempt(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array, sc
     x0 = np.asarray(rep.preprocess(picture), np.float32)
     target = rep.features(rep.params, jnp.asarray(x0))
     schedule = resolve_schedule(rep.schedule).scaled(scale) if scale != 1 else resolve_schedule(rep.schedule)
-    problem = optimize.Problem(rep.features, make_objective(rep), schedule, x0.shape)
-    solver = problem.solver(rep.params)
+    solver = jaxinv.core.solver(rep, "paper", image_shape=x0.shape, schedule=schedule)
     steps = schedule.total // 2 if kind == "lbfgs" else schedule.total  # ≥ 2 evaluations a step
     custom = optimiser(kind, setting, schedule)
     if custom is not None:

@@ -1,35 +1,29 @@
 """What traced objective weights cost: the core's 25-step `advance` with λ as arguments vs constants.
 
 The core's `Objective` holds its weights as pytree leaves, so a user's jit of a `Solver` traces
-them (a sweep over λ_V compiles once); the runner's chunk (`jaxinv.optimize.run_chunk`)
-compiles them as constants instead, because of what this measures. It times the same
-`Solver.advance` (the paper's preset, one problem, batch 1, XLA's CPU options of
-`jaxinv.optimize`) compiled both ways, alternated, best of ``--repeats``; image-iterations
-per second.
+them (a sweep over λ_V compiles once); the runner's chunk (`jaxinv.program.advance_chunk`,
+through `jaxinv.program.split_solver`) compiles them as constants instead, because of what
+this measures. It times the same `Solver.advance` (``jaxinv.core.solver(rep, "paper")``, one
+problem, batch 1, XLA's CPU options of `jaxinv.program.compiler_options`) compiled both ways,
+alternated, best of ``--repeats``; image-iterations per second.
 
     python benchmarks/traced_weights.py --reps hog,dsift,squeezenet1_1:fire9
 """
 
 from __future__ import annotations
 
-import pathlib
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-
-from jaxinv import optimize  # noqa: E402
-from jaxinv.cli import ArgumentParser, positive  # noqa: E402
-from jaxinv.files import atomic_write_bytes, json_text  # noqa: E402
-from jaxinv.inversion import make_objective  # noqa: E402
-from jaxinv.networks import init_blobs  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
+import common
+import jaxinv
+from jaxinv.cli import ArgumentParser, positive
+from jaxinv.files import atomic_write_bytes, json_text
+from jaxinv.networks import init_blobs
+from jaxinv.program import compiler_options
 
 STEPS = 25
 
@@ -40,10 +34,9 @@ def compare(name: str, repeats: int) -> dict:
     picture = np.random.default_rng(0).uniform(0, 255, (*common.IMAGENET_SIZE, 3)).astype(np.float32)
     x = rep.preprocess(picture)
     target = rep.features(rep.params, jnp.asarray(x))
-    problem = optimize.Problem(rep.features, make_objective(rep), resolve_schedule(rep.schedule), x.shape)
-    solver = problem.solver(rep.params)
+    solver = jaxinv.core.solver(rep, "paper", image_shape=x.shape)
     state = solver.init(jax.random.key(0))
-    options = optimize.compiler_options("cpu")
+    options = compiler_options("cpu")
     traced = jax.jit(lambda s, st, t: s.advance(st, t, STEPS)).lower(solver, state, target).compile(options)
     # Only the weights differ: the representation's params are an argument of both programs.
     constant = jax.jit(lambda p, st, t: solver.replace(params=p).advance(st, t, STEPS)).lower(

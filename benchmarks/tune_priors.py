@@ -4,30 +4,25 @@ Each setting (a prior, its options and its schedule) inverts SqueezeNet's ``--la
 ``--count`` pictures from picture 51 of the shared ImageNet-100 set in file-name order (the
 comparison, benchmarks/priors.py, scores pictures 1–10); rows record the normalised feature
 error ‖Φ(x) − Φ0‖²/‖Φ0‖² at the start and the end, per picture, and the seconds. JSON lines,
-resumable (one row per setting):
+resumable (one row per setting). Every setting runs through `jaxinv.invert_batch` with
+``prior=NAME`` and the prior's own options (`jaxinv.core.prior_options`):
 
     nice -n 10 python benchmarks/tune_priors.py --count 2 --shorten 0.5
 """
 
 from __future__ import annotations
 
-import pathlib
-import sys
 import time
 
 import jax
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import common  # noqa: E402
-import judges  # noqa: E402
-
-import jaxinv  # noqa: E402
-from jaxinv.cli import ArgumentParser, positive  # noqa: E402
-from jaxinv.priors import invert_batch_with_prior  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
-from jaxinv.schedules import Schedule, Stage  # noqa: E402
+import common
+import judges
+import jaxinv
+from jaxinv.cli import ArgumentParser, positive
+from jaxinv.core.schedules import Schedule, Stage
+from jaxinv.results import ResultsFile
 
 #: The first tuning picture (1-based, file-name order).
 FIRST = 51
@@ -64,7 +59,7 @@ SETTINGS = {
 
 def start_errors(rep, prior: str, options: dict, pictures, key) -> list[float]:
     """The error at the start (a 1-step run at a negligible rate), per picture."""
-    start = invert_batch_with_prior(rep, pictures, prior=prior, key=key, schedule=[(1e-12, 1)], **options)
+    start = jaxinv.invert_batch(rep, pictures, prior=prior, key=key, schedule=[(1e-12, 1)], **options)
     return [float(e) for e in start.errors[:, 0]]
 
 
@@ -92,8 +87,8 @@ def main(argv=None) -> None:
         prior, options, schedule = SETTINGS[name]
         schedule = schedule.shortened(args.shorten)
         started = time.perf_counter()
-        result = invert_batch_with_prior(rep, [p for _, p in pictures], prior=prior, key=key, schedule=schedule,
-                                         **options)
+        result = jaxinv.invert_batch(rep, [p for _, p in pictures], prior=prior, key=key, schedule=schedule,
+                                     **options)
         seconds = time.perf_counter() - started
         before = start_errors(rep, prior, options, [p for _, p in pictures], key)
         after = [float(e) for e in result.errors[:, 0]]

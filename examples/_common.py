@@ -1,8 +1,8 @@
 """Shared plumbing of the example scripts: arguments, weights, schedules, figures, outputs.
 
-Nothing here is part of the library; each example imports it as ``from _common import ...``
-(the scripts put their own folder on ``sys.path``). Only `jaxinv` submodules are imported,
-never the top-level package.
+Nothing here is part of the library; each example imports it as ``import _common as C``
+(Python puts a script's own folder on ``sys.path``; jaxinv itself is the installed package, or
+this checkout on ``PYTHONPATH``). Only public names of `jaxinv` are imported.
 """
 
 from __future__ import annotations
@@ -20,20 +20,18 @@ from typing import Any
 import jax
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parent
-if str(REPO) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from jaxinv.cli import ArgumentParser, count, number, positive, seed_number  # noqa: E402,F401
+from jaxinv.core.schedules import Schedule, resolve_schedule  # noqa: E402
 from jaxinv.files import json_text, undefined_as_null  # noqa: E402
 from jaxinv.images import contrast_stretch  # noqa: E402
-from jaxinv.schedules import Schedule, resolve_schedule  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent
 
 #: Weight files under --weights-dir, per network (the paper's CaffeNet falls back to the cache).
 WEIGHT_FILES = {
@@ -192,7 +190,7 @@ class Outputs:
         energy = np.asarray(result.energy)
         energy = energy.reshape(-1, *energy.shape[-2:])
         for i, e in enumerate(energy):
-            self.runs.append({"run": f"{name}#{i}", "first_total": float(e[0, 3]), "last_total": float(e[-1, 3]),
+            self.runs.append({"run": f"{name}#{i}", "first_total": float(e[0, -1]), "last_total": float(e[-1, -1]),
                               "iterations": int(e.shape[0]), "seconds": float(result.seconds)})
 
     def figure(self, fig, name: str, caption: str) -> None:

@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     fig, ax = C.plt.subplots(figsize=(5, 3.2))
     for i, c in enumerate(args.classes):
         for s in range(args.seeds):
-            ax.semilogy(res.energy[i, s, :, 3], color=f"C{i}", lw=1, label=names[c] if s == 0 else None)
+            ax.semilogy(res.energy[i, s, :, -1], color=f"C{i}", lw=1, label=names[c] if s == 0 else None)
     ax.set_xlabel("iteration")
     ax.set_ylabel("total energy")
     ax.legend(fontsize=7)

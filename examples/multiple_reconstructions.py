@@ -19,7 +19,7 @@ across seeds (what varies), the mean over seeds (what stays fixed) and the pairw
 
 from __future__ import annotations
 
-import _common as C  # noqa: I001  (puts the repository on sys.path)
+import _common as C  # noqa: I001
 
 import jax
 import numpy as np
@@ -103,7 +103,7 @@ def main(argv=None) -> None:
         for mode, style in (("independent", "-"), ("coupled", "--")):
             energy = energies[f"{layer}/{mode}"]
             for i, e in enumerate(energy if mode == "independent" else energy[:1]):
-                ax.semilogy(np.arange(1, len(e) + 1), e[:, 3], style, color="C0" if mode == "independent" else "C3",
+                ax.semilogy(np.arange(1, len(e) + 1), e[:, -1], style, color="C0" if mode == "independent" else "C3",
                             lw=1, label=mode if i == 0 else None)
         ax.set_title(layer, fontsize=9)
         ax.set_xlabel("iteration")

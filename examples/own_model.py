@@ -44,7 +44,8 @@ from flax import nnx
 
 from jaxinv.inversion import invert_batch
 from jaxinv.metrics import psnr
-from jaxinv.objective import PaperObjective, tv_norm
+from jaxinv.core.settings import PaperObjective
+from jaxinv.core.norms import tv_norm
 from jaxinv.representation import from_function
 
 PAPER_VALUES = 227 * 227 * 3

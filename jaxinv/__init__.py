@@ -1,38 +1,31 @@
 """jaxinv: understanding image representations by inverting them, in JAX.
 
 A reimplementation of Mahendran & Vedaldi, "Understanding Deep Image Representations by
-Inverting Them" (CVPR 2015), with the IJCV 2016 variant as an option.
+Inverting Them" (CVPR 2015), with the IJCV 2016 variant, activation maximisation,
+caricatures and later image priors. Two levels: these host functions for people (pictures
+in, results out, through one runner), and `jaxinv.core`, the pure layer, for JAX users.
 """
 
-from jaxinv import core, images, masks, metrics, networks, parallel, registry, schedules
+import importlib
+import warnings
+
+from jaxinv import core, images, masks, metrics, networks, parallel, registry
 from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
-from jaxinv.objective import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
-from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
-from jaxinv.priors import PRIOR_NAMES, invert_batch_with_prior, invert_with_prior
 from jaxinv.representation import Representation, from_function
 from jaxinv.representations.cnn import cnn
 from jaxinv.representations.dsift import dsift
 from jaxinv.representations.hog import hog
 from jaxinv.representations.pooling import average_pool
-from jaxinv.schedules import Schedule, Stage
 from jaxinv.visualize import Visualization, caricature, maximize
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "IJCVObjective",
     "InversionResult",
     "JaxinvError",
-    "LAMBDA_ALPHA",
-    "PRIOR_NAMES",
-    "PaperObjective",
     "Representation",
-    "SIGMA",
-    "Schedule",
-    "Stage",
     "Visualization",
-    "adagrad_momentum_with_reset",
     "average_pool",
     "caricature",
     "cnn",
@@ -43,15 +36,31 @@ __all__ = [
     "images",
     "invert",
     "invert_batch",
-    "invert_batch_with_prior",
-    "invert_with_prior",
     "masks",
     "maximize",
     "metrics",
-    "momentum_with_reset",
     "networks",
-    "paper_lambdas_from_code",
     "parallel",
     "registry",
-    "schedules",
 ]
+
+#: 0.1's top-level names, kept for one release: where each lives now.
+_MOVED = {
+    "IJCVObjective": "jaxinv.core", "PaperObjective": "jaxinv.core", "LAMBDA_ALPHA": "jaxinv.core",
+    "SIGMA": "jaxinv.core", "Schedule": "jaxinv.core", "Stage": "jaxinv.core",
+    "paper_lambdas_from_code": "jaxinv.core", "PRIOR_NAMES": "jaxinv.core",
+    "momentum_with_reset": "jaxinv.optimizers", "adagrad_momentum_with_reset": "jaxinv.optimizers",
+    "invert_with_prior": "jaxinv.priors", "invert_batch_with_prior": "jaxinv.priors",
+    "schedules": "jaxinv.core.schedules",
+}
+
+
+def __getattr__(name: str) -> object:
+    """0.1's names (`_MOVED`), each access warning where it went; removed in 0.3."""
+    if name not in _MOVED:
+        raise AttributeError(f"module 'jaxinv' has no attribute {name!r}")
+    where = _MOVED[name]
+    warnings.warn(f"jaxinv.{name} is deprecated and will be removed in jaxinv 0.3; use {where}"
+                  + ("" if name == "schedules" else f".{name}"), DeprecationWarning, stacklevel=2)
+    module = importlib.import_module(where)
+    return module if name == "schedules" else getattr(module, name)

@@ -1,7 +1,9 @@
 """The command line: ``jaxinv invert | reps | weights | maximize | caricature``.
 
 With no arguments, ``jaxinv`` inverts the HOG of scikit-image's astronaut (the paper's
-shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2.
+shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2; a closed
+output pipe ends quietly with status 0. What the commands print and write (each error by name,
+the schedules `--help` lists, ``summary.json``) is `jaxinv.cli_output`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ import math
 import pathlib
 import sys
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # for the annotations only: parsing the command line imports no JAX
+    import numpy as np
+
+    from jaxinv.core.schedules import Schedule
+    from jaxinv.inversion import InversionResult
+    from jaxinv.representation import Representation
 
 __all__ = ["ArgumentParser", "main", "number", "positive", "seed_number", "count"]
 
@@ -21,6 +32,8 @@ MAX_SEED = 2 ** 63 - 1
 MAX_SEEDS = 65536
 #: The most iterations a command-line schedule may ask for (the paper's longest is 800).
 MAX_ITERATIONS = 1_000_000
+#: Steps per compiled chunk of the paper's and IJCV's runs unless ``--chunk`` says otherwise.
+DEFAULT_CHUNK = 25
 #: `jaxinv.core.priors.PRIOR_NAMES`, written out: parsing the command line imports no JAX.
 PRIORS = ("paper", "ijcv", "lucid", "maco", "dip")
 
@@ -32,13 +45,14 @@ class ArgumentParser(argparse.ArgumentParser):
     option, and ``--help`` has the rest. Subcommand parsers inherit it.
     """
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
+        """Exit with status 2 after one line: ``PROG: error: MESSAGE; see PROG --help``."""
         program = self.prog.split()[0]
         self.exit(2, f"{program}: error: {message}; see {self.prog} --help\n")
 
 
-def number(kind: type = float, *, minimum: float | None = None, maximum: float | None = None,
-           above: float | None = None):
+def number(kind: type, *, minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None) -> Callable[[str], Any]:
     """An argparse type: a finite number of ``kind`` in a range, refused in one line otherwise.
 
     ``minimum``/``maximum`` are inclusive bounds, ``above`` an exclusive lower bound. NaN,
@@ -54,7 +68,8 @@ def number(kind: type = float, *, minimum: float | None = None, maximum: float |
         bounds.append(f"<= {maximum:g}" if maximum < 1e6 else f"<= {maximum}")
     wanted = f"a {noun}" + (f" {' and '.join(bounds)}" if bounds else "")
 
-    def parse(text: str):
+    def parse(text: str) -> Any:
+        """``text`` as a ``kind`` in range, or an `argparse.ArgumentTypeError` naming the valid range."""
         try:
             value = kind(text)
         except (ValueError, OverflowError):
@@ -69,7 +84,7 @@ def number(kind: type = float, *, minimum: float | None = None, maximum: float |
     return parse
 
 
-def positive(kind: type = int, *, maximum: float | None = None):
+def positive(kind: type, *, maximum: float | None = None) -> Callable[[str], Any]:
     """An argparse type: a finite number of ``kind`` above 0 (and at most ``maximum``).
 
     The benchmark and example scripts share it for their counts and scales.
@@ -83,9 +98,9 @@ seed_number = number(int, minimum=0, maximum=MAX_SEED)
 count = number(int, minimum=1, maximum=MAX_SEEDS)
 
 
-def _schedule_arg(text: str):
+def _schedule_arg(text: str) -> str | Schedule:
     from jaxinv.errors import JaxinvError
-    from jaxinv.schedules import PRESETS, Schedule
+    from jaxinv.core.schedules import PRESETS, Schedule
 
     if text in PRESETS:
         return text
@@ -104,51 +119,62 @@ def _schedule_arg(text: str):
     return schedule
 
 
-def _add_invert(sub) -> None:
+def _add_invert(sub: Any) -> None:
+    from jaxinv.cli_output import PRESET_NAMES, prior_help
+
     p = sub.add_parser("invert", help="invert the code of a picture and write PNGs")
     p.add_argument("image", nargs="?", help=f"picture file (default: scikit-image's {DEFAULT_PICTURE})")
     p.add_argument("--rep", default="hog", help="representation NAME[:LAYER] (default hog; see `jaxinv reps`)")
     p.add_argument("--weights", help="weight file for a network (.caffemodel, .mat, .pth, .safetensors)")
     p.add_argument("--seeds", type=count, default=1,
                    help=f"reconstructions from independent random starts (1 to {MAX_SEEDS})")
-    p.add_argument("--coupled", action="store_true", help="optimise the seeds jointly (the paper's numRepeats)")
-    p.add_argument("--schedule", help="preset name or LRxITERS,... (default: the representation's, or ijcv);"
-                                      " with --method ijcv the rates multiply the IJCV base rate")
-    p.add_argument("--prior", choices=PRIORS,
-                   help="image prior (default paper): paper (CVPR 2015), ijcv (IJCV 2016), lucid (Fourier,"
-                        " decorrelated colour, random views), maco (phase-only Fourier), dip (Deep Image Prior)")
+    p.add_argument("--coupled", action="store_true",
+                   help="optimise the seeds jointly (the paper's numRepeats)")
+    p.add_argument("--schedule", help=f"a preset ({', '.join(PRESET_NAMES)}) or stages LRxITERS,..., e.g."
+                                      " 0.004x100,0.0004x200; default: the prior's own (see --prior: lucid, maco"
+                                      " and dip have their own Adam schedules). With ijcv the rates multiply the"
+                                      " IJCV base rate; with lucid, maco and dip they are Adam's, and lucid's"
+                                      " random views stay on in every stage given")
+    p.add_argument("--prior", choices=PRIORS, help=prior_help("invert"))
     p.add_argument("--method", choices=["paper", "ijcv"], help="alias of --prior paper|ijcv")
     p.add_argument("--data-weight", type=number(float, above=0),
-                   help="IJCV data weight C (with --method ijcv; default 1, the IJCV HOG/DSIFT code used 100)")
+                   help="IJCV data weight C (ijcv only; default 1, the IJCV HOG/DSIFT code used 100)")
     p.add_argument("--lambda-tv", type=number(float, minimum=0),
-                   help="λ_V in paper units (default: the representation's; 0 disables TV)")
+                   help="λ_V in paper units (paper only; default: the representation's; 0 disables TV)")
     p.add_argument("--lambda-alpha", type=number(float, minimum=0),
-                   help="λ_α in paper units (default 2.157e8; 0 disables the α-norm)")
+                   help="λ_α in paper units (paper only; default 2.157e8; 0 disables the α-norm)")
+    p.add_argument("--set-normaliser", type=number(float, above=0), metavar="N1",
+                   help="N₁ of the paper's printed metric ‖Φ(x)−Φ0‖/N₁: the mean distance ‖Φ0_i−Φ0_j‖ between"
+                        " this representation's codes of your picture set (jaxinv.metrics.mean_pairwise_distance);"
+                        " one picture has no set, so without it that metric is not computed")
     p.add_argument("--seed", type=seed_number, default=0, help=f"seed of jax.random.key (0 to {MAX_SEED})")
-    p.add_argument("--chunk", type=number(int, minimum=1, maximum=10_000), default=25,
-                   help="steps per compiled chunk (and snapshot period)")
+    p.add_argument("--chunk", type=number(int, minimum=1, maximum=10_000),
+                   help="steps per compiled chunk (default 25; dip steps one at a time whatever this is)")
     p.add_argument("--max-megapixels", type=positive(float), default=50.0,
                    help="refuse larger pictures (default 50; resize them, or raise this)")
     p.add_argument("--out", default="jaxinv-out", help="output folder, created if missing (default ./jaxinv-out)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _check_options(args) -> None:
+#: The options each prior takes beyond the common ones; any other is refused by name.
+_OWN_OPTIONS = {"--data-weight": ("ijcv",), "--lambda-tv": ("paper",), "--lambda-alpha": ("paper",)}
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Settle ``args.prior`` (``--method`` is its alias) and refuse, by name, options it cannot take."""
     from jaxinv.errors import JaxinvError
 
     if args.method and args.prior and args.method != args.prior:
         raise JaxinvError(f"--method {args.method} and --prior {args.prior} conflict; --method is an alias of"
                           " --prior: pass one of them")
     args.prior = args.method = args.prior or args.method or "paper"
-    if args.prior not in ("paper", "ijcv") and (args.coupled or args.data_weight is not None
-                                                or args.lambda_tv is not None or args.lambda_alpha is not None):
-        raise JaxinvError(f"--coupled/--data-weight/--lambda-tv/--lambda-alpha set the paper's and IJCV's"
-                          f" objectives; --prior {args.prior} has its own (drop them)")
-    if args.method == "ijcv" and (args.lambda_tv is not None or args.lambda_alpha is not None):
-        raise JaxinvError("--lambda-tv/--lambda-alpha weigh the paper's objective; with --method ijcv set"
-                          " --data-weight instead")
-    if args.method == "paper" and args.data_weight is not None:
-        raise JaxinvError("--data-weight is the IJCV objective's C; add --method ijcv or drop it")
+    given = {"--data-weight": args.data_weight is not None, "--lambda-tv": args.lambda_tv is not None,
+             "--lambda-alpha": args.lambda_alpha is not None}
+    refused = [name for name, on in given.items() if on and args.prior not in _OWN_OPTIONS[name]]
+    if refused:
+        takers = "; ".join(f"{name} is for --prior {' or '.join(_OWN_OPTIONS[name])}" for name in refused)
+        raise JaxinvError(f"--prior {args.prior} takes no {', '.join(refused)} ({takers}); drop"
+                          f" {'it' if len(refused) == 1 else 'them'} or change --prior")
 
 
 def _check_out(folder: str) -> pathlib.Path:
@@ -169,7 +195,7 @@ def _check_out(folder: str) -> pathlib.Path:
     return out
 
 
-def _what_is_compared(rep, picture, source: str) -> str:
+def _what_is_compared(rep: Representation, picture: np.ndarray, source: str) -> str:
     """Say what the representation's preprocessing does to the picture, in words."""
     h, w = picture.shape[:2]
     x = rep.preprocess(picture)
@@ -184,12 +210,11 @@ def _what_is_compared(rep, picture, source: str) -> str:
     return said + ")"
 
 
-def _run_invert(args) -> int:
+def _run_invert(args: argparse.Namespace) -> int:
     import jax
 
     from jaxinv import images, registry
-    from jaxinv.inversion import invert
-    from jaxinv.objective import IJCVObjective
+    from jaxinv.cli_output import default_schedule
 
     _check_options(args)
     schedule = _schedule_arg(args.schedule) if args.schedule else None
@@ -199,71 +224,54 @@ def _run_invert(args) -> int:
         picture, source = images.load(args.image, max_pixels=int(args.max_megapixels * 1e6)), args.image
     else:
         picture, source = images.default_picture(DEFAULT_PICTURE), f"skimage.data.{DEFAULT_PICTURE}()"
+    ran = default_schedule(args.prior, rep.schedule, given=schedule)
     print(f"jaxinv: inverting {rep.name} of {_what_is_compared(rep, picture, source)}, {args.seeds} seed(s),"
-          f" on {jax.devices()[0].platform}", file=sys.stderr)
-    objective = None
-    if args.method == "ijcv":
-        objective = IJCVObjective() if args.data_weight is None else IJCVObjective(data_weight=args.data_weight)
+          f" prior {args.prior}, {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if args.prior in ("paper", "ijcv"):
-            result = invert(rep, picture, key=jax.random.key(args.seed), seeds=args.seeds, coupled=args.coupled,
-                            objective=objective, schedule=schedule, method=args.method, lambda_tv=args.lambda_tv,
-                            lambda_alpha=args.lambda_alpha, chunk=args.chunk, progress=not args.no_progress,
-                            keep_snapshots=False)
-        else:
-            from jaxinv.priors import invert_with_prior
-
-            result = invert_with_prior(rep, picture, prior=args.prior, key=jax.random.key(args.seed),
-                                       seeds=args.seeds, schedule=schedule)
+        result = _invert(args, rep, picture, schedule)
     for warning in caught:  # one line each, without Python's source-line echo
         print(f"jaxinv: warning: {warning.message}", file=sys.stderr)
-    rows = _write_outputs(out, rep, picture, result)
-    from jaxinv.files import write_json
-
-    summary = {"representation": rep.name, "source": source, "method": args.method, "prior": args.prior,
-               "input": _what_is_compared(rep, picture, source), "seed": args.seed,
-               "iterations": int(result.energy.shape[-2]), "seconds": result.seconds, "seeds": rows}
-    write_json(out / "summary.json", summary)
-    for row in rows:
-        extra = f", SSIM {row['ssim']:.3f}" if "ssim" in row else ""
-        retried = (f", run at {row['learning_rate_scale']:g}x the learning rates"
-                   if row["learning_rate_scale"] != 1 else "")
-        print(f"seed {row['seed']}: ‖Φ(x)−Φ0‖²/‖Φ0‖² = {row['error']:.4f} "
-              f"(IJCV {100 * row['ijcv_error']:.1f}%), PSNR {row['psnr']:.2f} dB{extra}{retried}")
-    print(f"{result.energy.shape[-2]} iterations in {result.seconds:.1f} s; pictures in {out}/")
+    _report(args, out, rep, picture, source, result, ran)
     return 0
 
 
-def _write_outputs(out: pathlib.Path, rep, picture, result) -> list[dict]:
-    """The PNGs of one inversion and a summary row per seed.
+def _invert(args: argparse.Namespace, rep: Representation, picture: np.ndarray,
+            schedule: str | Schedule | None) -> InversionResult:
+    """Run the inversion ``args`` ask for: every prior through `jaxinv.invert`, the one runner."""
+    import jax
 
-    The stretched copy is the paper's display: the unclipped input-space reconstruction,
-    min-max stretched (`vl_imsc`), so it differs from the clipped picture wherever the
-    reconstruction leaves [0, 255].
-    """
-    import numpy as np
+    from jaxinv.inversion import invert
 
-    from jaxinv import images, metrics
-
-    reference = np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255)
-    images.save_png(out / "original.png", reference)
-    rows = []
-    for s, rec in enumerate(result.images):
-        images.save_png(out / f"reconstruction_{s}.png", rec)
-        images.save_png(out / f"reconstruction_{s}_stretched.png", rep.deprocess(result.inputs[s]), stretch=True)
-        psnr = metrics.psnr(rec, reference)
-        row = {"seed": s, "error": float(result.errors[s]), "ijcv_error": float(np.sqrt(result.errors[s])),
-               "psnr": psnr if np.isfinite(psnr) else None,  # identical pictures: no finite PSNR
-               "learning_rate_scale": float(result.learning_rate_scale[s]),
-               "diverged": bool(result.diverged[s])}
-        if min(rec.shape[:2]) >= 7:
-            row["ssim"] = metrics.ssim(rec, reference)
-        rows.append(row)
-    return rows
+    own = {"lambda_tv": args.lambda_tv, "lambda_alpha": args.lambda_alpha, "data_weight": args.data_weight}
+    return invert(rep, picture, key=jax.random.key(args.seed), prior=args.prior, seeds=args.seeds,
+                  coupled=args.coupled, schedule=schedule, chunk=DEFAULT_CHUNK if args.chunk is None else args.chunk,
+                  progress=not args.no_progress, keep_snapshots=False,
+                  **{name: value for name, value in own.items() if value is not None})
 
 
-def _run_reps(args) -> int:
+def _report(args: argparse.Namespace, out: pathlib.Path, rep: Representation, picture: np.ndarray, source: str,
+            result: InversionResult, ran: Schedule) -> None:
+    """Write the PNGs and summary.json (each number under its own name, with definitions); print the errors."""
+    from jaxinv.cli_output import DEFINITIONS, error_line, schedule_record, write_inversion
+    from jaxinv.files import undefined_as_null, write_json
+
+    rows = write_inversion(out, rep, picture, result, set_normaliser=args.set_normaliser)
+    iterations = int(result.energy.shape[-2])
+    options = {"coupled": args.coupled, "data_weight": args.data_weight, "lambda_tv": args.lambda_tv,
+               "lambda_alpha": args.lambda_alpha}
+    summary = {"representation": rep.name, "source": source, "input": _what_is_compared(rep, picture, source),
+               "prior": args.prior, "schedule": schedule_record(ran, args.prior), "iterations": iterations,
+               "options": {k: v for k, v in options.items() if v not in (None, False)},
+               "set_normaliser": args.set_normaliser, "seed": args.seed, "seconds": result.seconds,
+               "seeds": rows, "definitions": DEFINITIONS}
+    write_json(out / "summary.json", undefined_as_null(summary))
+    for row in rows:
+        print(error_line(row))
+    print(f"{iterations} iterations ({args.prior}) in {result.seconds:.1f} s; pictures in {out}/")
+
+
+def _run_reps(args: argparse.Namespace) -> int:
     from jaxinv import registry
     from jaxinv.errors import JaxinvError
 
@@ -282,6 +290,7 @@ def _run_reps(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxinv`` parser with every subcommand (building it imports no JAX)."""
     from jaxinv import __version__
 
     parser = ArgumentParser(prog="jaxinv", description="Invert image representations (Mahendran & Vedaldi,"
@@ -294,8 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from jaxinv.weights.cli import register
     except ImportError:  # pragma: no cover - the weights CLI is part of the package
-        register = None
-    if register is not None:
+        pass
+    else:
         register(sub)
     from jaxinv.cli_visualize import register as register_visualize  # its helpers passed in: no import cycle
     register_visualize(sub, number=number, count=count, seed_number=seed_number, check_out=_check_out,
@@ -304,19 +313,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command: 0 when done, 2 (one line on stderr) for bad input, 1 for a failed write.
+
+    A closed output pipe (``jaxinv reps vit_b_16 | head -1``) ends quietly with status 0, as
+    other Unix tools do: stdout is pointed at /dev/null so that nothing more fails at exit.
+    """
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    """Send what is left for stdout to /dev/null (the recipe of Python's `signal` documentation)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is no file (a test's capture): nothing to redirect
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: list[str]) -> int:
     from jaxinv.errors import JaxinvError
 
-    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if not argv or argv[0] not in parser._subparsers._group_actions[0].choices and argv[0] not in ("-h", "--help", "--version"):
+    commands = parser._subparsers._group_actions[0].choices if parser._subparsers is not None else None
+    if not argv or argv[0] not in (commands or {}) and argv[0] not in ("-h", "--help", "--version"):
         argv = ["invert", *argv]
-    args = parser.parse_args(argv)
     try:
-        if args.command == "invert":
-            return _run_invert(args)
-        if args.command == "reps":
-            return _run_reps(args)
-        return int(args.handler(args))
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help, --version, or a one-line refusal: what was printed must reach the pipe now
+        sys.stdout.flush()
+        raise
+    try:
+        status = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside this try, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        raise
     except JaxinvError as exc:
         print(f"jaxinv: error: {exc}", file=sys.stderr)
         return 2
@@ -327,6 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jaxinv: interrupted; nothing half-written was left", file=sys.stderr)
         return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "invert":
+        return _run_invert(args)
+    if args.command == "reps":
+        return _run_reps(args)
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

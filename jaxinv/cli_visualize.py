@@ -15,13 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["register"]
 
 
-def register(sub: Any, *, number, count, seed_number, check_out, priors) -> None:
+def register(sub: Any, *, number: Callable[..., Callable[[str], Any]], count: Callable[[str], int],
+             seed_number: Callable[[str], int], check_out: Callable[..., Any], priors: Any) -> None:
     """Add the two subcommands to ``sub`` (the `jaxinv.cli` parser's subparsers)."""
+    from jaxinv.cli_output import prior_help
+
     p = sub.add_parser("maximize", help="images that excite a channel, neuron or class (IJCV 2016)")
     p.add_argument("rep", help="a network layer NETWORK:LAYER (see `jaxinv reps`)")
     p.add_argument("image", nargs="?", help=argparse.SUPPRESS)
@@ -38,9 +42,11 @@ def register(sub: Any, *, number, count, seed_number, check_out, priors) -> None
                    help="leaky ReLUs while optimising (default 0.05, the authors'; 0 = as trained)")
     p.add_argument("--image-size", type=number(int, minimum=1, maximum=4096),
                    help="input side (default: the authors' rule from the receptive field)")
-    p.add_argument("--prior", choices=priors, default="ijcv",
-                   help="image prior (default ijcv, the authors'; the others run their own schedule)")
-    _common(p, number=number, seed_number=seed_number)
+    p.add_argument("--prior", choices=priors, default="ijcv", help=prior_help("maximize"))
+    _common(p, number=number, seed_number=seed_number,
+            iterations="steps in all: ijcv runs N at the IJCV rate (default 300, the authors'); paper, lucid, maco"
+                       " and dip run their schedule (see --prior) with every stage's length scaled by N / its"
+                       " total, rounded so that the stages add up to N (each at least 1)")
     p.set_defaults(handler=lambda args: _run_maximize(args, check_out))
     c = sub.add_parser("caricature", help="exaggerate what a layer sees in a picture (IJCV 2016)")
     c.add_argument("image", nargs="?", help="picture file")
@@ -50,14 +56,14 @@ def register(sub: Any, *, number, count, seed_number, check_out, priors) -> None
     c.add_argument("--image-size", type=number(int, minimum=1, maximum=4096),
                    help="input side (default: the network's)")
     c.add_argument("--max-megapixels", type=number(float, above=0), default=50.0, help="refuse larger pictures")
-    _common(c, number=number, seed_number=seed_number)
+    _common(c, number=number, seed_number=seed_number, iterations="steps at the IJCV rate (default 300, the authors')")
     c.set_defaults(handler=lambda args: _run_caricature(args, check_out))
 
 
-def _common(p, *, number, seed_number) -> None:
+def _common(p: argparse.ArgumentParser, *, number: Callable[..., Callable[[str], Any]],
+            seed_number: Callable[[str], int], iterations: str) -> None:
     p.add_argument("--weights", help="weight file of the network (.caffemodel, .mat, .pth, .safetensors)")
-    p.add_argument("--iterations", type=number(int, minimum=1, maximum=1_000_000),
-                   help="steps at the IJCV rate (default 300, the authors')")
+    p.add_argument("--iterations", type=number(int, minimum=1, maximum=1_000_000), metavar="N", help=iterations)
     p.add_argument("--seed", type=seed_number, default=0, help="seed of jax.random.key")
     p.add_argument("--out", default="jaxinv-out", help="output folder, created if missing (default ./jaxinv-out)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -75,37 +81,37 @@ def _neuron(text: str | None) -> tuple[int, int] | None:
     return row, column
 
 
-def _run_maximize(args, check_out) -> int:
+def _run_maximize(args: argparse.Namespace, check_out: Callable[..., Any]) -> int:
     import jax
 
     from jaxinv import registry
+    from jaxinv.cli_output import schedule_record
     from jaxinv.errors import JaxinvError
-    from jaxinv.visualize import maximize, plan_maximization
+    from jaxinv.plan import plan_maximization
+    from jaxinv.visualize import maximize
 
     if args.image is not None:
         raise JaxinvError(f"maximize starts from noise and takes no picture ({args.image}); to exaggerate a"
                           f" picture use `jaxinv caricature {args.image} --rep {args.rep}`")
     if (args.channel is None) == (args.class_ is None):
         raise JaxinvError("name what to maximise: --channel K (repeatable) or --class C (repeatable), not both")
-    if args.prior != "ijcv" and args.iterations is not None:
-        raise JaxinvError(f"--iterations sets the ijcv prior's length; --prior {args.prior} runs its own schedule:"
-                          " drop --iterations")
-    iterations = 300 if args.iterations is None else args.iterations
     out = check_out(args.out)
     rep = registry.get(args.rep, weights=args.weights)
-    choice = dict(channels=args.channel, class_=args.class_, neuron=_neuron(args.neuron), average=args.average,
-                  minimize=args.minimize, image_size=args.image_size)
-    plan_maximization(rep, **choice)  # every refusal before any output
-    print(f"jaxinv: maximizing {len(args.channel or args.class_)} unit(s) of {rep.name}, {args.seeds} seed(s),"
-          f" on {jax.devices()[0].platform}", file=sys.stderr)
+    ran, schedule = _schedule(args.prior, rep, args.iterations)
+    objectives = _objectives(args)
+    plan_maximization(rep, objectives, image_size=args.image_size)  # every refusal before any output
+    print(f"jaxinv: maximizing {len(objectives)} unit(s) of {rep.name}, {args.seeds} seed(s), prior {args.prior},"
+          f" {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = maximize(rep, key=jax.random.key(args.seed), **choice, seeds=args.seeds, diversity=args.diversity,
-                          relu_slope=args.relu_slope, iterations=iterations, prior=args.prior,
+        result = maximize(rep, objectives, key=jax.random.key(args.seed), seeds=args.seeds,
+                          relu_slope=args.relu_slope, prior=args.prior, image_size=args.image_size,
+                          iterations=ran.total if args.prior == "ijcv" else None, schedule=schedule,
                           progress=not args.no_progress)
     _say(caught)
     steps = int(result.energy.shape[1])
-    _write(out, result, {"command": "maximize", "seed": args.seed, "prior": args.prior, "iterations": steps,
+    _write(out, result, {"command": "maximize", "seed": args.seed, "prior": args.prior,
+                         "schedule": schedule_record(ran, args.prior), "iterations": steps,
                          "relu_slope": args.relu_slope, "diversity": args.diversity})
     for label, values, ref in zip(result.labels, result.values, result.reference):
         said = ", ".join(f"{v:.4g}" for v in values)
@@ -116,10 +122,11 @@ def _run_maximize(args, check_out) -> int:
     return 0
 
 
-def _run_caricature(args, check_out) -> int:
+def _run_caricature(args: argparse.Namespace, check_out: Callable[..., Any]) -> int:
     import jax
 
     from jaxinv import images, registry
+    from jaxinv.cli_output import schedule_record
     from jaxinv.errors import JaxinvError
     from jaxinv.visualize import caricature
 
@@ -139,26 +146,69 @@ def _run_caricature(args, check_out) -> int:
 
     size = (result.image_size, result.image_size)
     images.save_png(out / "original.png", np.clip(images.resize(images.as_picture(picture)[..., :3], size), 0, 255))
-    _write(out, result, {"command": "caricature", "source": args.image, "seed": args.seed,
-                         "iterations": args.iterations, "tether": args.tether})
+    _write(out, result, {"command": "caricature", "source": args.image, "seed": args.seed, "prior": "ijcv",
+                         "schedule": schedule_record(_ijcv_schedule(args.iterations), "ijcv"),
+                         "iterations": int(result.energy.shape[1]), "tether": args.tether})
     value, own = float(result.values[0, 0]), float(result.reference[0])
     print(f"⟨Φ(x), e⟩ = {value:.3f}, the picture's own {own:.3f} ({value / own:.2f}x);"
           f" {args.iterations} iterations in {result.seconds:.1f} s; pictures in {out}/")
     return 0
 
 
-def _say(caught) -> None:
+def _objectives(args: argparse.Namespace) -> list[Any]:
+    """One objective per ``--channel`` (a neuron, or the channel's mean with ``--average``) or
+    ``--class``, negated with ``--minimize``, plus ``--diversity`` × `diversity` across the seeds."""
+    from jaxinv.core import objectives as O
+
+    position = _neuron(args.neuron)
+    pieces: list[O.Linear]
+    if args.class_ is not None:
+        pieces = [O.class_logit(c) for c in args.class_]
+    else:
+        pieces = [O.channel(c) if args.average else O.neuron(c, position=position) for c in args.channel]
+    sign = -1.0 if args.minimize else 1.0
+    if args.diversity is None:
+        return [sign * piece for piece in pieces]
+    return [sign * piece + float(args.diversity) * O.diversity() for piece in pieces]
+
+
+def _ijcv_schedule(iterations: int) -> Any:
+    """The IJCV maximisation's schedule: ``iterations`` steps at the IJCV rate, with jitter."""
+    from jaxinv.core.schedules import Schedule, Stage
+
+    return Schedule((Stage(1.0, int(iterations), jitter=True),))
+
+
+def _schedule(prior: str, rep: Any, iterations: int | None) -> tuple[Any, Any]:
+    """(the schedule that runs, the one to pass to `maximize`: None for the prior's default).
+
+    ijcv runs ``iterations`` (default 300) at the IJCV rate; another prior runs its own
+    schedule, or with ``iterations`` that schedule stretched to that total (`stretched`).
+    """
+    from jaxinv.cli_output import default_schedule, stretched
+
+    if prior == "ijcv":
+        return _ijcv_schedule(300 if iterations is None else iterations), None
+    own = default_schedule(prior, rep.schedule)
+    if iterations is None:
+        return own, None
+    chosen = stretched(own, iterations, name=prior)
+    return chosen, chosen
+
+
+def _say(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:  # one line each, without Python's source-line echo
         print(f"jaxinv: warning: {warning.message}", file=sys.stderr)
 
 
-def _write(out, result, settings: dict) -> None:
+def _write(out: Any, result: Any, settings: dict[str, Any]) -> None:
     """One PNG per cell and seed (and its contrast-stretched copy), the grid, summary.json."""
     import math
 
     import numpy as np
 
     from jaxinv import images
+    from jaxinv.cli_output import VISUALIZATION_DEFINITIONS
     from jaxinv.files import undefined_as_null, write_json
 
     cells, seeds = result.images.shape[:2]
@@ -184,4 +234,5 @@ def _write(out, result, settings: dict) -> None:
     write_json(out / "summary.json", undefined_as_null({"representation": result.representation,
                                                         "image_size": result.image_size, **settings,
                                                         "seconds": result.seconds, "cells": rows,
-                                                        "pictures": names}))
+                                                        "pictures": names,
+                                                        "definitions": VISUALIZATION_DEFINITIONS}))

@@ -53,12 +53,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[pathlib.Path]:
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[pathlib.Path]:
     """Delete the temporary files in ``folder`` whose writing process no longer runs.
 
     Returns the paths removed. Files of live processes (a concurrent run) are left alone.
     """
-    removed = []
+    removed: list[pathlib.Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import pathlib
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -68,7 +69,7 @@ def _check_pixels(path: pathlib.Path, size: tuple[int, int], max_pixels: int | N
 
 
 @contextlib.contextmanager
-def _pillow_size_limit(max_pixels: int | None):
+def _pillow_size_limit(max_pixels: int | None) -> Iterator[None]:
     """Pillow's own bomb check off for one read: `load` checks the size itself, from the
     header, with a message that names the limit and the fix (Pillow's would be a traceback
     above 179 megapixels and a two-line warning above 89)."""
@@ -83,11 +84,11 @@ def _pillow_size_limit(max_pixels: int | None):
 
 
 def _to_array(im: Image.Image, *, gray: bool) -> np.ndarray:
+    a: np.ndarray
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(im, np.float64)
-        scale = 65535.0 if a.max() > 255 or im.mode.startswith("I;16") else 255.0
-        a = (a / scale * 255.0).astype(np.float32)[..., None]
-        a = np.repeat(a, 3, axis=2)
+        wide = np.asarray(im, np.float64)
+        scale = 65535.0 if wide.max() > 255 or im.mode.startswith("I;16") else 255.0
+        a = np.repeat((wide / scale * 255.0).astype(np.float32)[..., None], 3, axis=2)
     elif im.mode == "F":
         a = np.repeat(np.asarray(im, np.float32)[..., None], 3, axis=2)
     else:
@@ -192,8 +193,8 @@ def save_png(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = Fa
     return pathlib.Path(path)
 
 
-def default_picture(name: str = "astronaut") -> np.ndarray:
-    """A picture bundled with scikit-image, float32 (H, W, 3) in [0, 255]."""
+def default_picture(name: str) -> np.ndarray:
+    """Picture ``name`` of scikit-image's data (``"astronaut"``, ``"coffee"``…), float32 (H, W, 3) in [0, 255]."""
     import skimage.data
 
     if not hasattr(skimage.data, name):

@@ -1,14 +1,13 @@
-"""The public inversion API: `invert` one picture (or a code), `invert_batch` many.
+"""The public inversion API: `invert` one picture (or a code), `invert_batch` many, under any prior.
 
-Both check what they are given (`jaxinv.targets`), name the compiled program
-(`jaxinv.optimize.Problem`, a preset of the core) and hand it to the host loop
-(`jaxinv.runner`), then shape its arrays into an `InversionResult`.
+Both check what they are given (`jaxinv.targets`), build the prior's `Solver` of one problem
+(`jaxinv.core.prior`: paper, ijcv, lucid, maco, dip, or a `Preset` of your own), hand it to
+the one host loop (`jaxinv.runner.run`) and shape what comes back into an `InversionResult`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,16 +16,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinv import optimize
+from jaxinv.core.presets import Preset
+from jaxinv.core.priors import PRIOR_NAMES, input_shape
+from jaxinv.core.priors import prior as named_prior
+from jaxinv.core.settings import IJCVObjective, PaperObjective
 from jaxinv.errors import JaxinvError
 from jaxinv.images import as_picture
-from jaxinv.objective import IJCVObjective, PaperObjective
 from jaxinv.representation import Representation
-from jaxinv.runner import check_whole, group_size, optimise_with_retries
-from jaxinv.schedules import Schedule, resolve_schedule
+from jaxinv.runner import Outcome, Progress, RunOptions, check_whole, run
 from jaxinv.targets import check_code, check_key, check_mask, check_normalisers, targets_from_pictures
 
-__all__ = ["InversionResult", "invert", "invert_batch", "run_inversion", "make_objective"]
+__all__ = ["InversionResult", "invert", "invert_batch", "resolve_prior"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,12 +37,17 @@ class InversionResult:
       images: reconstructions as pictures in [0, 255] (clipped), (..., H, W, C').
       inputs: reconstructions in the representation's input space, (..., H, W, C); the
         final iterate.
-      errors: ‖M ⊙ (Φ(x*) − Φ0)‖² / ‖M ⊙ Φ0‖² per reconstruction, (...).
+      errors: ‖M ⊙ (Φ(x*) − Φ0)‖² / ‖M ⊙ Φ0‖² per reconstruction, (...): the squared
+        normalised error (docs/METRICS.md relates it to the paper's printed metric).
       codes: Φ(x*) per reconstruction.
       targets: Φ0 per picture ((N, ...) or (...)).
-      energy: per iteration [data, TV, α, total] (..., T, 4), in the objective's units; for
-        the coupled mode the joint energy, repeated for each copy. An energy that overflowed
-        (a diverged run) is recorded as the largest float32, never as inf or NaN.
+      energy: per iteration, before its step, each term's value and the total, (..., T, K + 1):
+        [term_1, …, term_K, Σ_k w_k·term_k], the terms unweighted, in the prior's units (the
+        same record whatever the prior). For the paper's prior [data, TV^β(u), N_α(u), c·data +
+        λ_V·TV^β + λ_α·N_α] (c = 1 at the paper's input sizes); for IJCV's [data, TV, N_α,
+        C·data + TV + N_α]; lucid and maco [data, TV², total]; dip [data, total]. In the coupled
+        mode the joint energy, repeated for each copy. A value that overflowed is recorded as
+        the largest float32, never inf or NaN.
       snapshots: input-space iterates after iterations ``snapshot_iterations``, (..., K, H, W, C);
         with the default chunk of 25 these include the paper's saved iteration 376 (CNN) or 776.
       snapshot_iterations: 1-based iteration numbers of the snapshots, (K,).
@@ -52,6 +57,7 @@ class InversionResult:
       learning_rate_scale: the factor the schedule's rates were run at (1, or
         ``retry_factor``^k after k retries of a diverged inversion).
       seconds: wall-clock time of the optimisation, compilation included.
+      prior: the name of the prior that ran: the `Preset`'s ``name`` (``custom`` unless set).
     """
 
     images: np.ndarray
@@ -65,92 +71,64 @@ class InversionResult:
     diverged: np.ndarray
     learning_rate_scale: np.ndarray
     seconds: float
+    prior: str = "paper"
+
+    def item(self, index: int) -> "InversionResult":
+        """Picture ``index`` of a batch: arrays with the seed axis leading (as `invert` gives)."""
+        per_picture = ("images", "inputs", "errors", "codes", "targets", "energy", "snapshots", "diverged",
+                       "learning_rate_scale")
+        picked: dict[str, Any] = {name: None if getattr(self, name) is None else getattr(self, name)[index]
+                                  for name in per_picture}
+        return dataclasses.replace(self, **picked)
 
 
-def _method_of(method: str | None, objective: PaperObjective | IJCVObjective | None) -> str:
-    """``"paper"`` or ``"ijcv"``: the given method, else the one the objective implies.
+def resolve_prior(rep: Representation, image_shape: Sequence[int], prior: str | Preset | None, *,
+                  objective: PaperObjective | IJCVObjective | None = None, method: str | None = None,
+                  **options: Any) -> Preset:
+    """The `Preset` that ``prior`` names for ``rep`` at ``image_shape``, with the prior's ``options``.
 
-    A full ``objective`` decides the method (and so the default schedule); a ``method`` that
-    contradicts it is refused rather than silently running one with the other's rates.
+    ``prior``: a name of `jaxinv.core.PRIOR_NAMES` (default ``paper``, or what ``objective``
+    implies) or a `Preset` of your own, used as it is. ``objective``: a whole `PaperObjective` or
+    `IJCVObjective` (it implies the prior). ``method``: the 0.1 name of ``prior``, deprecated.
+    Options a prior does not take are refused by name (`jaxinv.core.prior_options`).
     """
-    if method not in (None, "paper", "ijcv"):
-        raise JaxinvError(f"unknown method {method!r}; use 'paper' (CVPR 2015) or 'ijcv' (IJCV 2016)")
-    if objective is None:
-        return method or "paper"
-    implied = "ijcv" if isinstance(objective, IJCVObjective) else "paper"
-    if method not in (None, implied):
-        raise JaxinvError(f"method={method!r} with a {type(objective).__name__}; drop method (the objective"
-                          f" decides) or pass method={implied!r}")
-    return implied
-
-
-def make_objective(rep: Representation, *, method: str | None = None, lambda_tv: float | None = None,
-                   lambda_alpha: float | None = None, objective: PaperObjective | IJCVObjective | None = None
-                   ) -> PaperObjective | IJCVObjective:
-    """The objective for ``rep``: its recommended λ unless given (paper units, METHOD.md §1.2)."""
-    method = _method_of(method, objective)
+    if method is not None:
+        warnings.warn("jaxinv.invert(method=...) is deprecated; use prior=", DeprecationWarning, stacklevel=3)
+        if method not in PRIOR_NAMES:
+            raise JaxinvError(f"unknown method {method!r}; use prior= with one of {', '.join(PRIOR_NAMES)}")
+        if prior not in (None, method):
+            raise JaxinvError(f"method={method!r} and prior={prior!r} disagree; pass prior= alone")
+        prior = method
+    if isinstance(prior, Preset):
+        given = sorted(k for k, v in {**options, "objective": objective}.items() if v is not None)
+        if given:
+            raise JaxinvError(f"a Preset is used as it is; drop {', '.join(given)} (set them in the Preset)")
+        return prior
     if objective is not None:
-        return objective
-    if method == "paper":
-        return PaperObjective(
-            lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
-            lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha),
-        )
-    return IJCVObjective()
+        implied = "ijcv" if isinstance(objective, IJCVObjective) else "paper"
+        if prior not in (None, implied):
+            raise JaxinvError(f"prior={prior!r} with a {type(objective).__name__}; drop method= or prior= (the"
+                              f" objective decides) or pass prior={implied!r}")
+        prior, options = implied, {**options, "config": objective}
+    name = "paper" if prior is None else prior
+    return named_prior(name, rep, image_shape=tuple(image_shape),
+                       **{k: v for k, v in options.items() if v is not None})
 
 
 def invert_batch(
     rep: Representation,
     pictures: Sequence[np.ndarray] | np.ndarray | None = None,
     *,
-    key: jax.Array,
+    key: jax.Array | Sequence[jax.Array],
     codes: np.ndarray | None = None,
     image_shape: tuple[int, int, int] | None = None,
-    **options: Any,
-) -> InversionResult:
-    """Invert the codes of N pictures of one size (or N given codes), S seeds each, at once.
-
-    Args:
-      rep: the representation.
-      pictures: N pictures (H, W, C) in [0, 255]; their codes are the targets.
-      key: a `jax.random` key. Picture i uses ``fold_in(key, i)``, split into its S seeds,
-        so a picture's result does not depend on the rest of the batch.
-      codes: instead of pictures, N target codes (N, ...) with ``image_shape`` (H, W, C) of
-        the input space (an artificial code, say).
-      **options: as `run_inversion`.
-    """
-    if (pictures is None) == (codes is None):
-        raise JaxinvError("pass either pictures or codes (with image_shape), not both or neither")
-    if pictures is not None:
-        if isinstance(pictures, np.ndarray) and pictures.ndim in (2, 3):
-            raise JaxinvError("invert_batch takes a sequence of pictures; use invert() for one picture")
-        pictures = list(pictures)
-        if not pictures:
-            raise JaxinvError("no pictures given; pass at least one")
-    check_key(key)
-    count = len(pictures) if pictures is not None else len(codes)
-    image_keys = [jax.random.fold_in(key, i) for i in range(count)]
-    return run_inversion(rep, pictures, codes=codes, image_shape=image_shape, image_keys=image_keys, **options)
-
-
-def run_inversion(
-    rep: Representation,
-    pictures: Sequence[np.ndarray] | None,
-    *,
-    image_keys: Sequence[jax.Array],
-    codes: np.ndarray | None = None,
-    image_shape: tuple[int, int, int] | None = None,
+    prior: str | Preset | None = None,
     seeds: int = 1,
     coupled: bool = False,
-    schedule: str | Schedule | Sequence[tuple[float, int]] | None = None,
-    method: str | None = None,
-    lambda_tv: float | None = None,
-    lambda_alpha: float | None = None,
-    objective: PaperObjective | IJCVObjective | None = None,
     mask: np.ndarray | None = None,
     chunk: int = 25,
     keep_snapshots: bool = True,
-    progress: bool | Callable[[int], Any] = False,
+    progress: Progress = False,
     sharding: Any = None,
     retries: int = 2,
     retry_factor: float = 0.3,
@@ -158,131 +136,139 @@ def run_inversion(
     memory_budget: int | str | None = None,
     oversize: str = "split",
     vmap_width: int | str | None = "auto",
+    **prior_options: Any,
 ) -> InversionResult:
-    """The inversion program shared by `invert` and `invert_batch`.
+    """Invert the codes of N pictures of one size (or N given codes), S seeds each, at once.
 
     Args:
       rep: the representation.
-      pictures: N pictures, or None with ``codes``.
-      image_keys: one `jax.random` key per picture or code, split into its S seeds.
+      pictures: N pictures (H, W, C) in [0, 255]; their codes are the targets.
+      key: a `jax.random` key (picture i uses ``fold_in(key, i)``, split into its S seeds, so a
+        picture's result does not depend on the rest of the batch), or N keys (an array or a
+        list), one per picture.
+      codes: instead of pictures, N target codes (N, ...) with ``image_shape`` (H, W, C) of
+        the input space (an artificial code, say).
+      prior: the image prior, a name (``paper``, the default; ``ijcv``, ``lucid``, ``maco``,
+        ``dip``: `jaxinv.core.priors`) or a `jaxinv.core.Preset`.
       seeds: S reconstructions per code.
       coupled: optimise the S seeds jointly as the paper's ``numRepeats`` (METHOD.md §2.2):
-        one normaliser S‖Φ0‖², one initial norm σ over the block. Default: independent seeds.
-      schedule: a preset name (``cnn``, ``shallow``, …), a `Schedule`, or [(lr, iterations)].
-        Default: the representation's (``ijcv`` for ``method="ijcv"``).
-      method: ``"paper"`` (CVPR 2015) or ``"ijcv"`` (IJCV 2016: bounded α-norm, projection,
-        jitter, AdaGrad-momentum). Default: the one ``objective`` implies, else ``"paper"``.
-      lambda_tv, lambda_alpha: paper-unit weights λ_V, λ_α; default the representation's.
-      objective: a full `PaperObjective` or `IJCVObjective` (overrides the λ arguments).
+        one normaliser S‖Φ0‖², one start of norm σ over the block.
       mask: a 0/1 array broadcastable to the code (`jaxinv.masks`).
-      chunk: steps per compiled chunk and the snapshot period.
+      chunk: steps per compiled call, and the snapshot period (iterations 1, k+1, 2k+1, …).
+        This and the next nine are how the host runs the batch (`jaxinv.runner.RunOptions`);
+        none of them changes what a problem computes.
+      keep_snapshots: keep the iterates after the first step of each chunk.
       progress: True for a tqdm bar, or a callable given the number of steps done.
-      sharding: a `jax.sharding.Sharding` for the problem axis (see `jaxinv.parallel`).
-      max_batch: run at most this many problems (pictures × seeds) at once, one group after
-        the other (same compiled program, same results).
-      memory_budget: bytes the compiled program may use, or ``"auto"`` for the device's
-        free memory; the program's own need per problem (XLA's memory analysis) decides
-        how many problems fit. With ``oversize="split"`` a batch that does not fit runs in
-        groups that do; with ``oversize="error"`` it is refused with a `JaxinvError`.
-      retries: how often an inversion that overflowed is run again from the same start with
-        the schedule's rates × ``retry_factor`` (the paper's rates, tuned for CaffeNet,
-        overflow on some layers of other networks); 0 keeps the paper's rates always.
-      vmap_width: problems vectorised together inside the compiled chunk; more run as a
-        sequential map over groups of this many (same results). ``"auto"``:
-        `jaxinv.optimize.default_vmap_width` (on CPU, by the weights the representation reads:
-        1 for HOG/DSIFT, 4 for convolutional layers, all for large fc weights; the whole batch
-        on accelerators and when sharded); None: the whole batch in one vmap.
+      sharding: a `jax.sharding.Sharding` of the problem axis (`jaxinv.parallel.batch_sharding`).
+      retries: how often an inversion that overflowed is run again from its start at lower rates.
+      retry_factor: the factor every rate is multiplied by at each retry.
+      max_batch: run at most this many problems at once, one group after the other.
+      memory_budget: bytes the compiled program may use, or ``"auto"`` (the device's free memory).
+      oversize: ``"split"`` runs a batch over ``memory_budget`` in groups that fit; ``"error"``
+        refuses it.
+      vmap_width: problems vectorised together inside the program (``"auto"``:
+        `jaxinv.program.default_vmap_width`; None: the whole batch in one vmap).
+      **prior_options: the prior's own options, `jaxinv.core.prior_options` (for every prior
+        ``schedule``: a preset name, a `Schedule` or [(rate, iterations), …]; for ``paper``
+        ``lambda_tv``, ``lambda_alpha``; for ``ijcv`` ``data_weight``; ``objective``, a whole
+        `PaperObjective` or `IJCVObjective`, picks paper or ijcv). Others are refused by name.
     """
+    if (pictures is None) == (codes is None):
+        raise JaxinvError("pass either pictures or codes (with image_shape), not both or neither")
+    if pictures is not None:
+        if isinstance(pictures, np.ndarray) and pictures.ndim in (2, 3):
+            raise JaxinvError("invert_batch takes a sequence of pictures; use invert() for one picture")
+        pictures = [as_picture(p) for p in pictures]
+        if not pictures:
+            raise JaxinvError("no pictures given; pass at least one")
+    count = len(pictures) if pictures is not None else len(np.asarray(codes))
+    options = RunOptions(chunk=chunk, keep_snapshots=keep_snapshots, progress=progress, sharding=sharding,
+                         retries=retries, retry_factor=retry_factor, max_batch=max_batch,
+                         memory_budget=memory_budget, oversize=oversize, vmap_width=vmap_width,
+                         label=f"inverting {rep.name}", noun=f"{rep.name} inversions")
+    return _invert(rep, pictures, codes, image_shape, _picture_keys(key, count), prior=prior, seeds=seeds,
+                   coupled=coupled, mask=mask, options=options, prior_options=prior_options)
+
+
+def _picture_keys(key: Any, count: int) -> list[jax.Array]:
+    """One key per picture: ``fold_in(key, i)``, or the N keys given."""
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim == 1:
+        key = [key[i] for i in range(len(key))]
+    if isinstance(key, (list, tuple)):
+        if len(key) != count:
+            raise JaxinvError(f"{len(key)} keys for {count} targets; pass one key per target, or one key")
+        for k in key:
+            check_key(k)
+        return list(key)
+    check_key(key)
+    return [jax.random.fold_in(key, i) for i in range(count)]
+
+
+def _invert(rep: Representation, pictures: list[np.ndarray] | None, codes: np.ndarray | None,
+            image_shape: Sequence[int] | None, image_keys: list[jax.Array], *, prior: str | Preset | None,
+            seeds: int, coupled: bool, mask: Any, options: RunOptions, prior_options: dict[str, Any]
+            ) -> InversionResult:
+    """The inversion of N targets × S seeds through the one runner."""
     check_whole("seeds", seeds)
-    check_whole("chunk", chunk, unit=" of steps")
-    if not isinstance(retries, (int, np.integer)) or retries < 0 or not 0 < retry_factor < 1:
-        raise JaxinvError("retries must be a whole number >= 0 and retry_factor in (0, 1)")
-    targets, image_shape = _targets(rep, pictures, codes, image_shape)
+    targets, shape = _targets(rep, pictures, codes, image_shape)
     mask = check_mask(mask, targets.shape[1:])
     check_normalisers(rep, targets, mask, from_pictures=pictures is not None)
-    mask = None if mask is None else jnp.asarray(mask)
-    problem = _problem(rep, image_shape, seeds=seeds, coupled=coupled, schedule=schedule, method=method,
-                       lambda_tv=lambda_tv, lambda_alpha=lambda_alpha, objective=objective, chunk=chunk,
-                       sharding=sharding, vmap_width=vmap_width)
-    if len(image_keys) != len(targets):
-        raise JaxinvError(f"{len(image_keys)} keys for {len(targets)} targets; pass one key per target")
-    per_image = 1 if coupled else seeds
-    keys = jnp.stack([jax.random.split(k, per_image) for k in image_keys])
-    keys = keys.reshape(len(targets) * per_image, *keys.shape[2:])
-    batch_targets = np.repeat(targets, per_image, axis=0)
+    preset = resolve_prior(rep, shape, prior, **prior_options)
+    copies = seeds if coupled else 1
+    per_target = 1 if coupled else seeds
+    keys = jnp.stack([jax.random.split(k, per_target) for k in image_keys])
+    keys = keys.reshape(len(targets) * per_target, *keys.shape[2:])
 
-    started = time.perf_counter()
-    group = group_size(problem, rep, batch_targets, mask, max_batch=max_batch, memory_budget=memory_budget,
-                       oversize=oversize)
-    run = optimise_with_retries(problem, rep, batch_targets, keys, mask, group=group, sharding=sharding,
-                                keep_snapshots=keep_snapshots, progress=progress, retries=retries,
-                                retry_factor=retry_factor)
-    seconds = time.perf_counter() - started
-    rejected, lr_scale = run[1], run[4]
-    if np.any(rejected > 0):
-        warnings.warn(f"{rep.name}: some inversions diverged even at {lr_scale.min():g}× the learning rates and"
-                      " kept their last finite iterate (InversionResult.diverged); use a smaller learning rate",
-                      stacklevel=3)
-    return _assemble(rep, problem, targets, run, seeds=seeds, seconds=seconds)
+    def solver_at(scale: float) -> Any:
+        return preset.scaled(scale).solver(rep.features, rep.params, image_shape=shape, copies=copies)
+
+    outcome = run(solver_at(1.0), np.repeat(targets, per_target, axis=0), keys=keys, mask=mask, rescale=solver_at,
+                  options=options)
+    if np.any(outcome.rejected > 0):
+        warnings.warn(f"{rep.name}: some inversions diverged even at {outcome.learning_rate_scale.min():g}× the"
+                      " learning rates and kept their last finite iterate (InversionResult.diverged); use a"
+                      " smaller learning rate", stacklevel=3)
+    return _assemble(rep, targets, outcome, seeds=seeds, copies=copies, name=preset.name)
 
 
-def _targets(rep: Representation, pictures: Sequence[np.ndarray] | None, codes: np.ndarray | None,
-             image_shape: tuple[int, int, int] | None) -> tuple[np.ndarray, tuple[int, int, int]]:
+def _targets(rep: Representation, pictures: list[np.ndarray] | None, codes: np.ndarray | None,
+             image_shape: Sequence[int] | None) -> tuple[np.ndarray, tuple[int, int, int]]:
     """The N target codes and the input shape, from pictures or from given codes."""
     if pictures is not None:
-        inputs, targets = targets_from_pictures(rep, list(pictures))
-        image_shape = inputs.shape[1:]
+        inputs, targets = targets_from_pictures(rep, pictures)
+        shape = input_shape(rep, image_shape=inputs.shape[1:])
     else:
-        image_shape = image_shape if image_shape is not None else rep.input_shape
-        if image_shape is None:
-            raise JaxinvError(f"{rep.name}: pass image_shape=(H, W, C) with codes; this representation takes any size")
-        targets = check_code(rep, np.asarray(codes), tuple(image_shape))
+        shape = input_shape(rep, image_shape=image_shape)
+        targets = check_code(rep, np.asarray(codes), shape)
     if not np.all(np.isfinite(targets)):
         raise JaxinvError(f"{rep.name}: the picture's code has NaN or infinite values")
-    return targets, tuple(int(v) for v in image_shape)
+    return targets, shape
 
 
-def _problem(rep: Representation, image_shape: tuple[int, int, int], *, seeds: int, coupled: bool, schedule,
-             method, lambda_tv, lambda_alpha, objective, chunk: int, sharding, vmap_width) -> optimize.Problem:
-    """The compiled program's static description: preset, schedule, shapes, batching."""
-    method = _method_of(method, objective)
-    schedule = resolve_schedule(schedule if schedule is not None else ("ijcv" if method == "ijcv" else rep.schedule))
-    obj = make_objective(rep, method=method, lambda_tv=lambda_tv, lambda_alpha=lambda_alpha, objective=objective)
-    jitter = obj.jitter_for(rep.stride) if isinstance(obj, IJCVObjective) else 1
-    if vmap_width not in ("auto", None):
-        check_whole("vmap_width", vmap_width, alternatives=", None or 'auto'")
-    if sharding is not None:
-        vmap_width = None  # the devices split the batch; a sequential map would gather it
-    elif vmap_width == "auto":
-        vmap_width = optimize.default_vmap_width(rep.features, rep.params, image_shape)
-    return optimize.Problem(rep.features, obj, schedule, image_shape, copies=seeds if coupled else 1,
-                            jitter=jitter, chunk=int(chunk), vmap_width=vmap_width)
-
-
-def _assemble(rep: Representation, problem: optimize.Problem, targets: np.ndarray, run: tuple, *, seeds: int,
-              seconds: float) -> InversionResult:
-    """The batch's arrays, reshaped to (N pictures, S seeds, ...), as an `InversionResult`."""
-    _, rejected, energy, snaps, lr_scale, (images_in, final_codes, errors) = run
-    n, s, shape, copies = len(targets), seeds, problem.image_shape, problem.copies
-    total = problem.schedule.total
-    inputs = np.asarray(images_in).reshape(n, s, *shape)
-    snap_its = np.arange(0, total, problem.chunk) + 1
-    if snaps is not None:
-        snaps = np.moveaxis(snaps, 2, 1).reshape(n * s, len(snap_its), *problem.variable_shape[1:])
-        snaps = np.asarray(problem.images(jnp.asarray(snaps))).reshape(n, s, len(snap_its), *shape)
-    pictures_out = np.stack([np.clip(rep.deprocess(x), 0, 255) for x in inputs.reshape(n * s, *shape)])
+def _assemble(rep: Representation, targets: np.ndarray, outcome: Outcome, *, seeds: int, copies: int,
+              name: str) -> InversionResult:
+    """The runner's (B, R, ...) arrays reshaped to (N pictures, S seeds, ...)."""
+    n, s = len(targets), seeds
+    inputs = outcome.images.reshape(n, s, *outcome.images.shape[2:])
+    shape = inputs.shape[2:]
+    snaps = outcome.snapshots
+    if snaps is not None:  # (B, K, R, H, W, C) -> (N, S, K, H, W, C)
+        snaps = np.moveaxis(snaps, 2, 1).reshape(n, s, snaps.shape[1], *shape)
+    shown = np.clip(rep.deprocess(inputs.reshape(n * s, *shape)), 0, 255).astype(np.float32)
+    energy = outcome.energy
     return InversionResult(
-        images=pictures_out.reshape(n, s, *pictures_out.shape[1:]).astype(np.float32),
+        images=shown.reshape(n, s, *shown.shape[1:]),
         inputs=inputs,
-        errors=np.asarray(errors).reshape(n, s),
-        codes=np.asarray(final_codes).reshape(n, s, *targets.shape[1:]),
+        errors=outcome.errors.reshape(n, s),
+        codes=outcome.codes.reshape(n, s, *targets.shape[1:]),
         targets=targets,
-        energy=np.repeat(energy[:, None], copies, axis=1).reshape(n, s, total, energy.shape[-1]),
+        energy=np.repeat(energy[:, None], copies, axis=1).reshape(n, s, *energy.shape[1:]),
         snapshots=snaps,
-        snapshot_iterations=np.asarray(snap_its),
-        diverged=np.repeat(rejected > 0, copies).reshape(n, s),
-        learning_rate_scale=np.repeat(lr_scale, copies).reshape(n, s),
-        seconds=seconds,
+        snapshot_iterations=outcome.snapshot_iterations,
+        diverged=np.repeat(outcome.rejected > 0, copies).reshape(n, s),
+        learning_rate_scale=np.repeat(outcome.learning_rate_scale, copies).reshape(n, s),
+        seconds=outcome.seconds,
+        prior=name,
     )
 
 
@@ -295,7 +281,7 @@ def invert(
     image_shape: tuple[int, int, int] | None = None,
     **options: Any,
 ) -> InversionResult:
-    """Invert the code of one picture (or a given ``code``); see `invert_batch` for options.
+    """Invert the code of one picture (or a given ``code``); options as `invert_batch`.
 
     The result's arrays have a leading seed axis (S, ...); the seeds' keys are
     ``jax.random.split(key, S)``, so item i of ``invert_batch(rep, pictures, key=k)`` equals
@@ -304,16 +290,6 @@ def invert(
     if (picture is None) == (code is None):
         raise JaxinvError("pass either a picture or code=..., not both or neither")
     check_key(key)
-    if picture is not None:
-        picture = as_picture(picture)
-    batch = run_inversion(
-        rep, None if picture is None else [picture], image_keys=[key],
-        codes=None if code is None else np.asarray(code)[None], image_shape=image_shape, **options,
-    )
-    return InversionResult(
-        images=batch.images[0], inputs=batch.inputs[0], errors=batch.errors[0], codes=batch.codes[0],
-        targets=batch.targets[0], energy=batch.energy[0],
-        snapshots=None if batch.snapshots is None else batch.snapshots[0],
-        snapshot_iterations=batch.snapshot_iterations, diverged=batch.diverged[0],
-        learning_rate_scale=batch.learning_rate_scale[0], seconds=batch.seconds,
-    )
+    batch = invert_batch(rep, None if picture is None else [picture], key=[key],
+                         codes=None if code is None else np.asarray(code)[None], image_shape=image_shape, **options)
+    return batch.item(0)

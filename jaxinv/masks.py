@@ -35,7 +35,7 @@ def channel_group(code_shape: tuple[int, ...], group: int, *, groups: int = 2) -
     return mask
 
 
-def central_window(code_shape: tuple[int, ...], size: int = 5) -> np.ndarray:
+def central_window(code_shape: tuple[int, ...], *, size: int = 5) -> np.ndarray:
     """1 on a size×size spatial window, all channels (the receptive-field figure, ``neigh``).
 
     Rows and columns ``(0:n−1) + ceil((S−n+1)/2)`` 1-based, exactly as the authors' code

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from jaxinv.errors import JaxinvError
 
@@ -28,11 +29,11 @@ __all__ = ["normalized_error", "ijcv_error", "mean_pairwise_distance", "mean_pai
            "ijcv_summary", "psnr", "ssim", "pairwise_spread"]
 
 
-def _flat(a) -> np.ndarray:
+def _flat(a: npt.ArrayLike) -> np.ndarray:
     return np.asarray(a, np.float64).ravel()
 
 
-def normalized_error(code, target) -> float:
+def normalized_error(code: npt.ArrayLike, target: npt.ArrayLike) -> float:
     """‖Φ(x*) − Φ0‖² / ‖Φ0‖²."""
     c, t = _flat(code), _flat(target)
     if c.shape != t.shape:
@@ -40,7 +41,7 @@ def normalized_error(code, target) -> float:
     return float(np.sum((c - t) ** 2) / max(np.sum(t ** 2), 1e-300))
 
 
-def ijcv_error(code, target) -> float:
+def ijcv_error(code: npt.ArrayLike, target: npt.ArrayLike) -> float:
     """√(‖Φ(x*) − Φ0‖² / ‖Φ0‖²) (IJCV 2016, `exp_inversion.m`)."""
     return float(np.sqrt(normalized_error(code, target)))
 
@@ -97,7 +98,7 @@ def _checked(normaliser: float) -> float:
     return float(normaliser)
 
 
-def paper_printed_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
+def paper_printed_errors(codes: Sequence, targets: Sequence, *, normaliser: float | None = None) -> np.ndarray:
     """e_i = ‖Φ(x*_i) − Φ0_i‖ / N₁, the metric the CVPR 2015 tables print (× 100 for percent).
 
     N₁ = `mean_pairwise_distance` of ``targets`` unless given. This unsquared ratio is what
@@ -108,7 +109,7 @@ def paper_printed_errors(codes: Sequence, targets: Sequence, normaliser: float |
     return d / _checked(mean_pairwise_distance(targets) if normaliser is None else normaliser)
 
 
-def paper_script_errors(codes: Sequence, targets: Sequence, normaliser: float | None = None) -> np.ndarray:
+def paper_script_errors(codes: Sequence, targets: Sequence, *, normaliser: float | None = None) -> np.ndarray:
     """e_i = ‖Φ(x*_i) − Φ0_i‖² / N₂, the authors' script's metric, both sides squared.
 
     N₂ = `mean_pairwise_sq_distance` of ``targets`` unless given
@@ -123,19 +124,19 @@ set_normaliser = mean_pairwise_sq_distance
 paper_errors = paper_script_errors
 
 
-def mean_std(values) -> tuple[float, float]:
+def mean_std(values: npt.ArrayLike) -> tuple[float, float]:
     """Mean and sample standard deviation (n − 1, MATLAB's std)."""
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
-def ijcv_summary(values) -> tuple[float, float]:
+def ijcv_summary(values: npt.ArrayLike) -> tuple[float, float]:
     """Mean and 95% confidence half-width 1.96·std/√n (IJCV `table2.m`)."""
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(1.96 * v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
 
 
-def psnr(reconstruction, reference, *, data_range: float = 255.0) -> float:
+def psnr(reconstruction: npt.ArrayLike, reference: npt.ArrayLike, *, data_range: float = 255.0) -> float:
     """PSNR in dB of two [0, 255] pictures (scikit-image)."""
     from skimage.metrics import peak_signal_noise_ratio
 
@@ -143,7 +144,7 @@ def psnr(reconstruction, reference, *, data_range: float = 255.0) -> float:
                                          np.asarray(reconstruction, np.float64), data_range=data_range))
 
 
-def ssim(reconstruction, reference, *, data_range: float = 255.0) -> float:
+def ssim(reconstruction: npt.ArrayLike, reference: npt.ArrayLike, *, data_range: float = 255.0) -> float:
     """Mean SSIM of two [0, 255] pictures (H, W, C) (scikit-image, channel axis last)."""
     from skimage.metrics import structural_similarity
 
@@ -157,7 +158,7 @@ def ssim(reconstruction, reference, *, data_range: float = 255.0) -> float:
                                        channel_axis=-1 if a.ndim == 3 else None))
 
 
-def pairwise_spread(images, reference) -> float:
+def pairwise_spread(images: Sequence[npt.ArrayLike] | np.ndarray, reference: npt.ArrayLike) -> float:
     """Invariance measure: mean pairwise distance between reconstructions of one code,
     divided by the norm of the reference picture (0 = every seed gives the same image).
     """

@@ -19,9 +19,9 @@ with the same pictures and key::
     sharding = parallel.batch_sharding(len(pictures) * seeds)   # over jax.devices(): all hosts
     result = invert_batch(rep, pictures, key=key, seeds=seeds, sharding=sharding)
 
-`run_inversion` moves the batch onto the devices with `shard_batch` and reads results back
-with `to_host` (a `process_allgather` when the batch spans other processes), so every
-process ends with the whole `InversionResult`. docs/SCALING.md has the details.
+The runner (`jaxinv.runner.run`) moves the batch onto the devices with `shard_batch` and
+reads results back with `to_host` (a `process_allgather` when the batch spans other
+processes), so every process ends with the whole `InversionResult`. docs/SCALING.md has the details.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def _global_leaf(x: Any, sharding: NamedSharding, local_shape: bool) -> jax.Arra
     """One leaf as a global array: from the whole batch (every process) or this process's rows."""
     if _is_key(x):
         impl = jax.random.key_impl(x)
-        data = _global_leaf(jax.random.key_data(x), sharding, local_shape)
-        return jax.random.wrap_key_data(data, impl=impl)
+        key_data = _global_leaf(jax.random.key_data(x), sharding, local_shape)
+        return jax.random.wrap_key_data(key_data, impl=impl)
     data = np.asarray(x)
     if local_shape:
         return jax.make_array_from_process_local_data(sharding, data)
@@ -157,7 +157,7 @@ def local_rows(num_problems: int, sharding: NamedSharding) -> slice:
     """
     rows = sorted(
         (idx[0].start or 0, num_problems if idx[0].stop is None else idx[0].stop)
-        for idx in sharding.addressable_devices_indices_map((num_problems,)).values()
+        for idx in sharding.addressable_devices_indices_map((num_problems,)).values() if idx is not None
     )
     start, stop = rows[0][0], rows[-1][1]
     if sum(b - a for a, b in rows) != stop - start:

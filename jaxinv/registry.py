@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import pathlib
 from collections.abc import Callable
 
 from jaxinv.errors import JaxinvError
@@ -49,15 +50,18 @@ SHALLOW: dict[str, tuple[Callable[[], Representation], str]] = {
 
 
 def shallow_names() -> list[str]:
+    """The shallow representations' names (``hog``, ``hogb``, ``dsift``, ``avgpool``), which take no layer."""
     return list(SHALLOW)
 
 
 def network_names() -> list[str]:
+    """The networks' names (``caffenet``, ``squeezenet1_1``, …), each taken as ``NETWORK:LAYER``."""
     from jaxinv.networks import NETWORKS
     return list(NETWORKS)
 
 
 def network_layers(network: str) -> list[str]:
+    """The layers of ``network`` a representation can end at, input to output."""
     from jaxinv.networks import spec
     return list(spec(network).layers)
 
@@ -93,4 +97,4 @@ def get(spec: str, *, weights: str | os.PathLike | None = None) -> Representatio
     if not layer:
         raise JaxinvError(f"{name} needs a layer, as {name}:LAYER; its layers: {', '.join(layers)}")
     from jaxinv.representations.cnn import cnn
-    return cnn(name, layer=layer, weights=weights)
+    return cnn(name, layer=layer, weights=None if weights is None else pathlib.Path(weights))

@@ -22,8 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import LAMBDA_ALPHA
-
+from jaxinv.core.settings import LAMBDA_ALPHA
 __all__ = ["Representation", "from_function", "identity_preprocess"]
 
 FeaturesFn = Callable[[Any, jax.Array], jax.Array]
@@ -115,6 +114,7 @@ class Representation:
             )
 
     def replace(self, **changes: Any) -> "Representation":
+        """A copy with the fields ``changes`` names replaced (`dataclasses.replace`)."""
         return dataclasses.replace(self, **changes)
 
 

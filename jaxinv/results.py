@@ -10,18 +10,21 @@ results).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pathlib
 import platform
+import types
 from collections.abc import Iterable
 from typing import Any
 
 from jaxinv.errors import JaxinvError
 from jaxinv.files import json_text
 
+fcntl: types.ModuleType | None
 try:
-    import fcntl
+    fcntl = importlib.import_module("fcntl")
 except ImportError:  # not POSIX: no lock, one run per file is then the user's to keep
     fcntl = None
 
@@ -44,7 +47,8 @@ def environment() -> dict[str, Any]:
         "backend": jax.default_backend(),
         "device": getattr(device, "device_kind", str(device)),
         "device_count": jax.device_count(),
-        "precision": f"float32, matmul precision {jax.config.jax_default_matmul_precision or 'default'}",
+        # getattr: jax's Config declares its flags at run time, so a type checker does not see them
+        "precision": f"float32, matmul precision {getattr(jax.config, 'jax_default_matmul_precision') or 'default'}",
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
@@ -139,9 +143,11 @@ class ResultsFile:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
+        """The finished results in the file, in the order written (a copy)."""
         return list(self._rows)
 
     def done(self) -> set[str]:
+        """The keys (``key_field``, as text) of the results already in the file: a resumed run skips them."""
         return {str(r[self.key_field]) for r in self._rows}
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ __all__ = ["targets_from_pictures", "check_code", "check_normalisers", "check_ke
 
 
 def targets_from_pictures(rep: Representation, pictures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs x0 (N, H, W, C), codes Φ(x0) (N, ...)) of N pictures in [0, 255], checked to share one input shape."""
     inputs = []
     for p in pictures:
         x = np.asarray(rep.preprocess(as_picture(p)), np.float32)
@@ -34,6 +35,7 @@ def targets_from_pictures(rep: Representation, pictures: Sequence[np.ndarray]) -
 
 
 def check_code(rep: Representation, code: np.ndarray, image_shape: tuple[int, int, int]) -> np.ndarray:
+    """``code`` (N, ...) as float32, or a `JaxinvError` unless it is finite and the shape Φ gives at ``image_shape``."""
     rep.check_input(tuple(image_shape))
     expected = jax.eval_shape(rep.features, rep.params, jax.ShapeDtypeStruct(tuple(image_shape), jnp.float32))
     code = np.asarray(code, np.float32)

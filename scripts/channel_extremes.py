@@ -6,7 +6,7 @@ training pictures), and the largest and smallest spatial mean over the pictures
 (``mean_max``, ``mean_min``). Pictures go through jaxinv's own preprocessing (a warp to the
 network's input size, BGR, minus the mean pixel). The numbers scale activation maximisation
 (`jaxinv.core.visualization.unit_weight`) and judge it (a maximised unit as a multiple of its
-largest value on natural pictures); `jaxinv.visualize.unit_extremes` reads them.
+largest value on natural pictures); `jaxinv.plan.unit_extremes` reads them.
 
     python scripts/channel_extremes.py            # writes jaxinv/data/channel_extremes.json
 """
@@ -22,11 +22,10 @@ import jax
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from jaxinv import images  # noqa: E402
-from jaxinv.files import atomic_write_bytes, json_text  # noqa: E402
-from jaxinv.weights import load_network  # noqa: E402
+from jaxinv import images
+from jaxinv.files import atomic_write_bytes, json_text
+from jaxinv.weights import load_network
 
 #: Four depths per network (before their ReLUs), the layers of the caricatures, and the logits.
 LAYERS = {

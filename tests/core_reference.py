@@ -47,7 +47,7 @@ def run_case(rep_name: str, method: str, weights_dir: pathlib.Path) -> tuple[np.
     rep = _representation(rep_name, weights_dir)
     picture = default_picture("astronaut")[100:196, 180:300]
     schedule = PAPER_SCHEDULE if method == "paper" else IJCV_SCHEDULE
-    result = jaxinv.invert(rep, picture, key=jax.random.key(11), seeds=2, method=method, schedule=schedule,
+    result = jaxinv.invert(rep, picture, key=jax.random.key(11), seeds=2, prior=method, schedule=schedule,
                            chunk=CHUNK, keep_snapshots=False)
     return np.asarray(result.errors), np.asarray(result.images, np.float32)
 

@@ -1,16 +1,41 @@
 """The house shows itself: no import cycle between the package's parts, no module over 450
-lines, no function over 60 lines of code (its docstring aside), and the pure core knows nothing
-of the host layer."""
+lines, no function over 60 lines of code (its docstring aside), the pure core imports only
+itself and the errors, and the host layer's modules import and call only downwards."""
 
 import ast
 import pathlib
+import sys
 
+import jax
+import numpy as np
 from conftest import REPO
 
 PACKAGE = REPO / "jaxinv"
-#: The host layer: files, pictures, progress bars, the command line. The core imports none.
-HOST = {"jaxinv.inversion", "jaxinv.runner", "jaxinv.optimize", "jaxinv.cli", "jaxinv.images", "jaxinv.files",
-        "jaxinv.results", "jaxinv.parallel", "jaxinv.registry", "jaxinv.targets", "jaxinv.weights"}
+#: What the pure core may import of the package: itself and the one error class.
+CORE_MAY_IMPORT = ("jaxinv.core", "jaxinv.errors")
+#: The package's modules in layers, lowest first: a module imports and calls only its own
+#: layer's or lower ones (docs/ARCHITECTURE.md draws them).
+LAYERS = (
+    ("jaxinv.errors", "jaxinv.deprecation"),
+    ("jaxinv.core",),
+    ("jaxinv.files", "jaxinv.images", "jaxinv.parallel", "jaxinv.results", "jaxinv.networks", "jaxinv.weights",
+     "jaxinv.representation", "jaxinv.representations", "jaxinv.masks", "jaxinv.metrics", "jaxinv.registry",
+     "jaxinv.targets", "jaxinv.objective", "jaxinv.schedules", "jaxinv.optimizers"),
+    ("jaxinv.program",),
+    ("jaxinv.runner",),
+    ("jaxinv.inversion", "jaxinv.plan"),
+    ("jaxinv.visualize", "jaxinv.priors"),
+    ("jaxinv.cli_output", "jaxinv.cli_visualize"),
+    ("jaxinv.cli",),
+)
+
+
+def layer(module: str) -> int | None:
+    """The layer of ``module`` (its index in `LAYERS`), None outside the package's layers."""
+    for index, group in enumerate(LAYERS):
+        if any(module == g or module.startswith(g + ".") for g in group):
+            return index
+    return None
 
 
 def modules():
@@ -89,8 +114,75 @@ def test_no_function_over_60_lines_of_code():
     assert not long, long
 
 
-def test_the_core_knows_nothing_of_the_host_layer():
-    for name, path in modules():
-        if name.startswith("jaxinv.core"):
-            host = {m for m in imported(name, path) if any(m == h or m.startswith(h + ".") for h in HOST)}
-            assert not host, (name, host)
+def core_violations(names: dict[str, pathlib.Path]) -> dict[str, set[str]]:
+    """Each core module's imports of the package outside `CORE_MAY_IMPORT`."""
+    found = {}
+    for name, path in names.items():
+        if name == "jaxinv.core" or name.startswith("jaxinv.core."):
+            outside = {m for m in imported(name, path)
+                       if not any(m == allowed or m.startswith(allowed + ".") for allowed in CORE_MAY_IMPORT)}
+            if outside:
+                found[name] = outside
+    return found
+
+
+def test_the_core_imports_only_itself_and_errors():
+    assert not core_violations(dict(modules()))
+
+
+def upward_imports(names: dict[str, pathlib.Path]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs whose imported module sits in a higher layer."""
+    found = set()
+    for name, path in names.items():
+        if name == "jaxinv":  # the public facade re-exports everything
+            continue
+        for target in imported(name, path):
+            target = target if target in names else target.rpartition(".")[0]
+            if target in names and target != "jaxinv" and layer(target) > layer(name):
+                found.add((name, target))
+    return sorted(found)
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards():
+    names = dict(modules())
+    assert not [name for name in names if name != "jaxinv" and layer(name) is None]
+    assert not upward_imports(names)
+
+
+def test_an_upward_import_is_caught(tmp_path):
+    """The check itself: a runner that imports the CLI is reported."""
+    bad = tmp_path / "runner.py"
+    bad.write_text("from jaxinv.cli import main\n")
+    assert upward_imports({"jaxinv.runner": bad, "jaxinv.cli": bad}) == [("jaxinv.runner", "jaxinv.cli")]
+    core = tmp_path / "core_bad.py"
+    core.write_text("import jaxinv.errors\nfrom jaxinv.images import load\n")
+    assert core_violations({"jaxinv.core.bad": core}) == {"jaxinv.core.bad": {"jaxinv.images", "jaxinv.images.load"}}
+
+
+#: The modules that run an optimisation for people, above the representations.
+RUNNING = ("jaxinv.program", "jaxinv.runner", "jaxinv.inversion", "jaxinv.plan", "jaxinv.visualize", "jaxinv.cli")
+
+
+def test_a_parameter_walks_down_from_invert_batch_to_the_compiled_program():
+    """Every call between two of the running modules during `invert_batch` goes down a layer: the
+    walk is inversion → runner → program, each entered once from above, never called back.
+    (Below them the core calls the representation it was given, ``features`` and ``check_input``:
+    an interface passed in, not an import.)"""
+    import jaxinv
+
+    calls: set[tuple[str, str]] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_back is not None:
+            callee, caller = frame.f_globals.get("__name__", ""), frame.f_back.f_globals.get("__name__", "")
+            if callee != caller and callee.startswith(RUNNING) and caller.startswith(RUNNING):
+                calls.add((caller, callee))
+
+    picture = np.random.default_rng(0).uniform(0, 255, (16, 16, 3)).astype(np.float32)
+    sys.setprofile(profile)
+    try:
+        jaxinv.invert_batch(jaxinv.average_pool(factor=2), [picture], key=jax.random.key(0), schedule=[(0.004, 2)],
+                            chunk=1)
+    finally:
+        sys.setprofile(None)
+    assert calls == {("jaxinv.inversion", "jaxinv.runner"), ("jaxinv.runner", "jaxinv.program")}

@@ -1,38 +1,35 @@
-"""The PyTorch baseline of benchmarks/throughput.py computes jaxinv's iterates."""
-
-import sys
+"""The PyTorch baseline of benchmarks/throughput.py (`step_cases`) computes jaxinv's iterates."""
 
 import numpy as np
 import pytest
-from conftest import REPO, require
-
-sys.path.insert(0, str(REPO / "benchmarks"))
+from conftest import require
 
 
 def test_torch_baseline_follows_jaxinv_iterates():
     require("torch")
-    import throughput
+    import step_cases
 
     # Five steps: with random weights, two float32 implementations part ways at the first
     # max-pooling tie they resolve differently (measured: 3e-7 after 5 steps, 8e-4 after 10).
-    chk = throughput.check_iterates(5, name="caffenet:conv5", batch=1)
+    chk = step_cases.check_iterates(5, name="caffenet:conv5", batch=1)
     assert chk["relative_move_from_start"] > 0.1  # the check is not vacuous
     assert chk["relative_difference"] < 1e-5
 
 
 def test_torch_baseline_energy_matches_jaxinv_terms():
     torch = require("torch")
-    import throughput
+    import step_cases
 
-    from jaxinv import optimize
-
-    case = throughput.make_case("squeezenet1_1:fire9", 2, steps=1, seed=1)
-    inv = throughput.torch_inversion(case)
+    case = step_cases.make_case("squeezenet1_1:fire9", 2, steps=1, seed=1)
+    inv = step_cases.torch_inversion(case)
     with torch.no_grad():
         got = inv.energy_terms(inv.u).numpy()
+    # The core records each term unweighted: weigh the regularisers by the preset's λ_V and λ_α.
+    weights = np.asarray(case.solver.objective.weights, np.float64)
     for b in range(2):
-        want = np.asarray(optimize.energy_terms(case.problem, case.rep.params,
-                                                case.carries.variable[b], case.targets[b], None))
+        total, values = case.solver.energy(case.states.variables[b], case.targets[b], None)
+        values = np.asarray(values, np.float64)
+        want = np.concatenate([values[:1], weights[1:] * values[1:], [float(total)]])
         # [data, λ_V TV, λ_α Σu⁶, total]
         np.testing.assert_allclose(got[b], want, rtol=2e-4)
 
@@ -76,24 +73,24 @@ def test_baseline_blocks_mean_their_output(network, layer, resolved, shape):
 
 def test_googlenet_baseline_follows_jaxinv_iterates():
     require("torch")
-    import throughput
+    import step_cases
 
     # One step moves the image by 1.8× its start's norm; the two float32 gradients through 40
     # convolutions, LRN and max pools (random weights) then differ by 1.4e-5 relative (measured;
     # 7.9e-5 after 3 steps). A wrong layer, weight or constant differs by O(1).
-    chk = throughput.check_iterates(1, name="googlenet:inception_4a", batch=1)
+    chk = step_cases.check_iterates(1, name="googlenet:inception_4a", batch=1)
     assert chk["relative_move_from_start"] > 0.5
     assert chk["relative_difference"] < 1e-4
 
 
 def test_torch_inversion_moves_to_a_device_and_back():
     torch = require("torch")
-    import throughput
+    import step_cases
 
-    case = throughput.make_case("caffenet:conv5", 1, steps=2, seed=2)
-    moved = throughput.torch_inversion(case).to("meta")  # any device: meta has no data
+    case = step_cases.make_case("caffenet:conv5", 1, steps=2, seed=2)
+    moved = step_cases.torch_inversion(case).to("meta")  # any device: meta has no data
     assert moved.u.device.type == "meta" and moved.u.requires_grad
     assert all(b.device.type == "meta" for b in moved.net.buffers())
-    stay = throughput.torch_inversion(case).to(torch.device("cpu"))
+    stay = step_cases.torch_inversion(case).to(torch.device("cpu"))
     stay.run(2)
     assert stay.images_nhwc().shape == (1, 227, 227, 3) and np.all(np.isfinite(stay.images_nhwc()))

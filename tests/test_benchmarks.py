@@ -147,7 +147,6 @@ def test_cnn_table_on_a_folder_records_both_networks_top1(tmp_path):
     "class kept" columns are the share of rows where they agree."""
     import numpy as np
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
     import judges
     from conftest import shared_weights
 

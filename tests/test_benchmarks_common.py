@@ -1,17 +1,12 @@
 """benchmarks/common.py: the resumable per-picture runner drops JAX's caches as picture shapes pile up; table cells."""
 
-import sys
-
+import common
 import jax
 import numpy as np
 import pytest
 
 import jaxinv
-from conftest import REPO
 from jaxinv.results import ResultsFile
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import common  # noqa: E402
 
 
 def test_run_rep_clears_the_caches_after_so_many_shapes(tmp_path, monkeypatch):
@@ -22,7 +17,7 @@ def test_run_rep_clears_the_caches_after_so_many_shapes(tmp_path, monkeypatch):
     pictures = [(f"p{i}", rng.uniform(0, 255, shape).astype(np.float32))
                 for i, shape in enumerate([(16, 16, 3), (16, 20, 3), (20, 16, 3), (16, 16, 3)])]
     results = ResultsFile(tmp_path / "r.jsonl", {"test": 1})
-    common.run_rep(jaxinv.average_pool(factor=2), pictures, results, method="paper", batch=2,
+    common.run_rep(jaxinv.average_pool(factor=2), pictures, results, prior="paper", batch=2,
                    key=jax.random.key(0), schedule=[(0.004, 2)])
     assert len(cleared) == 2  # three shapes, a limit of one: cleared before the 2nd and the 3rd
     assert sorted(results.done()) == ["p0", "p1", "p2", "p3"]

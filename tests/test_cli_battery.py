@@ -29,6 +29,7 @@ INVERT = {
     "--lambda-alpha": ({"0", "1e30"}, []),
     "--seed": ({"0"}, []),
     "--chunk": (set(), []),
+    "--set-normaliser": ({"1e30"}, []),
     "--max-megapixels": ({"1e30"}, []),
 }
 
@@ -84,7 +85,7 @@ def test_jaxinv_invert(args, legal, picture, tmp_path, capsys):
     assert status == 0, (args, err)
     assert "Traceback" not in err
     summary = strict_json(out / "summary.json")
-    assert all(np.isfinite(row["error"]) for row in summary["seeds"])
+    assert all(np.isfinite(row["squared_normalised_error"]) for row in summary["seeds"])
 
 
 @functools.lru_cache(maxsize=None)

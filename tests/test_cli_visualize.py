@@ -32,10 +32,10 @@ def test_maximize_writes_a_grid_one_cell_per_channel(tmp_path, weights, capsys):
                  "--weights", weights, "--out", str(out), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     names = sorted(p.name for p in out.iterdir())
-    assert "grid.png" in names and "summary.json" in names and "channel_7_seed1.png" in names
+    assert "grid.png" in names and "summary.json" in names and "neuron_7_seed1.png" in names  # --channel 7: its centre neuron (--average: the channel)
     assert len([n for n in names if n.endswith("_stretched.png")]) == 4
     summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
-    assert [c["label"] for c in summary["cells"]] == ["channel 2", "channel 7"]
+    assert [c["label"] for c in summary["cells"]] == ["neuron 2", "neuron 7"]
     assert summary["image_size"] == 32 and len(summary["cells"][0]["values"]) == 2
     assert Image.open(out / "grid.png").size == (2 * 2 * 32, 2 * 32)  # ⌈√2⌉ cells a row, 2 seeds each
     assert "x its extreme over the 100 ImageNet pictures" in capsys.readouterr().out
@@ -48,8 +48,25 @@ def test_maximize_under_a_named_prior_runs_its_schedule(tmp_path, weights, capsy
     assert code == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
     assert summary["prior"] == "maco" and summary["iterations"] == 300  # maco's own 200 + 100 steps
+    assert summary["schedule"]["total"] == 300 and summary["schedule"]["rates"] == "Adam's learning rates"
+    assert [(s["learning_rate"], s["iterations"]) for s in summary["schedule"]["stages"]] == [(0.2, 200), (0.02, 100)]
+    assert "relative" in summary["definitions"] and "method" not in summary
     assert summary["cells"][0]["values"][0] > summary["cells"][0]["reference"]  # past every picture
     assert "300 iterations (maco)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prior, stages", [("maco", [(0.2, 4), (0.02, 2)]), ("ijcv", [(1.0, 6)])])
+def test_maximize_iterations_are_the_steps_in_all_under_every_prior(prior, stages, tmp_path, weights, capsys):
+    """--iterations N runs N steps under any prior (a named prior's stages scaled to N) and
+    summary.json records the steps and the stages that ran."""
+    out = tmp_path / prior
+    code = main(["maximize", REP, "--channel", "2", "--prior", prior, "--iterations", "6", "--weights", weights,
+                 "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
+    assert summary["prior"] == prior and summary["iterations"] == summary["schedule"]["total"] == 6
+    assert [(s["learning_rate"], s["iterations"]) for s in summary["schedule"]["stages"]] == stages
+    assert f"6 iterations ({prior})" in capsys.readouterr().out
 
 
 def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, picture_file, capsys):
@@ -61,6 +78,7 @@ def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, pic
     assert Image.open(out / "original.png").size == (48, 48)
     summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
     assert summary["cells"][0]["reference"] == pytest.approx(1.0, rel=1e-4)
+    assert summary["prior"] == "ijcv" and summary["iterations"] == summary["schedule"]["total"] == 5
 
 
 @pytest.mark.parametrize("args, words", [
@@ -72,7 +90,8 @@ def test_caricature_writes_the_picture_and_its_caricature(tmp_path, weights, pic
     (["maximize", REP], "--channel K"),
     (["maximize", REP, "--channel", "-1"], "out of range"),
     (["maximize", "hog", "--channel", "0"], "not a network layer"),
-    (["maximize", REP, "--channel", "0", "--prior", "lucid", "--iterations", "5"], "runs its own schedule"),
+    (["maximize", REP, "--channel", "0", "--prior", "lucid", "--iterations", "2"],
+     "--iterations 2 is fewer than the 3 stages of lucid's schedule; use at least 3"),
     (["maximize", REP, "--channel", "0", "--prior", "fourier"], "invalid choice: 'fourier'"),
     (["caricature", "--rep", REP], "needs a picture"),
     (["caricature", "PICTURE"], "--rep"),

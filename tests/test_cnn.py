@@ -12,7 +12,7 @@ import skimage.data
 
 from jaxinv.errors import JaxinvError
 from jaxinv.networks import init_blobs, load, spec
-from jaxinv.objective import LAMBDA_ALPHA
+from jaxinv.core.settings import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 from jaxinv.representations.cnn import (
     CNNFeatures,

@@ -1,14 +1,9 @@
 """benchmarks/conv_gradient.py: it finds the generator's stride-1 convolutions and times both
 kernel gradients side by side, leaving the generator as it was."""
 
-import sys
+import conv_gradient as bench
 
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import conv_gradient as bench  # noqa: E402
-
-from jaxinv.core import convolution, generator  # noqa: E402
+from jaxinv.core import convolution, generator
 
 
 def test_the_layers_are_the_generators_and_the_table_has_a_row_each(tmp_path):

@@ -13,7 +13,7 @@ import jaxinv
 from jaxinv.core import (DecorrelatedColour, Fourier, Maco, NormalisedData, Solver, ToInput, TotalVariation,
                          input_map, staged)
 from jaxinv.images import default_picture, resize
-from jaxinv.schedules import Schedule, Stage
+from jaxinv.core.schedules import Schedule, Stage
 
 SIZE = 32
 

@@ -35,7 +35,7 @@ def pooled_problem(size=32):
 
 def dip_solver(rep, prior, optimizer, steps, size=32, copies=1):
     return Solver(rep.features, rep.params, NormalisedData().as_objective(), prior, optimizer,
-                  schedule=jaxinv.Schedule.of([(1.0, steps)]), image_shape=(size, size, 3), copies=copies)
+                  schedule=jaxinv.core.Schedule.of([(1.0, steps)]), image_shape=(size, size, 3), copies=copies)
 
 
 def test_generator_maps_noise_into_the_input_range_and_copies_are_independent():
@@ -134,7 +134,7 @@ def test_dip_brings_pretrained_squeezenet_fire5_error_down_tenfold():
     target = rep.features(rep.params, caffe(jnp.asarray(picture, jnp.float32)))
     prior = dataclasses.replace(SMALL, input_map=caffe)
     solver = Solver(rep.features, rep.params, NormalisedData().as_objective(), prior, optax.adam(1e-2),
-                    schedule=jaxinv.Schedule.of([(1.0, 100)]), image_shape=(64, 64, 3))
+                    schedule=jaxinv.core.Schedule.of([(1.0, 100)]), image_shape=(64, 64, 3))
     state, energies = jax.jit(solver.run)(jax.random.key(4), target)
     start = float(solver.evaluate(solver.init(jax.random.key(4)).variables, target)[2][0])
     error = float(solver.evaluate(state.variables, target)[2][0])

@@ -12,7 +12,8 @@ import pytest
 
 import jaxinv
 from conftest import shared_weights
-from jaxinv.core import NormalisedData, Solver, TotalVariation, paper, run_in_chunks, staged
+from jaxinv import core
+from jaxinv.core import NormalisedData, Solver, TotalVariation, run_in_chunks, staged
 from jaxinv.errors import JaxinvError
 from jaxinv.images import default_picture
 from test_core_terms import HuberTV
@@ -28,7 +29,7 @@ def fire5():
 
 def test_jit_vmap_over_8_keys_equals_8_runs():
     rep, target = fire5()
-    solver = paper(rep, schedule=[(0.004, 3)])
+    solver = core.solver(rep, "paper", schedule=[(0.004, 3)])
     keys = jax.random.split(jax.random.key(5), 8)
     with jax.default_matmul_precision("highest"):
         states, energies = jax.jit(jax.vmap(solver.run, in_axes=(0, None)))(keys, target)
@@ -52,7 +53,7 @@ def with_tv(solver: Solver, lambda_tv) -> Solver:
 
 def test_a_sweep_over_lambda_tv_compiles_once_and_vmaps():
     rep, target = fire5()
-    solver = paper(rep, schedule=[(0.004, 3)])
+    solver = core.solver(rep, "paper", schedule=[(0.004, 3)])
     key, lambdas, traces = jax.random.key(0), (0.5, 5.0, 50.0), []
 
     def final_total(s: Solver) -> jax.Array:
@@ -70,7 +71,7 @@ def test_a_sweep_over_lambda_tv_compiles_once_and_vmaps():
 
 def test_grad_with_respect_to_lambda_tv_matches_finite_differences():
     rep, target = fire5()
-    solver = paper(rep, schedule=[(0.004, 2)])
+    solver = core.solver(rep, "paper", schedule=[(0.004, 2)])
 
     def final_error(lambda_tv):
         s = with_tv(solver, lambda_tv)
@@ -88,7 +89,7 @@ def test_grad_with_respect_to_lambda_tv_matches_finite_differences():
 
 def test_a_users_term_and_optax_optimisers_invert_fire5():
     rep, target = fire5()
-    base = paper(rep, schedule=[(0.004, 30)])
+    base = core.solver(rep, "paper", schedule=[(0.004, 30)])
     objective = NormalisedData() + 5.0 * HuberTV(delta=0.01) + 0.0 * TotalVariation()
     cases = {
         "adam, staged": staged(optax.adam, [(0.01, 20), (0.001, 10)]),
@@ -97,7 +98,7 @@ def test_a_users_term_and_optax_optimisers_invert_fire5():
     }
     for name, optimizer in cases.items():
         solver = Solver(rep.features, rep.params, objective, base.parametrisation, optimizer,
-                        schedule=jaxinv.Schedule.of([(1.0, 30)]), image_shape=base.image_shape)
+                        schedule=jaxinv.core.Schedule.of([(1.0, 30)]), image_shape=base.image_shape)
         state, energies = jax.jit(solver.run)(jax.random.key(1), target)
         error = float(solver.evaluate(state.variables, target)[2][0])
         assert np.all(np.isfinite(energies)), name
@@ -108,7 +109,7 @@ def test_steps_taken_one_at_a_time_equal_one_loop_of_them():
     """`advance` of one step is no loop (what `Solver.stepwise` solvers are driven by): three
     host-driven single steps reach the states and energies of one three-step `lax.scan`."""
     rep, target = fire5()
-    solver = paper(rep, schedule=[(0.004, 3)])
+    solver = core.solver(rep, "paper", schedule=[(0.004, 3)])
     assert solver.chunk is None and solver.replace(stepwise=True).chunk == 1
     with jax.default_matmul_precision("highest"):
         looped, energies = jax.jit(lambda s: solver.advance(s, target, 3))(solver.init(jax.random.key(1)))
@@ -128,7 +129,7 @@ def test_run_in_chunks_reaches_the_whole_schedule_of_one_loop():
     """Five steps in chunks of two from the host (the last chunk runs past the schedule's end,
     where steps change nothing) equal one five-step loop, for two vmapped seeds."""
     rep, target = fire5()
-    solver = paper(rep, schedule=[(0.004, 5)])
+    solver = core.solver(rep, "paper", schedule=[(0.004, 5)])
     keys = jax.random.split(jax.random.key(2), 2)
     advance = jax.jit(jax.vmap(lambda s, n: solver.advance(s, target, n), in_axes=(0, None)), static_argnums=1)
     done = []

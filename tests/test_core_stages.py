@@ -6,7 +6,7 @@ import numpy as np
 import optax
 
 from jaxinv.core import paper_momentum, staged
-from jaxinv.schedules import Schedule
+from jaxinv.core.schedules import Schedule
 
 
 def trajectory(tx, steps, x0):
@@ -51,3 +51,26 @@ def test_rates_follow_the_schedule():
         updates, state = tx.update(jnp.ones(1), state, jnp.zeros(1))
         seen.append(float(-updates[0]))
     assert seen == [0.5, 0.5, 0.25, 0.25]
+
+
+def test_a_restart_flag_and_a_state_reset_are_the_same_numbers():
+    """The authors' transformations reset themselves (``reset="restart"``, their arithmetic to the
+    bit); setting their state back to zeros instead (``reset=True``) is the same rule."""
+    from jaxinv.core import heavy_ball
+
+    schedule = Schedule.of([(0.01, 6), (0.001, 6)])
+    x0 = jnp.ones(4, jnp.float32)
+    restarted = trajectory(staged(heavy_ball, schedule, reset="restart"), 12, x0)
+    zeroed = trajectory(staged(heavy_ball, schedule), 12, x0)
+    np.testing.assert_allclose(restarted, zeroed, rtol=1e-6)
+    carried = trajectory(staged(heavy_ball, schedule, reset=False), 12, x0)
+    assert np.abs(carried[6:] - restarted[6:]).max() > 1e-6
+
+
+def test_an_unknown_reset_is_refused():
+    import pytest
+
+    from jaxinv.errors import JaxinvError
+
+    with pytest.raises(JaxinvError, match="reset='sometimes'; use True, False or 'restart'"):
+        staged(optax.sgd, Schedule.of([(0.1, 2)]), reset="sometimes")

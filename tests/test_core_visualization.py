@@ -16,9 +16,7 @@ from jaxinv.core.presets import ijcv_preset
 from jaxinv.core.terms import BoundedAlphaNorm, BoundedTotalVariation, InnerProduct, L2ToPicture, TermInputs
 from jaxinv.networks import spec
 from jaxinv.networks.graph import infer_shapes
-from jaxinv.objective import IJCVObjective
-
-
+from jaxinv.core.settings import IJCVObjective
 @pytest.mark.parametrize("field, stride, count, spacing", [
     (207, 16, 1, 15),   # 1.1·207/16 = 14.23 → 14, even → 15 (SqueezeNet fire9)
     (207, 16, 25, 15),  # several units: max(14, 4) → 15
@@ -29,7 +27,7 @@ from jaxinv.objective import IJCVObjective
     (25, 11, 1, 3),     # 2.5 rounds half away from zero (MATLAB) → 3, odd
 ])
 def test_grid_spacing_by_hand(field, stride, count, spacing):
-    assert V.grid_spacing(field, stride, count) == spacing
+    assert V.grid_spacing(field, stride, count=count) == spacing
 
 
 def test_unit_weight_by_hand():

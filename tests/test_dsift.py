@@ -12,7 +12,7 @@ from conftest import require
 from jax.test_util import check_grads
 
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import LAMBDA_ALPHA
+from jaxinv.core.settings import LAMBDA_ALPHA
 from jaxinv.representations.dsift import (
     PAPER_WINDOW_SIZE,
     DsiftFeatures,

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,11 +13,8 @@ import numpy as np
 import pytest
 from conftest import REPO, require
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from jaxinv import optimize, registry  # noqa: E402
-from jaxinv.inversion import make_objective  # noqa: E402
-from jaxinv.schedules import resolve_schedule  # noqa: E402
+import jaxinv
+from jaxinv import program, registry
 
 TINY = ["--cpu", "--steps", "2", "--repeats", "1", "--batches", "1,2,max", "--max-batch-cap", "3",
         "--check-cases", "hog,caffenet:conv5", "--check-iterations", "6", "--table-layers", "2",
@@ -145,34 +141,35 @@ def test_datasheet_peaks_by_device_name():
 
 
 def test_compiler_options_only_for_the_cpu():
-    assert optimize.compiler_options("cpu") == optimize.COMPILER_OPTIONS
-    assert optimize.compiler_options("gpu") == {} and optimize.compiler_options("tpu") == {}
-    assert optimize.platform_of(jnp.ones(2)) == "cpu"
-    assert optimize.platform_of(jax.ShapeDtypeStruct((2,), jnp.float32)) == jax.default_backend()
-    assert jax.jit(lambda x: jnp.float32(len(optimize.platform_of(x))))(jnp.ones(2)) == len(jax.default_backend())
+    assert program.compiler_options("cpu") == program.COMPILER_OPTIONS
+    assert program.compiler_options("gpu") == {} and program.compiler_options("tpu") == {}
+    assert program.platform_of(jnp.ones(2)) == "cpu"
+    assert program.platform_of(jax.ShapeDtypeStruct((2,), jnp.float32)) == jax.default_backend()
+    assert jax.jit(lambda x: jnp.float32(len(program.platform_of(x))))(jnp.ones(2)) == len(jax.default_backend())
 
 
 def test_other_platforms_program_computes_the_same():
     """The chunk compiled without the CPU option (as for a GPU), run here, gives the CPU's result."""
     rep = registry.get("hog")
     x = jnp.asarray(rep.preprocess(np.random.default_rng(0).uniform(0, 255, (48, 64, 3))), jnp.float32)
-    problem = optimize.Problem(rep.features, make_objective(rep), resolve_schedule([(0.004, 4)]),
-                               tuple(x.shape), chunk=4)
+    solver = jaxinv.core.solver(rep, "paper", image_shape=tuple(x.shape), schedule=[(0.004, 4)])
+    skeleton, arrays = program.split_solver(solver)
+    prog = program.Program(skeleton, chunk=4, steps=solver.schedule.total)
     targets = rep.features(rep.params, x)[None]
-    carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(problem, jax.random.split(jax.random.key(0), 1))
-    args = (problem, rep.params, targets, None, carries, jnp.int32(0))
-    cpu, _ = optimize.run_chunk(*args)
-    other, _ = optimize.run_chunk.for_platform("gpu")(*args)
-    moved = float(jnp.linalg.norm(cpu.variable - carries.variable))
+    states = program.init_states(prog, arrays, jax.random.split(jax.random.key(0), 1))
+    args = (prog, arrays, targets, None, states, jnp.int32(0))
+    cpu, _ = program.advance_chunk(*args)
+    other, _ = program.advance_chunk.for_platform("gpu")(*args)
+    moved = float(jnp.linalg.norm(cpu.variables - states.variables))
     assert moved > 0
-    np.testing.assert_allclose(np.asarray(other.variable), np.asarray(cpu.variable), rtol=1e-5, atol=1e-5 * moved)
+    np.testing.assert_allclose(np.asarray(other.variables), np.asarray(cpu.variables), rtol=1e-5, atol=1e-5 * moved)
 
 
 def test_device_case_builds_make_case_on_the_device():
     import gpu_speed
-    import throughput
+    import step_cases
 
-    ours, theirs = gpu_speed.device_case("hog", 7, steps=1), throughput.make_case("hog", 7, steps=1)
-    assert ours.batch == 7 and ours.problem.image_shape == theirs.problem.image_shape
+    ours, theirs = gpu_speed.device_case("hog", 7, steps=1), step_cases.make_case("hog", 7, steps=1)
+    assert ours.batch == 7 and ours.solver.image_shape == theirs.solver.image_shape
     np.testing.assert_allclose(np.asarray(ours.targets), np.asarray(theirs.targets), rtol=1e-6, atol=1e-7)
-    np.testing.assert_array_equal(np.asarray(ours.carries.variable), np.asarray(theirs.carries.variable))
+    np.testing.assert_array_equal(np.asarray(ours.states.variables), np.asarray(theirs.states.variables))

@@ -12,7 +12,7 @@ from conftest import require
 from jax.test_util import check_grads
 
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import LAMBDA_ALPHA
+from jaxinv.core.settings import LAMBDA_ALPHA
 from jaxinv.representations import hog as hog_module
 from jaxinv.representations.hog import hog, paper_hog, paper_hogb, rgb2gray
 

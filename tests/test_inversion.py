@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import jaxinv
-from jaxinv import masks, optimize
+from jaxinv import masks, program
+from jaxinv.core import PaperObjective, solver
+from jaxinv.core.presets import size_weight
 from jaxinv.errors import JaxinvError
 from jaxinv.images import default_picture, resize
 from jaxinv.representations.pooling import average_pool
@@ -58,15 +60,15 @@ def test_default_vmap_width_follows_backend_and_the_weights_read():
 
     def width(used_shape, backend="cpu"):
         params = {"used": jnp.zeros(used_shape), "unread": jnp.zeros((4500, 4096))}  # 74 MB unread
-        return optimize.default_vmap_width(features, params, (8, 8, 3), backend=backend)
+        return program.default_vmap_width(features, params, (8, 8, 3), backend=backend)
 
-    assert optimize.used_param_bytes(features, {"used": jnp.zeros((9, 9)), "unread": jnp.zeros(5)},
+    assert program.used_param_bytes(features, {"used": jnp.zeros((9, 9)), "unread": jnp.zeros(5)},
                                      (8, 8, 3)) == 9 * 9 * 4
     assert width((9, 9)) == 1                   # nothing worth sharing: one at a time
     assert width((1000, 1000)) == 4             # 4 MB of weights: groups of 4
     assert width((9216, 4096)) is None          # 151 MB streamed per step: the whole batch
     assert width((1000, 1000), backend="gpu") is None
-    assert optimize.default_vmap_width(lambda p, x: x, None, (8, 8, 3), backend="cpu") == 1
+    assert program.default_vmap_width(lambda p, x: x, None, (8, 8, 3), backend="cpu") == 1
 
 
 def test_same_key_same_bits_other_key_other_result(pictures):
@@ -81,12 +83,12 @@ def test_same_key_same_bits_other_key_other_result(pictures):
 
 def test_new_image_or_key_does_not_recompile(pictures):
     jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=SHORT, chunk=10)
-    before = optimize.trace_count()
+    before = program.trace_count()
     jaxinv.invert(REP, pictures[1], key=jax.random.key(5), schedule=SHORT, chunk=10)
     jaxinv.invert(REP, pictures[2], key=jax.random.key(6), schedule=SHORT, chunk=10)
-    assert optimize.trace_count() == before
+    assert program.trace_count() == before
     jaxinv.invert(REP, pictures[2], key=jax.random.key(6), schedule=SHORT, chunk=7)  # another program
-    assert optimize.trace_count() == before + 1
+    assert program.trace_count() == before + 1
 
 
 def test_energy_falls_and_snapshots_include_the_papers_iteration(pictures):
@@ -101,36 +103,32 @@ def test_energy_falls_and_snapshots_include_the_papers_iteration(pictures):
 
 
 def test_first_snapshot_is_one_plain_gradient_step(pictures):
-    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.PRESETS["cnn"],
-                               (32, 32, 3))
+    paper = solver(REP, "paper", image_shape=(32, 32, 3), schedule="cnn")
     key = jax.random.key(3)
     result = jaxinv.invert(REP, pictures[0], key=key, schedule="cnn")
     seed_key = jax.random.split(key, 1)[0]
-    carry = optimize.init_carry(problem, seed_key)
+    carry = paper.init(seed_key)
     target = REP(pictures[0])
-    grad = jax.grad(lambda v: optimize.energy_terms(problem, None, v, target, None)[3])(carry.variable)
-    expected = (carry.variable - 0.004 * grad)[0] * jaxinv.SIGMA
+    grad = jax.grad(lambda v: paper.energy(v, target)[0])(carry.variables)
+    expected = (carry.variables - 0.004 * grad)[0] * jaxinv.core.SIGMA
     np.testing.assert_allclose(result.snapshots[0, 0], expected, rtol=1e-4, atol=1e-3)
 
 
 def test_paper_start_has_norm_sigma_at_the_papers_size():
-    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.PRESETS["cnn"],
-                               (227, 227, 3), copies=4)
-    carry = optimize.init_carry(problem, jax.random.key(0))
-    x = problem.images(carry.variable)
-    assert float(jnp.linalg.norm(x.ravel())) == pytest.approx(jaxinv.SIGMA, rel=1e-5)
-    assert problem.size_weight == 1.0
+    paper = solver(REP, "paper", image_shape=(227, 227, 3), copies=4, schedule="cnn")
+    x = paper.image(paper.init(jax.random.key(0)))
+    assert float(jnp.linalg.norm(x.ravel())) == pytest.approx(jaxinv.core.SIGMA, rel=1e-5)
+    assert size_weight(PaperObjective(), (227, 227, 3)) == 1.0
 
 
 def test_coupled_mode_shares_one_normaliser(pictures):
     seeds = 3
     result = jaxinv.invert(REP, pictures[0], key=jax.random.key(4), seeds=seeds, coupled=True,
                            schedule=[(0.004, 1)])
-    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.Schedule.of([(0.004, 1)]),
-                               (32, 32, 3), copies=seeds)
-    carry = optimize.init_carry(problem, jax.random.split(jax.random.key(4), 1)[0])
+    paper = solver(REP, "paper", image_shape=(32, 32, 3), copies=seeds, schedule=[(0.004, 1)])
+    carry = paper.init(jax.random.split(jax.random.key(4), 1)[0])
     target = np.asarray(REP(pictures[0]))
-    codes = [np.asarray(REP.code(x)) for x in problem.images(carry.variable)]
+    codes = [np.asarray(REP.code(x)) for x in paper.image(carry)]
     want = sum(np.sum((c - target) ** 2) for c in codes) / (seeds * np.sum(target ** 2))
     assert result.energy[0, 0, 0] == pytest.approx(want, rel=1e-4)
     np.testing.assert_array_equal(result.energy[0], result.energy[2])
@@ -157,8 +155,8 @@ def test_channel_mask_ignores_the_other_channels(pictures):
 
 def test_ijcv_method_projects_and_decreases(pictures):
     rep = average_pool(factor=8)
-    result = jaxinv.invert(rep, pictures[0], key=jax.random.key(0), method="ijcv",
-                           objective=jaxinv.IJCVObjective(data_weight=100.0))
+    result = jaxinv.invert(rep, pictures[0], key=jax.random.key(0), prior="ijcv",
+                           objective=jaxinv.core.IJCVObjective(data_weight=100.0))
     norms = np.linalg.norm(result.inputs[0], axis=-1)
     assert norms.max() <= 160.0 + 1e-3
     assert result.energy[0, -1, 3] < result.energy[0, 0, 3]
@@ -167,19 +165,22 @@ def test_ijcv_method_projects_and_decreases(pictures):
 
 
 def test_an_objective_decides_the_method_and_its_schedule():
-    ijcv = jaxinv.IJCVObjective(data_weight=100.0)
-    assert jaxinv.inversion.make_objective(REP, objective=ijcv) is ijcv
+    ijcv = jaxinv.core.IJCVObjective(data_weight=100.0)
+    assert jaxinv.inversion.resolve_prior(REP, (16, 16, 3), None, objective=ijcv).name == "ijcv"
     tiny = np.zeros((16, 16, 3), np.float32)
     tiny[4:9, 4:9] = 200.0
     # No method given: the IJCV objective brings the IJCV schedule (350 steps, not the paper's).
     result = jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=ijcv, keep_snapshots=False)
     assert result.energy.shape[1] == 350
     with pytest.raises(JaxinvError, match="drop method"):
-        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=ijcv, method="paper")
+        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=ijcv, prior="paper")
     with pytest.raises(JaxinvError, match="drop method"):
-        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=jaxinv.PaperObjective(), method="ijcv")
-    with pytest.raises(JaxinvError, match="unknown method"):
+        jaxinv.invert(REP, tiny, key=jax.random.key(0), objective=jaxinv.core.PaperObjective(), prior="ijcv")
+    with pytest.raises(JaxinvError, match="unknown method"), pytest.warns(DeprecationWarning, match="prior="):
         jaxinv.invert(REP, tiny, key=jax.random.key(0), method="sgd")
+    with pytest.warns(DeprecationWarning, match=r"jaxinv\.invert\(method=\.\.\.\) is deprecated; use prior="):
+        old = jaxinv.invert(REP, tiny, key=jax.random.key(0), method="ijcv", keep_snapshots=False)
+    assert old.prior == "ijcv" and old.energy.shape[1] == 350
 
 
 @pytest.mark.parametrize("value", [0.0, 255.0, 128.0])
@@ -206,7 +207,10 @@ def test_bad_input_errors(pictures):
         (dict(code=np.full((16, 16, 3), np.nan), image_shape=(32, 32, 3)), "NaN"),
         (dict(picture=np.full((8, 8, 3), np.nan)), "NaN"),
         (dict(picture=pictures[0], mask=np.ones((5, 5, 5))), "mask"),
-        (dict(picture=pictures[0], method="lbfgs"), "method"),
+        (dict(picture=pictures[0], prior="lbfgs"), "unknown prior 'lbfgs'"),
+        (dict(picture=pictures[0], prior="lucid", lambda_tv=1.0), "the lucid prior takes no option lambda_tv"),
+        (dict(picture=pictures[0], prior="ijcv", data_weight=2.0, objective=jaxinv.core.IJCVObjective()),
+         "config= .* or data_weight="),
         (dict(picture=pictures[0], schedule="fast"), "schedule"),
         (dict(picture=pictures[0], vmap_width=0), "vmap_width"),
     ]
@@ -237,9 +241,8 @@ def test_batches_run_in_groups_within_a_memory_budget(pictures):
     # other batch sizes compile to other programs: equal up to float32 rounding
     np.testing.assert_allclose(whole.inputs, grouped.inputs, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(whole.energy, grouped.energy, rtol=1e-4, atol=1e-6)
-    problem = optimize.Problem(REP.features, jaxinv.PaperObjective(), jaxinv.schedules.resolve_schedule(SHORT),
-                               (32, 32, 3))
-    per_problem = optimize.bytes_per_problem(problem, None, (16, 16, 3), None)
+    skeleton, arrays = program.split_solver(solver(REP, "paper", image_shape=(32, 32, 3), schedule=SHORT))
+    per_problem = program.bytes_per_problem(program.Program(skeleton, steps=50), arrays, (16, 16, 3), None)
     assert per_problem > 32 * 32 * 3 * 4  # at least the image itself
     split = jaxinv.invert_batch(REP, pictures, key=key, seeds=2, schedule=SHORT, memory_budget=3 * per_problem)
     np.testing.assert_allclose(whole.inputs, split.inputs, rtol=1e-4, atol=1e-3)
@@ -288,7 +291,7 @@ def test_a_key_that_is_not_a_jax_random_key_names_the_fix(pictures, key):
 @pytest.mark.parametrize("bad", [float("inf"), -float("inf"), float("nan")])
 def test_infinite_weights_and_rates_are_refused(pictures, bad):
     for kwargs in (dict(lambda_tv=bad), dict(lambda_alpha=bad), dict(schedule=[(bad, 3)]),
-                   dict(objective=lambda: jaxinv.IJCVObjective(data_weight=bad)),
+                   dict(objective=lambda: jaxinv.core.IJCVObjective(data_weight=bad)),
                    dict(retry_factor=bad)):
         with pytest.raises(JaxinvError, match="finite|retry_factor|rate"):
             if callable(kwargs.get("objective")):
@@ -316,8 +319,8 @@ def test_overflow_is_retried_recorded_and_never_reaches_the_result(pictures, cap
 def test_the_runner_compiles_the_weights_as_constants(pictures):
     """A new λ_V is a new chunk program (the core's sweep compiles once: tests/test_core_solver.py)."""
     jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=[(0.004, 3)], lambda_tv=0.5)
-    before = optimize.trace_count()
+    before = program.trace_count()
     results = [jaxinv.invert(REP, pictures[0], key=jax.random.key(0), schedule=[(0.004, 3)], lambda_tv=lam,
                              lambda_alpha=lam * 1e8) for lam in (1.0, 5.0, 1.0)]
-    assert optimize.trace_count() == before + 2
+    assert program.trace_count() == before + 2
     assert len({float(r.energy[0, -1, 3]) for r in results}) == 2

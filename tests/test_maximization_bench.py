@@ -2,16 +2,13 @@
 the class list against synset_words.txt, and the per-scale file names."""
 
 import json
-import sys
 
+import maximization
 import numpy as np
 import pytest
-from conftest import REPO, shared_weights
+from conftest import shared_weights
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-import maximization  # noqa: E402
-
-from jaxinv import images  # noqa: E402
+from jaxinv import images
 
 
 def fake_rows():

@@ -6,19 +6,21 @@ import numpy as np
 import optax
 import pytest
 
-from jaxinv import optimize
-from jaxinv.objective import IJCVObjective, PaperObjective
-from jaxinv.optimizers import adagrad_momentum_with_reset, momentum_with_reset
-from jaxinv.representations.pooling import average_pool
-from jaxinv.schedules import PRESETS, Schedule, resolve_schedule
+from jaxinv import program
+from jaxinv.core import adagrad_momentum, heavy_ball, solver, staged_tables
+from jaxinv.core.schedules import PRESETS, Schedule, resolve_schedule
+from jaxinv.core.settings import IJCVObjective, PaperObjective
 from jaxinv.errors import JaxinvError
+from jaxinv.representations.pooling import average_pool
 
 STAGES = Schedule.of([(0.004, 10), (0.0004, 20), (0.00004, 10)])
 
 
 def _problem(objective, schedule=STAGES, chunk=10):
+    """The representation and the solver of one problem under ``objective``'s preset."""
     rep = average_pool(factor=2)
-    return rep, optimize.Problem(rep.features, objective, schedule, (16, 16, 3), chunk=chunk)
+    name = "ijcv" if isinstance(objective, IJCVObjective) else "paper"
+    return rep, solver(rep, name, image_shape=(16, 16, 3), schedule=schedule, config=objective)
 
 
 def _target(rep):
@@ -26,24 +28,26 @@ def _target(rep):
     return rep.code(rep.preprocess(picture))
 
 
-def _run_stage_ends(problem, rep, target, carry):
-    """The variable after each chunk (chunk = 10 steps, stages end at 10, 30, 40)."""
+def _run_stage_ends(problem, rep, target, carry, chunk=10):
+    """The variable after each chunk of the runner's program (chunk = 10 steps, stages end at 10, 30, 40)."""
+    skeleton, arrays = program.split_solver(problem)
+    prog = program.Program(skeleton, chunk=chunk, steps=problem.schedule.total)
     ends = []
     carries = jax.tree.map(lambda a: a[None], carry)
-    for t0 in range(0, problem.schedule.total, problem.chunk):
-        carries, _ = optimize.run_chunk(problem, rep.params, target[None], None, carries, jnp.int32(t0))
-        ends.append(np.asarray(carries.variable[0]))
+    for t0 in range(0, problem.schedule.total, chunk):
+        carries, _ = program.advance_chunk(prog, arrays, target[None], None, carries, jnp.int32(t0))
+        ends.append(np.asarray(carries.variables[0]))
     return ends
 
 
 def test_momentum_with_reset_matches_numpy_loop():
     rep, problem = _problem(PaperObjective(lambda_tv=0.5))
     target = _target(rep)
-    carry = optimize.init_carry(problem, jax.random.key(0))
-    grad = jax.jit(jax.grad(lambda v: optimize.energy_terms(problem, rep.params, v, target, None)[3]))
+    carry = problem.init(jax.random.key(0))
+    grad = jax.jit(jax.grad(lambda v: problem.energy(v, target)[0]))
     got = _run_stage_ends(problem, rep, target, carry)
 
-    x = np.asarray(carry.variable, np.float64)
+    x = np.asarray(carry.variables, np.float64)
     v = np.zeros_like(x)
     expected = []
     for lr, n in [(0.004, 10), (0.0004, 20), (0.00004, 10)]:
@@ -60,11 +64,11 @@ def test_momentum_with_reset_matches_numpy_loop():
 def test_adagrad_momentum_matches_numpy_loop():
     rep, problem = _problem(IJCVObjective(jitter=1, data_weight=10.0))
     target = _target(rep)
-    carry = optimize.init_carry(problem, jax.random.key(1))
-    grad = jax.jit(jax.grad(lambda v: optimize.energy_terms(problem, rep.params, v, target, None)[3]))
+    carry = problem.init(jax.random.key(1))
+    grad = jax.jit(jax.grad(lambda v: problem.energy(v, target)[0]))
     got = _run_stage_ends(problem, rep, target, carry)
     base = 16 * 16 * 0.05 * 80.0 ** 2 / 6.0
-    x = np.asarray(carry.variable, np.float64)
+    x = np.asarray(carry.variables, np.float64)
     v = np.zeros_like(x)
     g2 = np.zeros_like(x)
     expected = []
@@ -88,7 +92,7 @@ def test_optax_trace_differs_without_reset():
     """Why the custom transformation: optax.sgd carries the velocity across a rate change."""
     rates = np.array([1.0, 1.0, 0.1, 0.1], np.float32)
     starts = np.array([True, False, True, False])
-    tx = momentum_with_reset(rates, starts)
+    tx = staged_tables(heavy_ball, rates, starts)
     params = jnp.zeros(())
     state = tx.init(params)
     ups = []
@@ -106,7 +110,7 @@ def test_optax_trace_differs_without_reset():
 
 
 def test_adagrad_momentum_state_is_a_pytree_and_jits():
-    tx = adagrad_momentum_with_reset(np.ones(3, np.float32), np.array([True, False, False]))
+    tx = staged_tables(adagrad_momentum, np.ones(3, np.float32), np.array([True, False, False]))
     params = {"a": jnp.ones(2), "b": jnp.zeros(())}
     state = tx.init(params)
     update = jax.jit(tx.update)
@@ -134,3 +138,23 @@ def test_shortened_scales_iterations_and_keeps_the_rest():
     assert [s.iterations for s in short.stages] == [10, 20, 10]
     assert [s.learning_rate for s in short.stages] == [s.learning_rate for s in PRESETS["cnn"].stages]
     assert all(s.iterations == 1 for s in PRESETS["cnn"].shortened(1e-6).stages)
+
+
+def test_the_0_1_optimisers_warn_and_are_the_staged_ones():
+    from jaxinv import optimizers
+
+    rates, starts = np.array([1.0, 0.5, 0.1], np.float32), np.array([True, False, True])
+    with pytest.warns(DeprecationWarning, match="jaxinv.core"):
+        old = optimizers.momentum_with_reset(rates, starts)
+    new = staged_tables(heavy_ball, rates, starts)
+
+    def updates(tx):
+        state, seen = tx.init(jnp.zeros(2)), []
+        for _ in range(3):
+            update, state = tx.update(jnp.ones(2), state)
+            seen.append(np.asarray(update))
+        return np.stack(seen)
+
+    np.testing.assert_array_equal(updates(old), updates(new))
+    with pytest.warns(DeprecationWarning):
+        optimizers.adagrad_momentum_with_reset(rates, starts)

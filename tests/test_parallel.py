@@ -45,10 +45,10 @@ WORKER = textwrap.dedent('''
         assert jax.device_count() == 4 and jax.local_device_count() == 2
 
     import jaxinv.inversion as inversion
-    from jaxinv import optimize
+    from jaxinv import program
+    from jaxinv.core import solver
     from jaxinv.errors import JaxinvError
     from jaxinv.representations.pooling import average_pool
-    from jaxinv.schedules import resolve_schedule
 
     REP = average_pool(factor=2)
     SHORT = [(0.004, 10), (0.0004, 10)]
@@ -76,34 +76,33 @@ WORKER = textwrap.dedent('''
         return rows
 
     chunks = []
-    run_chunk = optimize.run_chunk
+    advance_chunk = program.advance_chunk
     def spy(*args, **kwargs):
-        outputs = run_chunk(*args, **kwargs)
+        outputs = advance_chunk(*args, **kwargs)
         chunks.append(outputs)
         return outputs
-    optimize.run_chunk = spy
+    program.advance_chunk = spy
 
     def lowlevel(sharding):
-        """4 problems through run_chunk; each process builds only the rows its devices hold."""
-        problem = optimize.Problem(REP.features, inversion.make_objective(REP), resolve_schedule(SHORT),
-                                   (16, 16, 3), chunk=10)
+        """4 problems through advance_chunk; each process builds only the rows its devices hold."""
+        skeleton, arrays = program.split_solver(solver(REP, "paper", image_shape=(16, 16, 3), schedule=SHORT))
+        prog = program.Program(skeleton, chunk=10, steps=20)
         rows = slice(0, 4) if sharding is None else parallel.local_rows(4, sharding)
         report["rows"] = [rows.start, rows.stop]
         xs = np.stack(PICTURES)[rows] - 128.0
         targets = jax.vmap(REP.features, in_axes=(None, 0))(REP.params, jnp.asarray(xs))
-        carries = jax.vmap(optimize.init_carry, in_axes=(None, 0))(
-            problem, jax.random.split(jax.random.key(11), 4)[rows])
+        carries = program.init_states(prog, arrays, jax.random.split(jax.random.key(11), 4)[rows])
         if sharding is not None:
             targets, carries = parallel.from_local_rows((targets, carries), sharding)
             report["lowlevel_inputs"] = describe((targets, carries))
         energies = []
-        for t0 in range(0, problem.schedule.total, problem.chunk):
-            carries, energy = optimize.run_chunk(problem, REP.params, targets, None, carries,
-                                                 jnp.asarray(t0, jnp.int32))
+        for t0 in range(0, prog.steps, prog.chunk):
+            carries, energy = program.advance_chunk(prog, arrays, targets, None, carries,
+                                                    jnp.asarray(t0, jnp.int32))
             energies.append(parallel.to_host(energy))
         if sharding is not None:
             report["lowlevel_outputs"] = describe((carries, energy))
-        saved["low_variable"] = parallel.to_host(carries.variable)
+        saved["low_variable"] = parallel.to_host(carries.variables)
         saved["low_key"] = parallel.to_host(carries.key)
         saved["low_energy"] = np.concatenate(energies, axis=1)
 

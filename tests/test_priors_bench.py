@@ -1,18 +1,14 @@
 """benchmarks/priors.py: its layers exist, bad choices are refused in one line, and both tables
 from a tiny fake record (no optimisation)."""
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
+import priors as bench
 import pytest
-from conftest import REPO
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-import priors as bench  # noqa: E402
-
-from jaxinv.networks.registry import resolve_layer  # noqa: E402
-from jaxinv.results import ResultsFile  # noqa: E402
+from jaxinv.networks.registry import resolve_layer
+from jaxinv.results import ResultsFile
 
 
 def test_the_default_layers_exist_and_bad_choices_are_refused(capsys):
@@ -136,10 +132,10 @@ def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeyp
     """--class-batch: each batch's rows are written when it ends; a rerun maximises only the rest."""
     asked = []
 
-    def fake_maximize(rep, *, key, class_, prior, **length):
-        asked.append(list(class_))
-        return SimpleNamespace(images=np.full((len(class_), 1, 4, 4, 3), 128, np.uint8),
-                               relative=np.ones((len(class_), 1)), seconds=2.0 * len(class_))
+    def fake_maximize(rep, objectives, *, key, prior, **length):
+        asked.append([int(o.index) for o in objectives])  # class_logit(unit) objectives
+        return SimpleNamespace(images=np.full((len(objectives), 1, 4, 4, 3), 128, np.uint8),
+                               relative=np.ones((len(objectives), 1)), seconds=2.0 * len(objectives))
 
     def fake_judge(judges_, network, shown):
         return np.arange(len(shown)), np.zeros((len(shown), 5), int)

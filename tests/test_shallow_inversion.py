@@ -7,9 +7,7 @@ import pytest
 from jaxinv import registry
 from jaxinv.images import default_picture, resize
 from jaxinv.inversion import invert
-from jaxinv.objective import PaperObjective
-from jaxinv.optimize import Problem, init_carry
-from jaxinv.schedules import PRESETS
+from jaxinv.core import solver
 
 
 def _correlation(a, b) -> float:
@@ -25,8 +23,8 @@ def test_inversion_recovers_the_picture(name):
     result = invert(rep, picture, key=key, schedule="shallow", keep_snapshots=False)
 
     # The random start that run used: the first of the seeds' keys.
-    problem = Problem(rep.features, PaperObjective(lambda_tv=rep.lambda_tv), PRESETS["shallow"], x0.shape)
-    start = np.asarray(problem.images(init_carry(problem, jax.random.split(key, 1)[0]).variable))[0]
+    paper = solver(rep, "paper", image_shape=x0.shape, schedule="shallow")
+    start = np.asarray(paper.image(paper.init(jax.random.split(key, 1)[0])))[0]
     start_error = float(result.energy[0, 0, 0])
     final_error = float(result.errors[0])
     corr, start_corr = _correlation(result.inputs[0], x0), _correlation(start, x0)

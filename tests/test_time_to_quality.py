@@ -1,16 +1,11 @@
 """benchmarks/time_to_quality.py: evaluations are counted as each optimiser spends them."""
 
-import sys
-
 import jax
 import numpy as np
 import pytest
+import time_to_quality as ttq
 
 import jaxinv
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import time_to_quality as ttq  # noqa: E402
 
 
 def test_trace_counts_evaluations_and_finds_the_bar():

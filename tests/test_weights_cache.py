@@ -112,7 +112,7 @@ def test_convert_writes_blobs_and_manifest(tmp_path, squeezenet_mat):
     assert entry["jaxinv_version"] == cache.jaxinv_version() and entry["jaxinv_version"]
     converted = datetime.datetime.fromisoformat(entry["converted"])
     assert abs((datetime.datetime.now(datetime.timezone.utc) - converted).total_seconds()) < 600
-    assert read_manifest(home) == manifest
+    assert read_manifest(home=home) == manifest
 
     assert cached_path("squeezenet1_1", home=home, verify=True) == out
     out.write_bytes(out.read_bytes()[:-1] + b" ")  # same size, different bytes
@@ -128,7 +128,7 @@ def test_manifest_keeps_every_entry(tmp_path, squeezenet_mat):
     # A jaxinv safetensors file is itself a valid source; it converts to the same bytes.
     second = convert(tmp_path / "copy.safetensors", name="squeezenet1_1", home=home)
     assert sha256(second) == sha256(tmp_path / "copy.safetensors")
-    assert read_manifest(home)["entries"]["squeezenet1_1"]["source"]["file"] == "copy.safetensors"
+    assert read_manifest(home=home)["entries"]["squeezenet1_1"]["source"]["file"] == "copy.safetensors"
 
 
 @pytest.mark.parametrize("case", ["wrong-type", "not-found", "wrong-shape", "missing-layer",
@@ -199,7 +199,7 @@ def test_failed_conversion_keeps_the_previous_cache(tmp_path, squeezenet_mat, mo
 def test_cache_home(monkeypatch, tmp_path):
     monkeypatch.setenv("JAXINV_HOME", str(tmp_path / "env"))
     assert cache_home() == tmp_path / "env"
-    assert cache_home(tmp_path / "explicit") == tmp_path / "explicit"
+    assert cache_home(home=tmp_path / "explicit") == tmp_path / "explicit"
     monkeypatch.delenv("JAXINV_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     import sys
@@ -262,5 +262,54 @@ def test_convert_caffemodel_with_prototxt_records_it(tmp_path, squeezenet_mat):
     src = caffe.write_caffemodel(tmp_path / "s.caffemodel", blobs, layer_types={k: "Convolution" for k in blobs})
     home = tmp_path / "home"
     convert(src, name="squeezenet1_1", prototxt=prototxt, home=home)
-    source = read_manifest(home)["entries"]["squeezenet1_1"]["source"]
+    source = read_manifest(home=home)["entries"]["squeezenet1_1"]["source"]
     assert source["prototxt"] == {"file": "deploy.prototxt", "sha256": sha256(prototxt)}
+
+
+def test_a_second_source_for_a_network_says_in_one_line_what_it_replaced(tmp_path, squeezenet_mat, capsys):
+    """The cache keeps one file per network: converting another source file for it replaces the
+    first, the manifest keeps what it replaced, and the command says so in one line."""
+    from jaxinv.weights.cli import main
+
+    caffe = pytest.importorskip("jaxinv.weights.caffe")
+    src, blobs = squeezenet_mat
+    other = {k: [2 * a for a in v] for k, v in blobs.items()}
+    second = caffe.write_caffemodel(tmp_path / "s.caffemodel", other, layer_types={k: "Convolution" for k in other})
+    home = tmp_path / "home"
+    convert_args = ["weights", "convert", "--name", "squeezenet1_1", "--home", str(home)]
+    assert main([*convert_args[:2], str(src), *convert_args[2:]]) == 0
+    assert capsys.readouterr().err == ""  # nothing replaced
+    assert read_manifest(home=home)["entries"]["squeezenet1_1"]["source"]["format"] == "MatConvNet"
+    first = read_manifest(home=home)["entries"]["squeezenet1_1"]
+    assert main([*convert_args[:2], str(second), *convert_args[2:]]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("jaxinv: replaced the cached squeezenet1_1 converted from"
+                                                    f" MatConvNet (squeezenet.mat, sha256 {sha256(src)[:12]}, ")
+    assert "with the one from Caffe (s.caffemodel, sha256" in err and "convert squeezenet.mat again" in err
+    entry = read_manifest(home=home)["entries"]["squeezenet1_1"]
+    assert entry["source"]["format"] == "Caffe" and entry["replaced"] == {"source": first["source"],
+                                                                          "converted": first["converted"]}
+    np.testing.assert_array_equal(read_safetensors(home / "squeezenet1_1.safetensors")["conv1"][0], other["conv1"][0])
+    assert main([*convert_args[:2], str(second), *convert_args[2:]]) == 0  # the same file again: nothing replaced
+    assert capsys.readouterr().err == "" and "replaced" not in read_manifest(home=home)["entries"]["squeezenet1_1"]
+
+
+def test_the_notice_names_torchvision_and_timm(tmp_path):
+    """A timm checkpoint of a torchvision-named family is told from jaxinv's own files by its header."""
+    from safetensors.numpy import save_file
+
+    from jaxinv.weights.cache import _source_format, replacement_notice
+
+    save_file({"cls_token": np.zeros(3, np.float32)}, str(tmp_path / "model.safetensors"))
+    jaxinv_file = write_safetensors(small_blobs(), tmp_path / "own.safetensors")
+    assert _source_format(tmp_path / "model.safetensors", "vit_b_16") == "timm"
+    assert _source_format(jaxinv_file, "vit_b_16") == "jaxinv"
+    assert _source_format(tmp_path / "vit_b_16-c867db91.pth", "vit_b_16") == "torchvision"
+    entry = {"source": {"file": "model.safetensors", "format": "timm", "sha256": "b" * 64},
+             "replaced": {"source": {"file": "vit_b_16-c867db91.pth", "format": "torchvision", "sha256": "a" * 64},
+                          "converted": "2025-01-02T03:04:05+00:00"}}
+    assert replacement_notice("vit_b_16", entry) == (
+        "replaced the cached vit_b_16 converted from torchvision (vit_b_16-c867db91.pth, sha256 aaaaaaaaaaaa,"
+        " 2025-01-02T03:04:05+00:00) with the one from timm (model.safetensors, sha256 bbbbbbbbbbbb);"
+        " convert vit_b_16-c867db91.pth again (--name vit_b_16) to go back")
+    assert replacement_notice("vit_b_16", {"source": entry["source"]}) is None

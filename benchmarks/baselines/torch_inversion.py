@@ -68,7 +68,7 @@ class TorchInversion:
       net: a frozen module NCHW image -> code (`build_network`).
       targets: Φ0 of each problem, (B, H', W', C') NHWC as jaxinv gives them, or (B, O).
       u0: the initial normalised image u of each problem, (B, H, W, C) NHWC (jaxinv's
-        ``init_carry(...).variable`` with its R = 1 axis dropped).
+        ``jaxinv.program.init_states(...).variables`` with its R = 1 axis dropped).
       schedule: stages [(learning rate, iterations), …]; momentum is zeroed at each start.
       lambda_tv, lambda_alpha, alpha, beta, sigma: the paper's constants (paper units on u).
       size_weight: c, the data term's weight (1 at 227×227×3 and above).

@@ -126,5 +126,10 @@ class DecorrelatedColour(Pointwise):
         inverse = np.linalg.inv(np.asarray(self.sqrt_covariance, np.float64)).astype(np.float32)
         return (jnp.asarray(pictures, jnp.float32) - jnp.asarray(self.mean, jnp.float32)) @ inverse.T
 
-    forward = mix
-    backward = unmix
+    def forward(self, values: jax.Array) -> jax.Array:
+        """`mix`: the decorrelated values t to RGB, μ + S t."""
+        return self.mix(values)
+
+    def backward(self, values: jax.Array) -> jax.Array:
+        """`unmix`: RGB to the decorrelated values, S⁻¹(p − μ)."""
+        return self.unmix(values)

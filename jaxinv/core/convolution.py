@@ -37,7 +37,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, padding: Padding, *, precision: lax.
     The same forward values; the kernel's gradient is `kernel_gradient` (matrix products).
     ``padding``: ((top, bottom), (left, right)), each ≥ 0.
     """
-    padding = tuple((int(a), int(b)) for a, b in padding)
+    (top, bottom), (left, right) = padding
+    padding = ((int(top), int(bottom)), (int(left), int(right)))
     if min(min(p) for p in padding) < 0:
         raise JaxinvError(f"conv2d: padding {padding}; use amounts >= 0")
     return _conv(x, kernel, padding, precision)
@@ -50,18 +51,21 @@ def xla_conv2d(x: jax.Array, kernel: jax.Array, padding: Padding, *,
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv(x, kernel, padding, precision):
+def _conv(x: jax.Array, kernel: jax.Array, padding: Padding, precision: lax.Precision | None) -> jax.Array:
     return xla_conv2d(x, kernel, padding, precision=precision)
 
 
-def _conv_forward(x, kernel, padding, precision):
+def _conv_forward(x: jax.Array, kernel: jax.Array, padding: Padding, precision: lax.Precision | None
+                  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return xla_conv2d(x, kernel, padding, precision=precision), (x, kernel)
 
 
-def _conv_backward(padding, precision, residuals, grad):
+def _conv_backward(padding: Padding, precision: lax.Precision | None, residuals: tuple[jax.Array, jax.Array],
+                   grad: jax.Array) -> tuple[jax.Array, jax.Array]:
     x, kernel = residuals
     _, input_vjp = jax.vjp(lambda v: xla_conv2d(v, kernel, padding, precision=precision), x)
-    return input_vjp(grad)[0], kernel_gradient(x, grad, kernel.shape[:2], padding, precision=precision)
+    return input_vjp(grad)[0], kernel_gradient(x, grad, (kernel.shape[0], kernel.shape[1]), padding,
+                                               precision=precision)
 
 
 _conv.defvjp(_conv_forward, _conv_backward)

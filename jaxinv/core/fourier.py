@@ -105,22 +105,28 @@ class Fourier:
     init_std: float = 0.01
 
     def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        """(R, C, H, W): Z, each channel's packed real spectrum."""
         h, w, c = image_shape
         return (copies, c, h, w)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
+        """Z ~ N(0, init_std²)."""
         return self.init_std * jax.random.normal(key, self.variable_shape(image_shape, copies), jnp.float32)
 
-    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None,
+              active: jax.Array | bool = True) -> jax.Array:
+        """x = irfft2(a(f) · pack(Z)), orthonormal: the R images (R, H, W, C)."""
         del key, active
         h, w = variables.shape[-2:]
         scale = jnp.asarray(spectrum_scale(h, w, self.decay), jnp.float32)
         return _to_images(pack(variables) * scale, h, w)
 
     def pixels(self, variables: jax.Array) -> jax.Array:
+        """The images x themselves: regularisers measure pixels, not the spectrum."""
         return self.image(variables)
 
     def project(self, variables: jax.Array) -> jax.Array:
+        """The identity: the spectrum is unconstrained."""
         return variables
 
     def variables_for(self, images: jax.Array) -> jax.Array:
@@ -161,6 +167,7 @@ class Maco:
     eps: float = 1e-12
 
     def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        """(R, C, H, W): Z, each channel's packed spectrum, whose phase Z/|Z| is used."""
         h, w, c = image_shape
         return (copies, c, h, w)
 
@@ -179,7 +186,9 @@ class Maco:
         amplitude[:, 0, 0] = 0.0
         return amplitude
 
-    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None,
+              active: jax.Array | bool = True) -> jax.Array:
+        """x = irfft2(A(f) · Z/|Z| + √(HW) · DC), orthonormal: the R images (R, H, W, C)."""
         del key, active
         c, h, w = variables.shape[-3:]
         z = pack(variables)
@@ -191,7 +200,9 @@ class Maco:
         return _to_images(spectrum, h, w)
 
     def pixels(self, variables: jax.Array) -> jax.Array:
+        """The images x themselves: regularisers measure pixels, not the phase."""
         return self.image(variables)
 
     def project(self, variables: jax.Array) -> jax.Array:
+        """The identity: the phase is unconstrained (Z/|Z| normalises it)."""
         return variables

@@ -41,7 +41,7 @@ the preset's generator's gradient at 227×227 is 2.8× faster on one copy and 7.
 (``benchmarks/conv_gradient.py``). Inside a loop (``lax.scan``, ``fori_loop``)
 the step is still about 4× slower than outside one, so the class asks its solvers to be
 driven one compiled step at a time from the host (``stepwise``, `Solver.stepwise`);
-`jaxinv.invert_with_prior` and `jaxinv.maximize` do that, and `jaxinv.core.run_in_chunks`
+`jaxinv.runner.run` does that (for `jaxinv.invert` and `jaxinv.maximize`), and `jaxinv.core.run_in_chunks`
 does it for a `Solver` built by hand.
 
 Input space: ``input_map`` maps the (R, H, W, 3) pictures in RGB [0, 255] to the
@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import flax.linen as nn
 import jax
@@ -122,7 +122,7 @@ class SkipGenerator(nn.Module):
 
     def _level(self, x: jax.Array, i: int) -> jax.Array:
         c, k = self.channels[i], self.kernels[i]
-        size = x.shape[-3:-1]
+        size = (x.shape[-3], x.shape[-2])
         if self.downsample == "stride":
             deeper = self._block(x, c, k, f"down{i}_a", stride=2)
         else:  # conv at full size, then a 2×2 mean (an odd edge averages what it has)
@@ -172,7 +172,7 @@ class DeepImagePrior:
     #: Step it from the host (`Solver.stepwise`): its steps run ~4× slower inside a loop on XLA:CPU.
     stepwise: ClassVar[bool] = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("channels", "skip_channels", "kernels"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
         _check(self)
@@ -188,6 +188,7 @@ class DeepImagePrior:
                    kernels=base.kernels[:levels], **options)
 
     def generator(self) -> SkipGenerator:
+        """The `SkipGenerator` network of these widths, kernels and resampling (no weights)."""
         return SkipGenerator(self.channels, self.skip_channels, self.kernels, self.downsample,
                              self.upsample, self.leak)
 
@@ -207,7 +208,8 @@ class DeepImagePrior:
         params = jax.vmap(lambda k, z: net.init(k, z[None])["params"])(jax.random.split(weights_key, copies), noise)
         return {"params": params, "noise": noise}
 
-    def pictures(self, variables: dict[str, Any], *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def pictures(self, variables: dict[str, Any], *, key: jax.Array | None = None,
+                 active: jax.Array | bool = True) -> jax.Array:
         """The R pictures (R, H, W, 3) in RGB [0, 255], the noise perturbed from ``key`` if any."""
         noise = jax.lax.stop_gradient(variables["noise"])
         if key is not None and self.noise_perturbation > 0:
@@ -215,11 +217,15 @@ class DeepImagePrior:
             noise = noise + jnp.where(active, shake, jnp.zeros_like(shake))
         net = self.generator()
         if noise.shape[0] == 1:  # one copy: no batched kernels (grouped convolutions compile slowly)
-            return 255.0 * net.apply({"params": jax.tree.map(lambda a: a[0], variables["params"])}, noise)
+            # flax types `apply` as "output or (output, state)"; without mutable= it is the output
+            return 255.0 * cast(jax.Array, net.apply({"params": jax.tree.map(lambda a: a[0], variables["params"])},
+                                                     noise))
         out = jax.vmap(lambda p, z: net.apply({"params": p}, z[None])[0])(variables["params"], noise)
         return 255.0 * out
 
-    def image(self, variables: dict[str, Any], *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: dict[str, Any], *, key: jax.Array | None = None,
+              active: jax.Array | bool = True) -> jax.Array:
+        """`pictures` in the representation's input space (``input_map``)."""
         return self.input_map(self.pictures(variables, key=key, active=active))
 
     def pixels(self, variables: dict[str, Any]) -> jax.Array:
@@ -227,6 +233,7 @@ class DeepImagePrior:
         return self.image(variables)
 
     def project(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """The identity: the generator's weights and noise are unconstrained."""
         return variables
 
 

@@ -1,32 +1,53 @@
 """What the optimiser moves: a parametrisation of the images.
 
-A parametrisation is a frozen dataclass (hashable, so a static argument of `jax.jit`) with
-pure methods:
-
-- ``variable_shape(image_shape, copies)``: the shape of the variables of one problem;
-- ``init(key, image_shape, copies)``: a random start drawn from ``key``;
-- ``image(variables, *, key=None, active=True)``: the R images (R, H, W, C) in the
-  representation's input space; ``key`` is the step's key for random views (jitter), used
-  where ``active`` (a traced per-step flag);
-- ``pixels(variables)``: what the regularisers measure, in the parametrisation's units;
-- ``project(variables)``: the constraint applied after each step (identity if none).
-
-The two of the papers: `ScaledPixels` (CVPR 2015, METHOD.md §2.1) and `BallPixels`
-(IJCV 2016, METHOD.md §2.3). Any object with these methods plugs in.
+A parametrisation is any hashable object (a frozen dataclass: a static argument of
+`jax.jit`) with the pure methods of the `Parametrisation` protocol. The two of the papers:
+`ScaledPixels` (CVPR 2015, METHOD.md §2.1) and `BallPixels` (IJCV 2016, METHOD.md §2.3); the
+later priors' are in `jaxinv.core.fourier`, `colour`, `output`, `transforms` and `generator`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.core.transforms import Jitter
-from jaxinv.objective import SIGMA, project_to_ball
+from jaxinv.core.settings import SIGMA
+from jaxinv.core.norms import project_to_ball
+__all__ = ["Parametrisation", "ScaledPixels", "BallPixels"]
 
-__all__ = ["ScaledPixels", "BallPixels"]
+
+@runtime_checkable
+class Parametrisation(Protocol):
+    """What the optimiser moves and how it becomes the R images of one problem.
+
+    Every method is pure; ``variables`` is any pytree the parametrisation defines (an array
+    for pixels, a spectrum, a generator's weights). A parametrisation may also set
+    ``stepwise = True`` to ask host loops for one compiled step a call (`DeepImagePrior`).
+    """
+
+    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """The shape of one problem's variables (an array parametrisation's shape)."""
+
+    def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """A random start for R = ``copies`` images of ``image_shape`` (H, W, C), drawn from ``key``."""
+
+    def image(self, variables: Any, *, key: jax.Array | None = None, active: jax.Array | bool = True) -> jax.Array:
+        """The R images (R, H, W, C) in the representation's input space.
+
+        ``key`` is the step's key for random views (jitter, scale, rotation), used where
+        ``active`` (a traced per-step flag) is true; without a key, the centre view.
+        """
+
+    def pixels(self, variables: Any) -> jax.Array:
+        """What the regularisers measure, in the parametrisation's units (the paper's u = x/σ)."""
+
+    def project(self, variables: Any) -> Any:
+        """The constraint applied after each step (the identity where there is none)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +55,7 @@ class ScaledPixels:
     """x = σ u: the paper's normalised pixels; the regularisers see u.
 
     The start is u = s ξ/‖ξ‖ with ξ ~ N(0, I) over the whole block of R images, i.e. a picture
-    of norm σ s (s = √c below the paper's input size, `jaxinv.optimize.Problem.size_weight`).
+    of norm σ s (s = √c below the paper's input size, `jaxinv.core.presets.size_weight`).
 
     Attributes:
       sigma: σ, the mean norm of natural images (27098.11571533).
@@ -45,20 +66,26 @@ class ScaledPixels:
     start_norm: float = 1.0
 
     def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        """(R, H, W, C): u has the images' shape."""
         return (copies, *image_shape)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
+        """u = s ξ/‖ξ‖, ξ ~ N(0, I) over the whole block of R images."""
         noise = jax.random.normal(key, self.variable_shape(image_shape, copies), jnp.float32)
         return noise * (self.start_norm / jnp.linalg.norm(noise.ravel()))
 
-    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None,
+              active: jax.Array | bool = True) -> jax.Array:
+        """x = σ u (no random view: ``key`` and ``active`` are unused)."""
         del key, active
         return variables * self.sigma
 
     def pixels(self, variables: jax.Array) -> jax.Array:
+        """u itself, the normalised pixels the paper's regularisers measure."""
         return variables
 
     def project(self, variables: jax.Array) -> jax.Array:
+        """The identity: the paper's u is unconstrained."""
         return variables
 
 
@@ -83,18 +110,24 @@ class BallPixels:
     jitter: int = 1
 
     def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+        """(R, H + J − 1, W + J − 1, C): the picture with the jitter's margin."""
         h, w, c = image_shape
         return (copies, h + self.jitter - 1, w + self.jitter - 1, c)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
+        """U[−1, 1] noise over its 95th percentile, times B/√3."""
         noise = jax.random.uniform(key, self.variable_shape(image_shape, copies), jnp.float32, -1.0, 1.0)
         return noise / jnp.percentile(noise, 95) * (self.bound / np.sqrt(3.0))
 
-    def image(self, variables: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: jax.Array, *, key: jax.Array | None = None,
+              active: jax.Array | bool = True) -> jax.Array:
+        """The H × W crop at the jitter's offset drawn from ``key`` (the centre without one)."""
         return Jitter(self.jitter)(variables, key=key, active=active)
 
     def pixels(self, variables: jax.Array) -> jax.Array:
+        """x itself, margin included: IJCV's regularisers measure the whole variable."""
         return variables
 
     def project(self, variables: jax.Array) -> jax.Array:
+        """Each pixel's colour vector into the ball ‖x_p‖ ≤ B+."""
         return project_to_ball(variables, self.bound_plus)

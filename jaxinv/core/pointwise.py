@@ -17,27 +17,35 @@ __all__ = ["Pointwise"]
 class Pointwise:
     """image = forward(inner.image); pixels = forward(inner.pixels); the rest is the inner one's."""
 
+    #: The inner `Parametrisation` (typed Any: `variables_for` is an optional method beyond the protocol).
     inner: Any
 
     def forward(self, values: jax.Array) -> jax.Array:
+        """The map applied to each pixel of the inner images (…, C) → (…, C')."""
         raise NotImplementedError
 
     def backward(self, values: jax.Array) -> jax.Array:
+        """The inverse of `forward`, where there is one."""
         raise NotImplementedError(f"{type(self).__name__} has no inverse")
 
-    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """The inner parametrisation's variable shape."""
         return self.inner.variable_shape(image_shape, copies)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """The inner parametrisation's random start."""
         return self.inner.init(key, image_shape, copies)
 
-    def image(self, variables: Any, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: Any, *, key: jax.Array | None = None, active: jax.Array | bool = True) -> jax.Array:
+        """forward(inner.image(variables)): the R images (R, H, W, C)."""
         return self.forward(self.inner.image(variables, key=key, active=active))
 
     def pixels(self, variables: Any) -> jax.Array:
+        """forward(inner.pixels(variables)): what the regularisers measure."""
         return self.forward(self.inner.pixels(variables))
 
     def project(self, variables: Any) -> Any:
+        """The inner parametrisation's projection."""
         return self.inner.project(variables)
 
     def variables_for(self, images: jax.Array) -> Any:

@@ -3,47 +3,80 @@
 `paper` is CVPR 2015 (Mahendran & Vedaldi, METHOD.md §2.1): c·data + λ_V TV^β(u) + λ_α N_α(u)
 on σ-scaled pixels u, heavy-ball momentum reset per stage. `ijcv` is IJCV 2016 (METHOD.md
 §2.3): C·data + bounded TV + bounded α-norm on pixels in the B+ ball with jitter,
-AdaGrad-momentum. Both return a `Solver` for one problem; the host layer
-(`jaxinv.invert`) and a user's own `jax.vmap` build on the same.
+AdaGrad-momentum. Both are `Preset` values; ``preset.solver(features, params, ...)`` is the
+`Solver` of one problem, which the host's runner and a user's own `jax.vmap` both run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 
-from jaxinv.core.parametrisations import BallPixels, ScaledPixels
+from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels
 from jaxinv.core.solver import Solver
 from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, NormalisedData, Objective,
                                TotalVariation)
-from jaxinv.objective import IJCVObjective, PaperObjective
-from jaxinv.schedules import Schedule, resolve_schedule
+from jaxinv.core.settings import IJCVObjective, PaperObjective
+from jaxinv.core.schedules import Schedule, resolve_schedule
 
-__all__ = ["Preset", "PAPER_INPUT_SIZE", "paper_preset", "ijcv_preset", "paper", "ijcv", "size_weight"]
+__all__ = ["Preset", "OptimizerFactory", "PAPER_INPUT_SIZE", "paper_preset", "ijcv_preset", "size_weight",
+           "paper_optimizer", "ijcv_optimizer"]
 
 #: Values in the paper's CNN input, 227·227·3; see `size_weight`.
 PAPER_INPUT_SIZE = 227 * 227 * 3
 
 
+#: An optimiser over a schedule: ``optimizer(schedule) -> optax.GradientTransformation``.
+OptimizerFactory = Callable[[Schedule], optax.GradientTransformation]
+
+
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """A named choice of objective, parametrisation, optimiser and schedule."""
+    """A named choice of objective, parametrisation, optimiser and schedule: an image prior.
+
+    Attributes:
+      objective: the `Objective` minimised.
+      parametrisation: what the optimiser moves (`jaxinv.core.parametrisations.Parametrisation`).
+      optimizer: the optimiser over a schedule, ``optimizer(schedule)`` an optax
+        transformation (`staged` runs any optax optimiser so). Give a function that returns
+        the same object for an equal schedule (``functools.lru_cache``): compiled programs are
+        keyed on the transformation's identity.
+      schedule: the stages (their length is the run's; their ``jitter`` flags turn random views on).
+      name: what the preset is called (``paper``, ``ijcv``, ``lucid``, …).
+    """
 
     objective: Objective
-    parametrisation: Any
-    optimizer: optax.GradientTransformation
+    parametrisation: Parametrisation
+    optimizer: OptimizerFactory
     schedule: Schedule
+    name: str = "custom"
 
-    def solver(self, features: Any, params: Any, *, image_shape: tuple[int, int, int], copies: int = 1) -> Solver:
+    def solver(self, features: Callable[[Any, jax.Array], jax.Array], params: Any, *,
+               image_shape: tuple[int, int, int], copies: int = 1) -> Solver:
         """The `Solver` of one problem of representation ``features(params, x)`` under this preset."""
-        return Solver(features, params, self.objective, self.parametrisation, self.optimizer,
-                      schedule=self.schedule, image_shape=tuple(image_shape), copies=copies,
+        return Solver(features, params, self.objective, self.parametrisation, self.optimizer(self.schedule),
+                      schedule=self.schedule, image_shape=_whole_shape(image_shape), copies=copies,
                       stepwise=bool(getattr(self.parametrisation, "stepwise", False)))
+
+    def with_objective(self, objective: Objective) -> "Preset":
+        """This prior with another objective (an `InnerProduct` one for maximisation, say)."""
+        return dataclasses.replace(self, objective=objective)
+
+    def scaled(self, factor: float) -> "Preset":
+        """Every learning rate of the schedule × ``factor`` (the host's retries of an overflowed run)."""
+        return dataclasses.replace(self, schedule=self.schedule.scaled(factor))
+
+
+def _whole_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    h, w, c = (int(s) for s in shape)
+    return h, w, c
 
 
 def size_weight(config: PaperObjective, image_shape: tuple[int, int, int]) -> float:
@@ -61,7 +94,7 @@ def paper_preset(config: PaperObjective, schedule: Schedule, image_shape: tuple[
     objective = (c * NormalisedData() + config.lambda_tv * TotalVariation(beta=config.beta)
                  + config.lambda_alpha * AlphaNorm(alpha=config.alpha))
     parametrisation = ScaledPixels(sigma=config.sigma, start_norm=float(np.sqrt(c)))
-    return Preset(objective, parametrisation, _paper_optimizer(schedule), schedule)
+    return Preset(objective, parametrisation, paper_optimizer, schedule, name="paper")
 
 
 def ijcv_preset(config: IJCVObjective, schedule: Schedule, image_shape: tuple[int, int, int], *,
@@ -72,42 +105,22 @@ def ijcv_preset(config: IJCVObjective, schedule: Schedule, image_shape: tuple[in
     parametrisation = BallPixels(bound=config.bound, bound_plus=config.bound_plus, jitter=jitter)
     h, w, _ = image_shape
     base_rate = h * w * 0.05 * config.bound ** 2 / config.alpha
-    return Preset(objective, parametrisation, _ijcv_optimizer(schedule, base_rate), schedule)
+    return Preset(objective, parametrisation, ijcv_optimizer(base_rate), schedule, name="ijcv")
 
 
 # One optax transformation per schedule (and base rate): a compiled program is keyed on the
 # optimiser's identity, so building it anew for every run would compile every run anew.
-_paper_optimizer = functools.lru_cache(maxsize=None)(paper_momentum)
+@functools.lru_cache(maxsize=None)
+def paper_optimizer(schedule: Schedule) -> optax.GradientTransformation:
+    """`paper_momentum` over ``schedule``, one transformation per schedule."""
+    return paper_momentum(schedule)
 
 
 @functools.lru_cache(maxsize=None)
-def _ijcv_optimizer(schedule: Schedule, base_rate: float) -> optax.GradientTransformation:
-    return ijcv_adagrad_momentum(schedule, base_rate=base_rate)
+def ijcv_optimizer(base_rate: float) -> OptimizerFactory:
+    """`ijcv_adagrad_momentum` at ``base_rate`` as an optimiser over a schedule (one per schedule)."""
+    @functools.lru_cache(maxsize=None)
+    def over(schedule: Schedule) -> optax.GradientTransformation:
+        return ijcv_adagrad_momentum(schedule, base_rate=base_rate)
 
-
-def _shape(rep: Any, image_shape: tuple[int, int, int] | None) -> tuple[int, int, int]:
-    shape = image_shape if image_shape is not None else rep.input_shape
-    if shape is None:
-        from jaxinv.errors import JaxinvError
-        raise JaxinvError(f"{rep.name} takes any size: pass image_shape=(H, W, C)")
-    rep.check_input(tuple(shape))
-    return tuple(int(s) for s in shape)
-
-
-def paper(rep: Any, *, image_shape: tuple[int, int, int] | None = None, lambda_tv: float | None = None,
-          lambda_alpha: float | None = None, schedule: Any = None, copies: int = 1) -> Solver:
-    """The CVPR 2015 solver of one problem for representation ``rep`` (its λ and schedule by default)."""
-    config = PaperObjective(lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
-                            lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha))
-    shape = _shape(rep, image_shape)
-    preset = paper_preset(config, resolve_schedule(schedule if schedule is not None else rep.schedule), shape)
-    return preset.solver(rep.features, rep.params, image_shape=shape, copies=copies)
-
-
-def ijcv(rep: Any, *, image_shape: tuple[int, int, int] | None = None, data_weight: float = 1.0,
-         schedule: Any = "ijcv", copies: int = 1) -> Solver:
-    """The IJCV 2016 solver of one problem for ``rep`` (jitter J = max(round(stride/4), 1))."""
-    config = IJCVObjective(data_weight=data_weight)
-    shape = _shape(rep, image_shape)
-    preset = ijcv_preset(config, resolve_schedule(schedule), shape, jitter=config.jitter_for(rep.stride))
-    return preset.solver(rep.features, rep.params, image_shape=shape, copies=copies)
+    return over

@@ -1,13 +1,14 @@
 """Image priors by name: a parametrisation and an optimiser over a schedule, any objective.
 
-A `Prior` is what an image prior is, objective aside: the variables the optimiser moves, the
-map from them to the representation's input, and the optimiser run over its schedule.
-``prior.preset(objective)`` makes it a `Preset` for inversion (the default objective,
-`inversion_objective`) or for maximisation and caricatures (an `InnerProduct` objective of
-`jaxinv.core.visualization`). Five builders, each ``(rep, image_shape, ...)``:
+An image prior is a `Preset`: the variables the optimiser moves, the map from them to the
+representation's input, the optimiser run over its schedule, and the inversion objective it
+was tuned with; ``prior.with_objective(objective)`` turns it to maximisation and caricatures
+(an `InnerProduct` objective of `jaxinv.core.visualization`). ``prior(name, rep, image_shape=shape)``
+builds one by name, ``solver(rep, name)`` the `Solver` of one inversion under it. Five
+builders, each ``(rep, image_shape, ...)``:
 
 - `paper_prior`: CVPR 2015 (σ-scaled pixels, α-norm + TV^β, heavy-ball momentum), through
-  `jaxinv.core.presets.paper_preset`: the same numbers as ``jaxinv.invert(method="paper")``;
+  `jaxinv.core.presets.paper_preset`: the same numbers as ``jaxinv.invert(prior="paper")``;
 - `ijcv_prior`: IJCV 2016 (B+ ball, jitter, AdaGrad-momentum), through `ijcv_preset`;
 - `lucid_prior`: Fourier spectrum (1/f), decorrelated colour, sigmoid, random views
   (Olah et al., "Feature Visualization", Distill 2017), Adam in stages;
@@ -25,9 +26,10 @@ builder takes ``schedule=`` to override it (a `Schedule`, a preset name or [(rat
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable
+import inspect
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optax
@@ -36,15 +38,17 @@ from jaxinv.core.colour import DecorrelatedColour
 from jaxinv.core.fourier import Fourier, Maco
 from jaxinv.core.output import Bounded, ToInput, input_map
 from jaxinv.core.presets import Preset, ijcv_preset, paper_preset
+from jaxinv.core.solver import Solver
 from jaxinv.core.stages import staged
 from jaxinv.core.terms import NormalisedData, Objective, TotalVariation
 from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import IJCVObjective, PaperObjective
-from jaxinv.schedules import Schedule, Stage, resolve_schedule
+from jaxinv.core.settings import IJCVObjective, PaperObjective
+from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 
 __all__ = ["Prior", "PRIOR_NAMES", "inversion_objective", "paper_prior", "ijcv_prior", "lucid_prior",
-           "maco_prior", "dip_prior", "prior", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
+           "maco_prior", "dip_prior", "prior", "prior_options", "check_prior_name", "input_shape", "solver",
+           "staged_adam", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
 
 #: The presets' names, in the order the comparison lists them.
 PRIOR_NAMES = ("paper", "ijcv", "lucid", "maco", "dip")
@@ -62,38 +66,20 @@ MACO_SCHEDULE = Schedule((Stage(0.2, 200), Stage(0.02, 100)))
 DIP_SCHEDULE = Schedule((Stage(1e-3, 1000), Stage(1e-4, 200)))
 
 
-def inversion_objective(tv: float = 0.0) -> Objective:
+def inversion_objective(*, tv: float = 0.0) -> Objective:
     """NormalisedData + tv · TV² on the input-space image (the weight is traced: 0 keeps the TV column)."""
     return NormalisedData() + float(tv) * TotalVariation(beta=2.0)
 
 
-@dataclasses.dataclass(frozen=True)
-class Prior:
-    """An image prior: a parametrisation, an optimiser over a schedule, its inversion objective.
-
-    Attributes:
-      name: the preset's name.
-      parametrisation: see `jaxinv.core.parametrisations` (any object of that protocol).
-      optimizer: an optax transformation already staged over ``schedule``.
-      schedule: the stages (their ``jitter`` flags switch random views on and off).
-      objective: the inversion objective this prior was tuned with.
-    """
-
-    name: str
-    parametrisation: Any
-    optimizer: optax.GradientTransformation
-    schedule: Schedule
-    objective: Objective
-
-    def preset(self, objective: Objective | None = None) -> Preset:
-        """This prior with ``objective`` (an `InnerProduct` one for maximisation), its own by default."""
-        return Preset(self.objective if objective is None else objective, self.parametrisation, self.optimizer,
-                      self.schedule)
+#: An image prior is a `Preset`: a parametrisation, an optimiser over a schedule, the
+#: inversion objective it was tuned with, and its name (``prior.with_objective(...)`` for maximisation).
+Prior = Preset
 
 
 # One staged Adam per schedule: a compiled program is keyed on the optimiser's identity.
 @functools.lru_cache(maxsize=None)
-def _adam(schedule: Schedule) -> optax.GradientTransformation:
+def staged_adam(schedule: Schedule) -> optax.GradientTransformation:
+    """Adam over ``schedule``'s rates, its state reset at each stage start (`staged`)."""
     return staged(optax.adam, schedule)
 
 
@@ -107,23 +93,34 @@ def _three_channels(rep: Any, image_shape: tuple[int, int, int], name: str) -> N
                           " use --prior paper or ijcv")
 
 
-def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None) -> Prior:
-    """CVPR 2015 with the representation's λ_V, λ_α and schedule (`paper_preset`, unchanged)."""
-    config = PaperObjective(lambda_tv=rep.lambda_tv, lambda_alpha=rep.lambda_alpha)
-    preset = paper_preset(config, resolve_schedule(rep.schedule if schedule is None else schedule), image_shape)
-    return Prior("paper", preset.parametrisation, preset.optimizer, preset.schedule, preset.objective)
+def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None,
+                lambda_tv: float | None = None, lambda_alpha: float | None = None,
+                config: PaperObjective | None = None) -> Preset:
+    """CVPR 2015 (`paper_preset`, unchanged): the representation's λ_V, λ_α and schedule unless given.
+
+    ``config``, a whole `PaperObjective`, replaces ``lambda_tv`` and ``lambda_alpha``.
+    """
+    if config is None:
+        config = PaperObjective(lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
+                                lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha))
+    elif lambda_tv is not None or lambda_alpha is not None:
+        raise JaxinvError("pass either config= (a whole PaperObjective) or lambda_tv=/lambda_alpha=, not both")
+    return paper_preset(config, resolve_schedule(rep.schedule if schedule is None else schedule), image_shape)
 
 
-def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None) -> Prior:
-    """IJCV 2016 with C = 1 and J = max(round(stride/4), 1) (`ijcv_preset`, unchanged)."""
-    config = IJCVObjective()
-    preset = ijcv_preset(config, resolve_schedule("ijcv" if schedule is None else schedule), image_shape,
-                         jitter=config.jitter_for(rep.stride))
-    return Prior("ijcv", preset.parametrisation, preset.optimizer, preset.schedule, preset.objective)
+def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, data_weight: float | None = None,
+               config: IJCVObjective | None = None) -> Preset:
+    """IJCV 2016 (`ijcv_preset`, unchanged): C = ``data_weight`` (1), J = max(round(stride/4), 1)."""
+    if config is None:
+        config = IJCVObjective(data_weight=1.0 if data_weight is None else float(data_weight))
+    elif data_weight is not None:
+        raise JaxinvError("pass either config= (a whole IJCVObjective) or data_weight=, not both")
+    return ijcv_preset(config, resolve_schedule("ijcv" if schedule is None else schedule), image_shape,
+                       jitter=config.jitter_for(rep.stride))
 
 
 def lucid_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, pad: int = 2,
-                scale: float = 0.01, degrees: float = 1.0, tv: float = LUCID_TV) -> Prior:
+                scale: float = 0.01, degrees: float = 1.0, tv: float = LUCID_TV) -> Preset:
     """Fourier (1/f) + decorrelated colour + sigmoid + random views (pad, jitter, scale, rotate).
 
     Tuned with ``benchmarks/tune_priors.py --count 2 --shorten 0.5`` (SqueezeNet fire5,
@@ -141,15 +138,15 @@ def lucid_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
       prior's point, a picture that still matches under small shifts; views are off in the
       last two stages, where the picture itself is fitted.
     """
-    shape = tuple(image_shape)
+    shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "lucid")
     picture = ToInput(Bounded(DecorrelatedColour(Fourier())), input_map(rep))
     parametrisation = Transformed(picture, (Pad(pad), Jitter(2 * pad + 1), Scale(scale), Rotate(degrees)))
     chosen = _schedule(schedule, LUCID_SCHEDULE)
-    return Prior("lucid", parametrisation, _adam(chosen), chosen, inversion_objective(tv))
+    return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="lucid")
 
 
-def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, tv: float = LUCID_TV) -> Prior:
+def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, tv: float = LUCID_TV) -> Preset:
     """MACO: the phase of a spectrum with natural pictures' amplitude, decorrelated colour, sigmoid.
 
     Tuned as `lucid_prior` (fire5, pictures 51–52, half-length stages; start 1.20): Adam 0.05
@@ -159,15 +156,15 @@ def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
     ones were not tried. No random views: a fixed natural amplitude already rules out the
     high-frequency patterns views are there to stop.
     """
-    shape = tuple(image_shape)
+    shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "maco")
     parametrisation = ToInput(Bounded(DecorrelatedColour(Maco())), input_map(rep))
     chosen = _schedule(schedule, MACO_SCHEDULE)
-    return Prior("maco", parametrisation, _adam(chosen), chosen, inversion_objective(tv))
+    return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="maco")
 
 
 def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, levels: int = 5,
-              width: float = 0.5) -> Prior:
+              width: float = 0.5) -> Preset:
     """Deep Image Prior: a reduced skip generator (``levels`` levels, widths × ``width``), Adam.
 
     Adam 1e-3 is the authors' feature-inversion notebook's rate; the data term alone, as in
@@ -183,24 +180,74 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     """
     from jaxinv.core.generator import DeepImagePrior  # the generator pulls flax.linen in: only when asked
 
-    shape = tuple(image_shape)
+    shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "dip")
     parametrisation = DeepImagePrior.reduced(levels=levels, width=width, input_map=input_map(rep))
     chosen = _schedule(schedule, DIP_SCHEDULE)
     # The data term alone: a zero-weighted TV column would still run a second generator pass.
-    return Prior("dip", parametrisation, _adam(chosen), chosen, NormalisedData().as_objective())
+    return Preset(NormalisedData().as_objective(), parametrisation, staged_adam, chosen, name="dip")
 
 
-_BUILDERS: dict[str, Callable[..., Prior]] = {"paper": paper_prior, "ijcv": ijcv_prior, "lucid": lucid_prior,
-                                              "maco": maco_prior, "dip": dip_prior}
+_BUILDERS: dict[str, Callable[..., Preset]] = {"paper": paper_prior, "ijcv": ijcv_prior, "lucid": lucid_prior,
+                                               "maco": maco_prior, "dip": dip_prior}
 
 
-def prior(name: str, rep: Any, image_shape: tuple[int, int, int] | None = None, **options: Any) -> Prior:
-    """The prior ``name`` (one of `PRIOR_NAMES`) for ``rep`` at ``image_shape`` (default its input's)."""
+def prior_options(name: str) -> tuple[str, ...]:
+    """The keyword options the prior ``name`` takes (``schedule`` for all of them)."""
+    builder = _BUILDERS[check_prior_name(name)]
+    return tuple(p.name for p in inspect.signature(builder).parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+
+def check_prior_name(name: Any) -> str:
+    """``name`` if it is one of `PRIOR_NAMES`; else a `JaxinvError` listing them."""
     if name not in _BUILDERS:
         raise JaxinvError(f"unknown prior {name!r}; use one of {', '.join(PRIOR_NAMES)}")
+    return str(name)
+
+
+def prior(name: str, rep: Any, *, image_shape: Sequence[int] | None = None, **options: Any) -> Preset:
+    """The prior ``name`` (one of `PRIOR_NAMES`) for ``rep`` at ``image_shape`` (default its input's).
+
+    ``options`` are the builder's (`prior_options`); one it does not take is refused by name.
+    """
+    allowed = prior_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise JaxinvError(f"the {name} prior takes no option {', '.join(unknown)}; it takes {', '.join(allowed)}")
+    return _BUILDERS[name](rep, input_shape(rep, image_shape=image_shape), **options)
+
+
+def input_shape(rep: Any, *, image_shape: Sequence[int] | None = None) -> tuple[int, int, int]:
+    """``image_shape`` (H, W, C), or the representation's own input shape, checked against ``rep``."""
     shape = image_shape if image_shape is not None else rep.input_shape
     if shape is None:
         raise JaxinvError(f"{rep.name} takes any size: pass image_shape=(H, W, C)")
     rep.check_input(tuple(shape))
-    return _BUILDERS[name](rep, tuple(int(s) for s in shape), **options)
+    h, w, c = (int(s) for s in shape)
+    return h, w, c
+
+
+def solver(rep: Any, name: str, *, image_shape: Sequence[int] | None = None, copies: int = 1,
+           **options: Any) -> Solver:
+    """The `Solver` of one inversion of ``rep`` under the prior ``name``: jit, vmap, grad it.
+
+        solver = jaxinv.core.solver(rep, "paper")
+        states, energies = jax.jit(jax.vmap(solver.run, in_axes=(0, None)))(keys, target)
+    """
+    shape = input_shape(rep, image_shape=image_shape)
+    return prior(name, rep, image_shape=shape, **options).solver(rep.features, rep.params, image_shape=shape,
+                                                                 copies=copies)
+
+
+def paper(rep: Any, *, image_shape: Sequence[int] | None = None, copies: int = 1, **options: Any) -> Solver:
+    """Deprecated in 0.2 (removed in 0.3): ``solver(rep, "paper", ...)``."""
+    warnings.warn("jaxinv.core.paper is deprecated; use jaxinv.core.solver(rep, 'paper', ...)", DeprecationWarning,
+                  stacklevel=2)
+    return solver(rep, "paper", image_shape=image_shape, copies=copies, **options)
+
+
+def ijcv(rep: Any, *, image_shape: Sequence[int] | None = None, copies: int = 1, **options: Any) -> Solver:
+    """Deprecated in 0.2 (removed in 0.3): ``solver(rep, "ijcv", ...)``."""
+    warnings.warn("jaxinv.core.ijcv is deprecated; use jaxinv.core.solver(rep, 'ijcv', ...)", DeprecationWarning,
+                  stacklevel=2)
+    return solver(rep, "ijcv", image_shape=image_shape, copies=copies, **options)

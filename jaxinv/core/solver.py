@@ -28,10 +28,11 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxinv.core.parametrisations import Parametrisation
 from jaxinv.core.terms import Objective, TermInputs
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import data_term, masked_sq_norm
-from jaxinv.schedules import Schedule
+from jaxinv.core.norms import data_term, masked_sq_norm
+from jaxinv.core.schedules import Schedule
 
 __all__ = ["SolverState", "Solver", "run_in_chunks"]
 
@@ -75,7 +76,7 @@ class Solver(struct.PyTreeNode):
     features: Callable[[Any, jax.Array], jax.Array] = struct.field(pytree_node=False)
     params: Any
     objective: Objective
-    parametrisation: Any = struct.field(pytree_node=False)
+    parametrisation: Parametrisation = struct.field(pytree_node=False)
     optimizer: optax.GradientTransformation = struct.field(pytree_node=False)
     schedule: Schedule = struct.field(pytree_node=False)
     image_shape: tuple[int, int, int] = struct.field(pytree_node=False)
@@ -90,7 +91,7 @@ class Solver(struct.PyTreeNode):
                            jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
 
     def energy(self, variables: Any, target: jax.Array, mask: jax.Array | None = None, *,
-               key: jax.Array | None = None, active=True) -> tuple[jax.Array, jax.Array]:
+               key: jax.Array | None = None, active: jax.Array | bool = True) -> tuple[jax.Array, jax.Array]:
         """(total, each term's value) at ``variables``, the view drawn from ``key`` if any."""
         images = self.parametrisation.image(variables, key=key, active=active)
         code = jax.vmap(self.features, in_axes=(None, 0))(self.params, images)
@@ -105,7 +106,7 @@ class Solver(struct.PyTreeNode):
         step_key = jax.random.fold_in(state.key, t)
         active_view = jnp.asarray(jitter)[jnp.minimum(t, len(jitter) - 1)]
 
-        def value(v):
+        def value(v: Any) -> tuple[jax.Array, jax.Array]:
             return self.energy(v, target, mask, key=step_key, active=active_view)
 
         (total, values), grad = jax.value_and_grad(value, has_aux=True)(state.variables)
@@ -135,7 +136,7 @@ class Solver(struct.PyTreeNode):
             return new, energy[None]
         first = state.step
 
-        def body(carry, _):
+        def body(carry: SolverState, _: None) -> tuple[SolverState, jax.Array]:
             return self.step(carry, target, mask, first=first)
 
         return jax.lax.scan(body, state, None, length=steps)

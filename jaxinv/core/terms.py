@@ -9,7 +9,7 @@ over λ_V) reuses the compiled program and `jax.grad` with respect to a weight w
     total, values = objective(inputs)          # values: each term's unweighted value
 
 Terms are the paper's (Mahendran & Vedaldi, CVPR 2015, §2) and IJCV's (2016, §3); the
-maths of each is in `jaxinv.objective`, which these wrap.
+maths of each is in `jaxinv.core.norms`, which these wrap.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxinv.objective import (alpha_norm, bounded_alpha_norm, data_term, ijcv_tv_norm, masked_sq_norm,
-                              tv_norm)
+from jaxinv.core.norms import alpha_norm, bounded_alpha_norm, data_term, ijcv_tv_norm, masked_sq_norm, tv_norm
 
 __all__ = ["TermInputs", "Term", "Objective", "NormalisedData", "InnerProduct", "AlphaNorm", "TotalVariation",
            "BoundedAlphaNorm", "BoundedTotalVariation", "L2ToPicture"]
@@ -50,6 +49,7 @@ class _Algebra:
     """+, −, × by a number: terms and objectives combine into an `Objective`."""
 
     def as_objective(self) -> "Objective":
+        """This term or objective as an `Objective` (Σ_k w_k · term_k)."""
         raise NotImplementedError
 
     def __add__(self, other: Any) -> "Objective":
@@ -89,6 +89,7 @@ class Term(struct.PyTreeNode, _Algebra):
         raise NotImplementedError
 
     def as_objective(self) -> "Objective":
+        """The one-term `Objective` 1 · this term."""
         return Objective((self,), (1.0,))
 
 
@@ -99,6 +100,7 @@ class Objective(struct.PyTreeNode, _Algebra):
     weights: tuple = ()
 
     def as_objective(self) -> "Objective":
+        """The objective itself."""
         return self
 
     @property
@@ -119,10 +121,10 @@ class Objective(struct.PyTreeNode, _Algebra):
         exactly as the authors' energy does.
         """
         values = [term(inputs) for term in self.terms]
-        total = None
-        for weight, value in zip(self.weights, values):
-            part = weight * value
-            total = part if total is None else total + part
+        parts = [weight * value for weight, value in zip(self.weights, values)]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
         return total, jnp.stack(values)
 
 
@@ -155,7 +157,7 @@ class AlphaNorm(Term):
     alpha: float = struct.field(pytree_node=False, default=6.0)
 
     def __call__(self, inputs: TermInputs) -> jax.Array:
-        return alpha_norm(inputs.pixels, self.alpha)
+        return alpha_norm(inputs.pixels, alpha=self.alpha)
 
 
 class TotalVariation(Term):
@@ -165,7 +167,7 @@ class TotalVariation(Term):
     beta: float = struct.field(pytree_node=False, default=2.0)
 
     def __call__(self, inputs: TermInputs) -> jax.Array:
-        return tv_norm(inputs.pixels, self.beta)
+        return tv_norm(inputs.pixels, beta=self.beta)
 
 
 class BoundedAlphaNorm(Term):
@@ -194,7 +196,7 @@ class L2ToPicture(Term):
     """(1/N) Σ (x − x_ref)² over the N input-space values: stay close to a picture (a caricature's tether)."""
 
     name: ClassVar[str] = "l2"
-    picture: jax.Array = None
+    picture: jax.Array | None = None
 
     def __call__(self, inputs: TermInputs) -> jax.Array:
         diff = inputs.image - jnp.asarray(self.picture, inputs.image.dtype)[None]

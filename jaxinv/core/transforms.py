@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxinv.errors import JaxinvError
+
+if TYPE_CHECKING:  # parametrisations imports this module (its `Jitter`): the protocol for the checker only
+    from jaxinv.core.parametrisations import Parametrisation
 
 __all__ = ["Pad", "Jitter", "Scale", "Rotate", "Transformed", "warp"]
 
@@ -51,9 +54,11 @@ class Pad:
     value: float = 0.0
 
     def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(H − 2·width, W − 2·width): the size of the images that the border brings to ``size``."""
         return size[0] - 2 * self.width, size[1] - 2 * self.width
 
-    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def __call__(self, images: jax.Array, *, key: jax.Array | None = None,
+                 active: jax.Array | bool = True) -> jax.Array:
         del key, active
         if self.width == 0:
             return images
@@ -70,9 +75,11 @@ class Jitter:
     size: int = 1
 
     def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(H + size − 1, W + size − 1): the size of the images that the crop brings to ``size``."""
         return size[0] + self.size - 1, size[1] + self.size - 1
 
-    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def __call__(self, images: jax.Array, *, key: jax.Array | None = None,
+                 active: jax.Array | bool = True) -> jax.Array:
         h = images.shape[-3] - self.size + 1
         w = images.shape[-2] - self.size + 1
         centre = (self.size - 1) // 2
@@ -103,15 +110,19 @@ class _RandomWarp:
     """A warp about the centre whose matrix is drawn from the key; the identity at zero strength."""
 
     def strength(self) -> float:
+        """The largest change the warp draws (0: the identity)."""
         raise NotImplementedError
 
-    def matrix(self, key: jax.Array, active) -> jax.Array:
+    def matrix(self, key: jax.Array, active: jax.Array | bool) -> jax.Array:
+        """The 2×2 matrix A drawn from ``key`` (the identity where ``active`` is false)."""
         raise NotImplementedError
 
     def source_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """``size`` itself: a warp keeps the shape."""
         return size
 
-    def __call__(self, images: jax.Array, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def __call__(self, images: jax.Array, *, key: jax.Array | None = None,
+                 active: jax.Array | bool = True) -> jax.Array:
         if self.strength() == 0 or key is None:
             return images
         return warp(images, self.matrix(key, active))
@@ -124,9 +135,11 @@ class Scale(_RandomWarp):
     max_change: float = 0.0
 
     def strength(self) -> float:
+        """``max_change``, the largest relative zoom drawn."""
         return self.max_change
 
-    def matrix(self, key: jax.Array, active) -> jax.Array:
+    def matrix(self, key: jax.Array, active: jax.Array | bool) -> jax.Array:
+        """A = I / s with s = 1 + u, u ~ U[−max_change, max_change] (s = 1 where not ``active``)."""
         change = jax.random.uniform(key, (), jnp.float32, -self.max_change, self.max_change)
         return jnp.eye(2, dtype=jnp.float32) / (1.0 + jnp.where(active, change, 0.0))
 
@@ -138,9 +151,11 @@ class Rotate(_RandomWarp):
     max_degrees: float = 0.0
 
     def strength(self) -> float:
+        """``max_degrees``, the largest rotation drawn, in degrees."""
         return self.max_degrees
 
-    def matrix(self, key: jax.Array, active) -> jax.Array:
+    def matrix(self, key: jax.Array, active: jax.Array | bool) -> jax.Array:
+        """A = [[cos θ, −sin θ], [sin θ, cos θ]], θ ~ U[−max_degrees, max_degrees] degrees (0 where not ``active``)."""
         degrees = jax.random.uniform(key, (), jnp.float32, -self.max_degrees, self.max_degrees)
         angle = jnp.where(active, degrees, 0.0) * (math.pi / 180.0)
         cos, sin = jnp.cos(angle), jnp.sin(angle)
@@ -156,12 +171,12 @@ class Transformed:
     ``project`` are the inner one's (regularisers see the whole variable, margins included).
     """
 
-    inner: Any
-    transforms: tuple = ()
+    inner: Parametrisation
+    transforms: tuple[Any, ...] = ()
 
     def source_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """The inner images' shape that the transformations bring to ``image_shape``."""
-        size = tuple(image_shape[:2])
+        size: tuple[int, int] = (image_shape[0], image_shape[1])
         for transform in reversed(self.transforms):
             size = transform.source_size(size)
         if min(size) < 1:
@@ -169,13 +184,16 @@ class Transformed:
                               " use a smaller Pad or a larger image")
         return (*size, image_shape[2])
 
-    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
+    def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """The inner parametrisation's variable shape at `source_shape` (``image_shape``)."""
         return self.inner.variable_shape(self.source_shape(image_shape), copies)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> Any:
+        """The inner parametrisation's random start at `source_shape` (``image_shape``)."""
         return self.inner.init(key, self.source_shape(image_shape), copies)
 
-    def image(self, variables: Any, *, key: jax.Array | None = None, active=True) -> jax.Array:
+    def image(self, variables: Any, *, key: jax.Array | None = None, active: jax.Array | bool = True) -> jax.Array:
+        """The inner images (R, H', W', C) through each transformation in turn: (R, H, W, C)."""
         inner_key = None if key is None else jax.random.fold_in(key, len(self.transforms))
         images = self.inner.image(variables, key=inner_key, active=active)
         for i, transform in enumerate(self.transforms):
@@ -184,7 +202,9 @@ class Transformed:
         return images
 
     def pixels(self, variables: Any) -> Any:
+        """The inner parametrisation's pixels (margins included)."""
         return self.inner.pixels(variables)
 
     def project(self, variables: Any) -> Any:
+        """The inner parametrisation's projection."""
         return self.inner.project(variables)

@@ -41,8 +41,8 @@ from jaxinv.core.presets import Preset, ijcv_preset
 from jaxinv.core.solver import Solver, SolverState
 from jaxinv.core.terms import InnerProduct, L2ToPicture, NormalisedData, Objective, Term, TermInputs
 from jaxinv.errors import JaxinvError
-from jaxinv.objective import IJCVObjective
-from jaxinv.schedules import Schedule, Stage
+from jaxinv.core.settings import IJCVObjective
+from jaxinv.core.schedules import Schedule, Stage
 
 __all__ = ["grid_spacing", "unit_weight", "grid_positions", "input_size_for_grid", "neuron_direction",
            "channel_direction", "vector_direction", "mosaic_direction", "caricature_direction", "Diversity",
@@ -55,7 +55,7 @@ MAXIMIZATION_ITERATIONS = 300
 LEAKY_SLOPE = 0.05
 
 
-def grid_spacing(field: int, stride: int, count: int = 1) -> int:
+def grid_spacing(field: int, stride: int, *, count: int = 1) -> int:
     """s: code cells between the neurons of a grid of ``count`` units, odd.
 
     s = round(1.1 rf/stride) for one unit, max(round(1.1 rf/stride), 4) for several,
@@ -235,7 +235,7 @@ def _ijcv_stage(image_shape: tuple[int, int, int], *, stride: int, iterations: i
     if not (isinstance(iterations, (int, np.integer)) and iterations > 0):
         raise JaxinvError(f"iterations = {iterations}; use a positive whole number (the authors' is 300)")
     schedule = Schedule((Stage(1.0, int(iterations), jitter=True),))
-    return ijcv_preset(config, schedule, tuple(image_shape), jitter=config.jitter_for(stride))
+    return ijcv_preset(config, schedule, (*image_shape,), jitter=config.jitter_for(stride))
 
 
 def maximization_preset(image_shape: tuple[int, int, int], *, stride: int, copies: int = 1,
@@ -272,7 +272,7 @@ def caricature_preset(image_shape: tuple[int, int, int], *, stride: int, picture
     return dataclasses.replace(preset, objective=tied)
 
 
-def start_from(solver: Solver, key: jax.Array, pictures: jax.Array) -> SolverState:
+def start_from(solver: Solver, key: jax.Array, pictures: jax.Array | np.ndarray) -> SolverState:
     """The solver's start with its variables set to ``pictures`` (R, H, W, C) in the input space.
 
     For `BallPixels` (the IJCV presets): the pictures in the centre of the jittered variable,

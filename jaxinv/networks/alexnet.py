@@ -51,7 +51,7 @@ TORCHVISION_SPEC = NetworkSpec(
         fc("fc8", 1000), softmax("prob"),
     ),
     input_size=224,
-    mean=tuple(255.0 * m for m in _TV_MEAN),
+    mean=(255.0 * _TV_MEAN[0], 255.0 * _TV_MEAN[1], 255.0 * _TV_MEAN[2]),
     bgr=False,
     hidden=("normalize",),
     description="torchvision AlexNet (one weird trick): no LRN, no groups, RGB 224",

@@ -8,7 +8,7 @@ The deploy net has no auxiliary heads; dropout before the classifier is an ident
 
 from __future__ import annotations
 
-from jaxinv.networks.graph import (NetworkSpec, avgpool, chain, concat, conv, fc, lrn, maxpool,
+from jaxinv.networks.graph import (NetworkSpec, Node, avgpool, chain, concat, conv, fc, lrn, maxpool,
                                    relu, softmax)
 
 __all__ = ["SPEC"]
@@ -41,7 +41,8 @@ _BLOCKS = {  # name: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj), from th
 
 
 def _inceptions(names: str, first_input: str) -> tuple:
-    out, src = [], first_input
+    out: list[Node] = []
+    src = first_input
     for n in names.split():
         out.extend(inception(n, src, *_BLOCKS[n]))
         src = f"inception_{n}/output"

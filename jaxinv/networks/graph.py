@@ -79,7 +79,7 @@ def ancestors(nodes: tuple[Node, ...], name: str) -> frozenset[str]:
     return frozenset(needed)
 
 
-def _pool_kernel(node: Node, shape: Shape) -> tuple[int, int, int]:
+def _pool_kernel(node: Node, shape: tuple[int, ...]) -> tuple[int, int, int]:
     if node.kernel == 0:  # global pooling: one window over the whole map
         return shape[0], 1, 0
     return node.kernel, node.stride, node.pad

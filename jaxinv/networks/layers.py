@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -72,11 +73,11 @@ def _conv_s1(x: jax.Array, kernel: jax.Array, pad: int) -> jax.Array:
     return _conv_s1_plain(x, kernel, pad)
 
 
-def _conv_s1_fwd(x, kernel, pad):
+def _conv_s1_fwd(x: jax.Array, kernel: jax.Array, pad: int) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return _conv_s1_plain(x, kernel, pad), (x, kernel)
 
 
-def _conv_s1_bwd(pad, res, g):
+def _conv_s1_bwd(pad: int, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
     x, kernel = res
     kh, kw = kernel.shape[:2]
     flipped = jax.lax.optimization_barrier(jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2))
@@ -162,15 +163,17 @@ def _strided(x: jax.Array, start: int, stride: int, count: int, axis: int) -> ja
     return jax.lax.slice_in_dim(x, start, start + (count - 1) * stride + 1, stride, axis)
 
 
-def _separable_axis(x: jax.Array, kernel: int, stride: int, count: int, axis: int, combine):
-    out = None
-    for j in range(kernel):
-        s = _strided(x, j, stride, count, axis)
-        out = s if out is None else combine(out, s)
+Combine = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def _separable_axis(x: jax.Array, kernel: int, stride: int, count: int, axis: int, combine: Combine) -> jax.Array:
+    out = _strided(x, 0, stride, count, axis)
+    for j in range(1, kernel):
+        out = combine(out, _strided(x, j, stride, count, axis))
     return out
 
 
-def _separable(xp: jax.Array, kernel: int, stride: int, out_h: int, out_w: int, combine):
+def _separable(xp: jax.Array, kernel: int, stride: int, out_h: int, out_w: int, combine: Combine) -> jax.Array:
     """Reduce k×k windows as k rows then k columns (2k strided slices, not k²)."""
     rows = _separable_axis(xp, kernel, stride, out_h, 1, combine)
     return _separable_axis(rows, kernel, stride, out_w, 2, combine)
@@ -208,13 +211,15 @@ def _max_pool_padded(xp: jax.Array, kernel: int, stride: int, out_hw: tuple[int,
     return _max_pool_fwd(xp, kernel, stride, out_hw)[0]
 
 
-def _max_pool_fwd(xp, kernel, stride, out_hw):
+def _max_pool_fwd(xp: jax.Array, kernel: int, stride: int, out_hw: tuple[int, int]
+                  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
     rows = _separable_axis(xp, kernel, stride, out_hw[0], 1, jnp.maximum)
     out = _separable_axis(rows, kernel, stride, out_hw[1], 2, jnp.maximum)
     return out, (xp, rows, out)
 
 
-def _max_pool_bwd(kernel, stride, out_hw, res, g):
+def _max_pool_bwd(kernel: int, stride: int, out_hw: tuple[int, int], res: tuple[jax.Array, jax.Array, jax.Array],
+                  g: jax.Array) -> tuple[jax.Array]:
     xp, rows, out = res
     g_rows = _first_max_scatter(rows, out, g, kernel, stride, axis=2)
     return (_first_max_scatter(xp, rows, g_rows, kernel, stride, axis=1),)
@@ -234,7 +239,7 @@ def _first_max_scatter(x: jax.Array, y: jax.Array, g: jax.Array, kernel: int, st
     count, length = y.shape[axis], x.shape[axis]
     phase_len = -(-length // stride)
     taken = jnp.zeros(y.shape, bool)
-    phases = [None] * stride
+    phases: list[jax.Array | None] = [None] * stride
     for j in range(kernel):
         hit = (_strided(x, j, stride, count, axis) == y) & ~taken
         taken = taken | hit
@@ -243,8 +248,11 @@ def _first_max_scatter(x: jax.Array, y: jax.Array, g: jax.Array, kernel: int, st
         widths = [(0, 0)] * x.ndim
         widths[axis] = (m, phase_len - count - m)
         part = jnp.pad(part, widths)
-        phases[r] = part if phases[r] is None else phases[r] + part
-    zeros = jnp.zeros_like(phases[0])
+        current = phases[r]
+        phases[r] = part if current is None else current + part
+    first = phases[0]
+    assert first is not None  # offset j = 0 lands on phase 0
+    zeros = jnp.zeros_like(first)
     stacked = jnp.stack([zeros if p is None else p for p in phases], axis=axis + 1)
     shape = list(x.shape)
     shape[axis] = phase_len * stride

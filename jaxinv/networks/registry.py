@@ -179,7 +179,7 @@ def init_node_blobs(node: Any, shapes: list[tuple[int, ...]], rng: np.random.Gen
     last convolution (ResNet's ``conv3``) is scaled by 0.2 so that 16 residual sums stay
     within a few orders of magnitude of the input.
     """
-    def normal(shape, scale=1.0):
+    def normal(shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)
 
     if node.op == "normalize":
@@ -217,6 +217,7 @@ class Network:
 
     @property
     def name(self) -> str:
+        """The network's name (``squeezenet1_1``, …)."""
         return self.spec.name
 
     @property
@@ -229,14 +230,17 @@ class Network:
 
     @property
     def layers(self) -> tuple[str, ...]:
+        """The layers a representation can end at, input to output."""
         return self.spec.layers
 
     @property
     def input_size(self) -> int:
+        """S, the side in pixels of the (S, S, 3) input the network takes."""
         return self.spec.input_size
 
     @property
     def features(self) -> Features:
+        """The pure ``features(params, x, layer=...)`` of this architecture (hashable, jit-static)."""
         return Features(self.spec.name)
 
     def preprocess(self, picture: Any) -> np.ndarray:
@@ -273,16 +277,17 @@ class Network:
         return {k: acts[k] for k in self.layers if k in acts}  # jit sorts dict keys
 
     def receptive_field(self) -> dict[str, tuple[int, int]]:
+        """(size, stride) in input pixels of the units of every layer (`receptive_field`)."""
         return receptive_field(self.name)
 
 
 @functools.lru_cache(maxsize=None)
-def _jit_features(features: Features, layer: str):
+def _jit_features(features: Features, layer: str) -> Any:
     return jax.jit(functools.partial(features, layer=layer))
 
 
 @functools.lru_cache(maxsize=None)
-def _jit_activations(features: Features, layer: str):
+def _jit_activations(features: Features, layer: str) -> Any:
     return jax.jit(functools.partial(features.activations, layer=layer))
 
 

@@ -23,7 +23,7 @@ import jax
 from jaxinv.errors import JaxinvError
 from jaxinv.networks.graph import infer_shapes
 from jaxinv.networks.registry import Features, receptive_field, resolve_layer, spec
-from jaxinv.objective import LAMBDA_ALPHA
+from jaxinv.core.settings import LAMBDA_ALPHA
 from jaxinv.representation import Representation
 from jaxinv.weights.loading import load_network
 

@@ -8,6 +8,7 @@ where a cheaper job than HOG is wanted.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import numpy as np
@@ -20,9 +21,11 @@ __all__ = ["average_pool"]
 
 @dataclasses.dataclass(frozen=True)
 class AveragePool:
+    """Φ(x): the mean of each ``factor`` × ``factor`` block of the picture (H/f, W/f, C)."""
+
     factor: int
 
-    def __call__(self, params, x: jax.Array) -> jax.Array:
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
         del params
         h, w, c = x.shape
         f = self.factor

@@ -9,13 +9,14 @@ regularisation (λ_V = 0.5, λ_α = `LAMBDA_ALPHA`, the ``"shallow"`` schedule).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeGuard
 
 import jax
 import numpy as np
 
 from jaxinv.errors import JaxinvError
 from jaxinv.images import centred_gray
-from jaxinv.objective import LAMBDA_ALPHA
+from jaxinv.core.settings import LAMBDA_ALPHA
 from jaxinv.representation import Representation, identity_deprocess
 
 __all__ = [
@@ -34,7 +35,7 @@ def gray_deprocess(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x, np.float32) + np.float32(128)).astype(np.float32)
 
 
-def is_integer(value: object) -> bool:
+def is_integer(value: object) -> TypeGuard[int | np.integer]:
     """True for Python and numpy integers, False for booleans (``True`` is not a size)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 

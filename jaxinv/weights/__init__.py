@@ -50,7 +50,7 @@ def read_blobs(path: str | pathlib.Path, *, network: str | None = None,
     if suffix == ".safetensors":
         from jaxinv.weights.statedict import family_of
         from jaxinv.weights.timm import is_timm_file, read_timm
-        if family_of(network) and is_timm_file(path):  # a timm checkpoint, not jaxinv's own cache
+        if network is not None and family_of(network) and is_timm_file(path):  # timm's, not jaxinv's own cache
             return read_timm(path, network=network)
         from jaxinv.weights.cache import read_safetensors
         return read_safetensors(path)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import importlib
 import json
 import os
 import pathlib
 import re
 import sys
+import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "file_sha256",
     "read_manifest",
     "read_safetensors",
+    "replacement_notice",
     "write_safetensors",
 ]
 
@@ -51,7 +54,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 # Folders, hashes, atomic writes
 
 
-def cache_home(home: str | os.PathLike[str] | None = None) -> pathlib.Path:
+def cache_home(*, home: str | os.PathLike[str] | None = None) -> pathlib.Path:
     """The cache folder: ``home`` if given, else ``$JAXINV_HOME``, else the platform cache dir.
 
     The platform cache dir is ``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux,
@@ -187,9 +190,9 @@ def read_safetensors(path: str | os.PathLike[str]) -> Blobs:
 # The manifest
 
 
-def read_manifest(home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def read_manifest(*, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The manifest of the cache at ``home`` (an empty one when there is none yet)."""
-    path = cache_home(home) / MANIFEST
+    path = cache_home(home=home) / MANIFEST
     if not path.is_file():
         return {"format_version": 1, "entries": {}}
     try:
@@ -206,9 +209,9 @@ def cached_path(name: str, *, home: str | os.PathLike[str] | None = None, verify
     With ``verify=True`` the file's sha256 is checked against the manifest (a full read).
     """
     check_name(name)
-    folder = cache_home(home)
+    folder = cache_home(home=home)
     path = folder / f"{name}.safetensors"
-    entry = read_manifest(folder)["entries"].get(name)
+    entry = read_manifest(home=folder)["entries"].get(name)
     if entry is None or not path.is_file():
         return None
     if verify and file_sha256(path) != entry.get("sha256"):
@@ -229,8 +232,9 @@ def _validate(name: str, blobs: Blobs) -> None:
     The networks package is the authority when it provides a check; otherwise the shapes of
     the official networks in ``jaxinv.weights.official`` are used; other names pass unchecked.
     """
+    networks: types.ModuleType | None
     try:
-        import jaxinv.networks as networks
+        networks = importlib.import_module("jaxinv.networks")
     except ImportError:  # pragma: no cover - the package always ships networks/
         networks = None
     check = None
@@ -265,9 +269,13 @@ def convert(
 
     Reads ``src`` with :func:`jaxinv.weights.read_blobs`, checks the blobs against network
     ``name``, writes the safetensors file and records it in ``<home>/manifest.json`` (source
-    file name and sha256, the converted file's sha256 and size, date, jaxinv version, plus
+    file name, format and sha256, the converted file's sha256 and size, date, jaxinv version, plus
     ``source_info`` such as the download URL and published checksum). Nothing is written if any
     step fails. Returns the converted file's path.
+
+    The cache holds one file per network: converting a second source file for ``name`` (a timm
+    ViT after a torchvision one, say) replaces the first, and the new entry's ``replaced`` keeps
+    the first's source and date; `replacement_notice` says so in one line (the CLI prints it).
     """
     from jaxinv.weights import read_blobs
 
@@ -275,21 +283,17 @@ def convert(
     src = pathlib.Path(src)
     if prototxt is not None and src.suffix.lower() != ".caffemodel":
         raise JaxinvError(f"--prototxt applies only to .caffemodel files, not {src.name!r}; leave it out")
-    blobs = read_blobs(src, network=name, prototxt=prototxt)
+    blobs = read_blobs(src, network=name, prototxt=None if prototxt is None else pathlib.Path(prototxt))
     if not blobs:
         raise JaxinvError(f"no weights found in {src.name!r}; check it is the network's weight file")
     _validate(name, blobs)
 
-    folder = cache_home(home)
+    folder = cache_home(home=home)
     target = folder / f"{name}.safetensors"
-    source: dict[str, Any] = {"file": src.name, "sha256": file_sha256(src), "size": src.stat().st_size}
-    if prototxt is not None:
-        proto = pathlib.Path(prototxt)
-        source["prototxt"] = {"file": proto.name, "sha256": file_sha256(proto)}
-    source.update(dict(source_info or {}))
+    source = _source(src, name, prototxt, source_info)
 
     with _locked(folder):
-        manifest = read_manifest(folder)
+        manifest = read_manifest(home=folder)
         manifest_path = folder / MANIFEST
         tmp_blobs = _temp_beside(target)
         tmp_manifest = _temp_beside(manifest_path)
@@ -305,6 +309,7 @@ def convert(
                 "converted": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "jaxinv_version": jaxinv_version(),
             }
+            _note_replaced(entry, manifest["entries"].get(name))
             manifest["format_version"] = 1
             manifest["entries"][name] = entry
             tmp_manifest.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -319,3 +324,56 @@ def convert(
             tmp_blobs.unlink(missing_ok=True)
             tmp_manifest.unlink(missing_ok=True)
     return target
+
+
+def _source(src: pathlib.Path, name: str, prototxt: Any, source_info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The manifest's ``source``: file name, format, sha256 and size, the prototxt, ``source_info``."""
+    source: dict[str, Any] = {"file": src.name, "format": _source_format(src, name), "sha256": file_sha256(src),
+                              "size": src.stat().st_size}
+    if prototxt is not None:
+        proto = pathlib.Path(prototxt)
+        source["prototxt"] = {"file": proto.name, "sha256": file_sha256(proto)}
+    source.update(dict(source_info or {}))
+    return source
+
+
+def _note_replaced(entry: dict[str, Any], previous: Mapping[str, Any] | None) -> None:
+    """Keep in ``entry`` the source and date of the conversion it replaces, if another file's."""
+    if previous and previous.get("source", {}).get("sha256") != entry["source"]["sha256"]:
+        entry["replaced"] = {k: previous[k] for k in ("source", "converted") if k in previous}
+
+
+_FORMATS = {".caffemodel": "Caffe", ".mat": "MatConvNet", ".pth": "torchvision", ".pt": "torchvision"}
+
+
+def _source_format(src: pathlib.Path, network: str) -> str:
+    """Where a weight file comes from, in words: Caffe, MatConvNet, torchvision, timm or jaxinv."""
+    suffix = src.suffix.lower()
+    if suffix != ".safetensors":
+        return _FORMATS.get(suffix, suffix.lstrip("."))
+    from jaxinv.weights.statedict import family_of
+    from jaxinv.weights.timm import is_timm_file
+
+    return "timm" if family_of(network) and is_timm_file(src) else "jaxinv"
+
+
+def _said(source: Mapping[str, Any], converted: str | None = None) -> str:
+    file = str(source.get("file", "?"))
+    kind = source.get("format") or _FORMATS.get(pathlib.Path(file).suffix.lower(), "a file")
+    details = [file, f"sha256 {str(source.get('sha256', '?'))[:12]}"] + ([converted] if converted else [])
+    return f"{kind} ({', '.join(details)})"
+
+
+def replacement_notice(name: str, entry: Mapping[str, Any] | None) -> str | None:
+    """One line saying which cached conversion of ``name`` the manifest ``entry`` replaced, or None.
+
+    For example: ``replaced the cached vit_b_16 converted from torchvision (…) with the one from
+    timm (…); convert … again to go back``.
+    """
+    if not entry or "replaced" not in entry:
+        return None
+    old = entry["replaced"]
+    before = old.get("source", {})
+    return (f"replaced the cached {name} converted from {_said(before, old.get('converted'))} with the one from"
+            f" {_said(entry.get('source', {}))}; convert {before.get('file', 'the old file')} again"
+            f" (--name {name}) to go back")

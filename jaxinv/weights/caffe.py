@@ -67,6 +67,7 @@ def _fields(buf: memoryview, start: int, end: int) -> Iterator[tuple[int, int, A
     Values: int (varint), (start, end) (length-delimited), int (fixed32/fixed64, raw bits).
     """
     pos = start
+    value: int | tuple[int, int]
     while pos < end:
         key, pos = _varint(buf, pos, end)
         field, wire = key >> 3, key & 7
@@ -291,7 +292,7 @@ def _parse(tokens: list[str], pos: int, closing: bool) -> tuple[dict[str, Any], 
     return out, pos
 
 
-def _flatten(message: dict[str, Any], repeated: Sequence[str] = ("bottom", "top", "dim")):
+def _flatten(message: dict[str, Any], repeated: Sequence[str] = ("bottom", "top", "dim")) -> dict[str, Any]:
     out = {}
     for k, values in message.items():
         values = [_flatten(v) if isinstance(v, dict) else v for v in values]

@@ -63,27 +63,49 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _run_convert(args: argparse.Namespace) -> int:
     from jaxinv.weights.cache import convert
 
+    before = _entry(args.name, args.home)
     path = convert(args.src, name=args.name, prototxt=args.prototxt, home=args.home)
+    _say_replaced(args.name, args.home, before)
     print(path)
     return 0
 
 
 def _run_download(args: argparse.Namespace) -> int:
     from jaxinv.weights.download import download
+    from jaxinv.weights.official import entry
 
+    network = entry(args.name).network
+    before = _entry(network, args.home)
     path = download(args.name, home=args.home, url=args.url, sha256=args.sha256,
                     allow_unverified=args.allow_unverified, force=args.force,
                     progress=not args.no_progress and sys.stderr.isatty())
+    _say_replaced(network, args.home, before)
     print(path)
     return 0
+
+
+def _entry(name: str, home: str | None) -> dict | None:
+    from jaxinv.weights.cache import read_manifest
+
+    return read_manifest(home=home)["entries"].get(name)
+
+
+def _say_replaced(name: str, home: str | None, before: dict | None) -> None:
+    """One line on stderr when this command's conversion replaced another source's in the cache."""
+    from jaxinv.weights.cache import replacement_notice
+
+    entry = _entry(name, home)
+    notice = replacement_notice(name, entry) if entry != before else None
+    if notice:
+        print(f"jaxinv: {notice}", file=sys.stderr)
 
 
 def _run_list(args: argparse.Namespace) -> int:
     from jaxinv.weights.cache import cache_home, read_manifest
     from jaxinv.weights.official import entries
 
-    home = cache_home(args.home)
-    cached = read_manifest(home)["entries"]
+    home = cache_home(home=args.home)
+    cached = read_manifest(home=home)["entries"]
     print(f"cache: {home}")
     print(f"{'NAME':22s} {'NETWORK':20s} {'CHECKSUM':14s} {'CACHED':7s} FILE")
     for row in entries():

@@ -238,7 +238,7 @@ def _checksums(row: OfficialFile, sha256: str | None, allow_unverified: bool) ->
 
 def _already_converted(row: OfficialFile, home: pathlib.Path, sha256: str | None) -> pathlib.Path | None:
     """The cached conversion of ``row``, if the manifest says it came from that download."""
-    entry = read_manifest(home)["entries"].get(row.network)
+    entry = read_manifest(home=home)["entries"].get(row.network)
     path = home / f"{row.network}.safetensors"
     if not entry or not path.is_file():
         return None
@@ -266,7 +266,7 @@ def download(name: str, *, home: str | os.PathLike[str] | None = None, url: str 
     Returns the converted ``<home>/<network>.safetensors``.
     """
     row = official_entry(name)
-    folder = cache_home(home)
+    folder = cache_home(home=home)
     checks = _checksums(row, sha256, allow_unverified)
     if not force and (done := _already_converted(row, folder, sha256)) is not None:
         return done

@@ -172,9 +172,10 @@ def _dagnn_params(layers: Any, params: Any) -> Iterator[tuple[str, np.ndarray, n
     for layer in _elements(layers):
         names = [_string(n) for n in _elements(_field(layer, "params"))] if hasattr(layer, "params") else []
         names = [n for n in names if n]
-        if names and values.get(names[0]) is not None and values[names[0]].ndim >= 2:
+        weight = values.get(names[0]) if names else None
+        if weight is not None and weight.ndim >= 2:
             used.update(names)
-            yield _string(_field(layer, "name")), values[names[0]], values.get(names[1]) if len(names) > 1 else None
+            yield _string(_field(layer, "name")), weight, values.get(names[1]) if len(names) > 1 else None
     # DagNN files without layer→param links: pair 'conv1f'/'conv1b' or 'conv1_filter'/'conv1_bias'.
     for pname, value in values.items():
         match = re.fullmatch(r"(.+?)(?:f|_filters?|_weights?)", pname)
@@ -216,7 +217,7 @@ def read_mat(path: str | os.PathLike[str], *, network: str | None = None, to_bgr
         first = position == 0 and _as_4d(filters).shape[2] == 3
         blobs[name] = _to_caffe(name, filters, biases, fc=_is_fc(name, expected),
                                 flip_rgb=to_bgr and first)
-    if family == "vgg16":
+    if network is not None and family == "vgg16":  # family_of(None) is ''
         return _as_vgg16(blobs, network, _meta_of(contents, to_bgr=False)["average_image"])
     return blobs
 
@@ -246,10 +247,12 @@ def _meta_of(contents: dict[str, Any], *, to_bgr: bool) -> dict[str, Any]:
     meta = _unwrap(contents.get("meta"))
     normalization = _field(meta, "normalization") if meta is not None else _unwrap(contents.get("normalization"))
     classes = _field(meta, "classes") if meta is not None else _unwrap(contents.get("classes"))
-    average = _numeric(_field(normalization, "averageImage")) if normalization is not None else None
+    average: np.ndarray | None = (_numeric(_field(normalization, "averageImage")) if normalization is not None
+                                  else None)
     if average is not None:
         # A mean pixel may be stored 1x1x3, 1x3 or 3x1; a mean image is H x W x 3.
-        average = average.reshape(1, 1, -1) if average.size == 3 else average.reshape(average.shape[:2] + (-1,))
+        height, width = (1, 1) if average.size == 3 else average.shape[:2]
+        average = average.reshape(height, width, -1)
         if to_bgr and average.shape[-1] == 3:
             average = average[..., ::-1]
     size = _numeric(_field(normalization, "imageSize")) if normalization is not None else None
@@ -332,7 +335,7 @@ def write_mat(blobs: Mapping[str, list[np.ndarray]], path: str | os.PathLike[str
         else:
             layers.append({"name": name, "type": "dagnn.Conv", "params": _cell(name + "f", name + "b")})
             params += [{"name": name + "f", "value": filters}, {"name": name + "b", "value": biases}]
-        relu = {"name": f"relu_{name}", "type": "relu"}
+        relu: dict[str, Any] = {"name": f"relu_{name}", "type": "relu"}
         if style == "dagnn":
             relu = {"name": relu["name"], "type": "dagnn.ReLU", "params": np.empty((0, 0), dtype=object)}
         else:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jaxinv.errors import JaxinvError
+from jaxinv.networks.graph import Node
 from jaxinv.weights import Blobs
 
 __all__ = ["BN_EPS", "blobs_from_state", "expected_keys", "family_of", "torchvision_preprocessing"]
@@ -43,7 +44,7 @@ def torchvision_preprocessing() -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(255.0 * m for m in TORCHVISION_MEAN), tuple(1.0 / (255.0 * s) for s in TORCHVISION_STD)
 
 
-def _node_keys(node) -> tuple[str, ...]:
+def _node_keys(node: Node) -> tuple[str, ...]:
     return node.keys or (f"{node.name}.weight", f"{node.name}.bias")
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -71,7 +71,7 @@ def is_timm_file(path: str | os.PathLike[str]) -> bool:
         return False  # the jaxinv reader reports what is wrong with the file
 
 
-def _rename(key: str, rules) -> str | None:
+def _rename(key: str, rules: Sequence[tuple[str, str]]) -> str | None:
     for pattern, replacement in rules:
         if re.fullmatch(pattern, key):
             return re.sub(f"^{pattern}$", replacement, key)

@@ -139,7 +139,7 @@ def read_pth(path: str | os.PathLike[str], *, network: str | None = None) -> Blo
             f".pth files hold torchvision networks ({', '.join(_pth_networks())}), not {network!r};"
             " pass one of those as --name or convert the network's own weight file"
         )
-    if family:
+    if network is not None and family:  # family_of(None) is ''
         return _read_family(path, network, family)
     torch = _torch()
     state = _load_state(torch, path, _FIX)

@@ -79,7 +79,7 @@ def fast_sqrt(x: jax.Array) -> jax.Array:
 
 
 @fast_sqrt.defjvp
-def _fast_sqrt_jvp(primals, tangents):
+def _fast_sqrt_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> tuple[jax.Array, jax.Array]:
     (x,), (dx,) = primals, tangents
     small, safe = sqrt_below_threshold(x)
     slope = jnp.where(small, jnp.float32(0.0), jnp.float32(0.5) * lax.rsqrt(safe))

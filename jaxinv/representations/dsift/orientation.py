@@ -109,13 +109,13 @@ def orientation_maps(image: jax.Array) -> jax.Array:
     return _planes(*_split(gx, gy))
 
 
-def _orientation_maps_fwd(image: jax.Array):
+def _orientation_maps_fwd(image: jax.Array) -> tuple[jax.Array, tuple[jax.Array, ...]]:
     gx, gy = _gradient(image)
     mod, rho, b_lo, b_hi = _split(gx, gy)
     return _planes(mod, rho, b_lo, b_hi), (image, gx, gy, mod, rho, b_lo, b_hi)
 
 
-def _orientation_maps_bwd(res, d_planes: jax.Array):
+def _orientation_maps_bwd(res: tuple[jax.Array, ...], d_planes: jax.Array) -> tuple[jax.Array]:
     image, gx, gy, mod, rho, b_lo, b_hi = res
     zero = jnp.float32(0)
     d_lo = sum(jnp.where(b_lo == t, d_planes[t], zero) for t in range(NUM_ORIENTATIONS))

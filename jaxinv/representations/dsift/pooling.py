@@ -160,7 +160,7 @@ def _pool_axis(a: jax.Array, axis: int, kernels: np.ndarray, grid: Grid, bin_siz
     outs = []
     for b in range(NUM_BINS):
         first = b * bin_size // g
-        lat = lattice[b if len(lattice) > 1 else 0]
+        lat = jnp.asarray(lattice[b if len(lattice) > 1 else 0])  # a sum of slices (0 only for an all-zero kernel)
         outs.append(lat[first:first + (grid.n - 1) * stride + 1:stride])
     out = jnp.stack(outs, axis=0).reshape((NUM_BINS, grid.n) + rest)
     return jnp.moveaxis(out, (0, 1), (axis, axis + 1))

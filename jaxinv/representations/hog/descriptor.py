@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,12 +49,13 @@ class HogFeatures:
 
     @property
     def dimension(self) -> int:
+        """D, the values per cell: 4n (Dalal–Triggs), 3n (the paper's layout) or 3n + 4 (UoCTTI)."""
         n = self.num_orientations
         if self.variant == "dalaltriggs":
             return 4 * n
         return 3 * n if self.paper_layout else 3 * n + 4
 
-    def check(self, x) -> None:
+    def check(self, x: Any) -> None:
         """Raise `JaxinvError` for a bad image: shape always, finiteness on concrete arrays."""
         shape = tuple(np.shape(x))
         if len(shape) != 3:
@@ -75,7 +78,7 @@ class HogFeatures:
             )
         check_finite_image(x, "hog")
 
-    def __call__(self, params, x: jax.Array) -> jax.Array:
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
         del params
         self.check(x)
         return _hog_features(
@@ -105,7 +108,7 @@ def _hog_features(
 rgb2gray = rgb_to_gray
 
 
-def _picture(channels: int):
+def _picture(channels: int) -> Callable[[np.ndarray], np.ndarray]:
     def preprocess(picture: np.ndarray) -> np.ndarray:
         """Picture in [0, 255] -> float32 with ``channels`` channels, same range (no rescaling)."""
         picture = np.asarray(picture, np.float32)

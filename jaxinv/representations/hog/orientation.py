@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -78,10 +79,10 @@ def _top2_bins(score: jax.Array, n: int) -> tuple[jax.Array, ...]:
     none_i = jnp.full_like(k, n)
     none_b = jnp.full_like(k, -1)
 
-    def better(sa, ia, sb, ib):
+    def better(sa: jax.Array, ia: jax.Array, sb: jax.Array, ib: jax.Array) -> jax.Array:
         return (sa > sb) | ((sa == sb) & (ia < ib))
 
-    def merge(a, b):
+    def merge(a: tuple[jax.Array, ...], b: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
         a1s, a1i, a1b, a2s, a2i, a2b = a
         b1s, b1i, b1b, b2s, b2i, b2b = b
         a_first = better(a1s, a1i, b1s, b1i)
@@ -131,7 +132,7 @@ def orientation_votes(
     return _votes(gx, gy, num_orientations, bilinear)
 
 
-def _votes_forward(gx, gy, n, bilinear):
+def _votes_forward(gx: jax.Array, gy: jax.Array, n: int, bilinear: bool) -> tuple[jax.Array, tuple[Any, ...]]:
     """Votes and the per-pixel residuals of their backward pass."""
     g2 = rounded_product(gx * gx) + rounded_product(gy * gy)
     nonzero = g2 > 0
@@ -168,15 +169,16 @@ def _votes_forward(gx, gy, n, bilinear):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _votes(gx, gy, n, bilinear):
+def _votes(gx: jax.Array, gy: jax.Array, n: int, bilinear: bool) -> jax.Array:
     return _votes_forward(gx, gy, n, bilinear)[0]
 
 
-def _votes_fwd(gx, gy, n, bilinear):
+def _votes_fwd(gx: jax.Array, gy: jax.Array, n: int, bilinear: bool) -> tuple[jax.Array, tuple[Any, ...]]:
     return _votes_forward(gx, gy, n, bilinear)
 
 
-def _votes_bwd(n, bilinear, residuals, cotangent):
+def _votes_bwd(n: int, bilinear: bool, residuals: tuple[Any, ...], cotangent: jax.Array
+               ) -> tuple[jax.Array, jax.Array]:
     bins = jnp.arange(2 * n, dtype=jnp.int32)
     if not bilinear:
         bin0, (mx, my) = residuals

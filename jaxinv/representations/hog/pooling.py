@@ -86,7 +86,8 @@ def _pool_forward(votes: jax.Array, axis: int, length: int, cell_size: int) -> j
     v = _group_axis(jnp.pad(votes, pad), axis, groups, cell_size)
     # An unrolled sum over the s pixels of a group: XLA turns it into one
     # vectorised elementwise loop, much faster on CPU than a strided reduce.
-    to_self = to_next = None
+    to_self: jax.Array | None = None
+    to_next: jax.Array | None = None
     for p in range(cell_size):
         vp = jax.lax.index_in_dim(v, p, axis + 1, keepdims=False)
         a = vp * _weights_along(w_self, p, axis, votes.ndim)
@@ -94,6 +95,7 @@ def _pool_forward(votes: jax.Array, axis: int, length: int, cell_size: int) -> j
         to_self = a if to_self is None else to_self + a
         to_next = b if to_next is None else to_next + b
     # Group g sends to_self into cell g−1 and to_next into cell g.
+    assert to_self is not None and to_next is not None  # cell_size >= 1
     return jax.lax.slice_in_dim(to_self, 1, groups, axis=axis) + jax.lax.slice_in_dim(
         to_next, 0, groups - 1, axis=axis
     )
@@ -111,11 +113,11 @@ def _pool_axis(votes: jax.Array, axis: int, length: int, cell_size: int) -> jax.
     return _pool_forward(votes, axis, length, cell_size)
 
 
-def _pool_axis_fwd(votes, axis, length, cell_size):
+def _pool_axis_fwd(votes: jax.Array, axis: int, length: int, cell_size: int) -> tuple[jax.Array, None]:
     return _pool_forward(votes, axis, length, cell_size), None
 
 
-def _pool_axis_bwd(axis, length, cell_size, _, cotangent):
+def _pool_axis_bwd(axis: int, length: int, cell_size: int, _: None, cotangent: jax.Array) -> tuple[jax.Array]:
     before, after, w_self, w_next = _axis_pooling(length, cell_size)
     groups = w_self.shape[0]
     ndim = cotangent.ndim

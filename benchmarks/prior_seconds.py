@@ -7,15 +7,17 @@ ImageNet pictures at one layer under each prior, one `jaxinv.invert_batch` call 
 process, and writes one JSON row per prior; the table is generated from that JSON::
 
     python benchmarks/prior_seconds.py                       # SqueezeNet fire3, 2 pictures, all five
-    python benchmarks/prior_seconds.py --table-only          # the table from the JSON
+    python benchmarks/prior_seconds.py --table-only          # the table (prior_seconds.md) from the JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
+import sys
 import time
 
 import jax
@@ -23,11 +25,12 @@ import numpy as np
 
 import jaxinv
 from jaxinv.cli import positive
-from jaxinv.files import write_json
+from jaxinv.files import atomic_write_bytes, write_json
 
 HERE = pathlib.Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
 OUT = HERE / "results" / "prior_seconds.json"
+TABLE = OUT.with_suffix(".md")
 PRIORS = ("paper", "ijcv", "lucid", "maco", "dip")
 
 
@@ -54,9 +57,31 @@ def measure(layer: str, count: int, priors: list[str]) -> dict:
                      "seconds": seconds, "seconds_per_inversion": seconds / count,
                      "errors": [float(e) for e in result.errors[:, 0]]})
         print(f"{prior}: {seconds / count:.1f} s an inversion ({rows[-1]['steps']} steps)", flush=True)
-    return {"layer": layer, "machine": f"{platform.processor() or platform.machine()}, {jax.device_count()}"
-            f" {jax.default_backend()} device(s), {len(__import__('os').sched_getaffinity(0))} cores",
-            "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/prior_seconds.py", "rows": rows}
+    return {"layer": layer, "machine": machine(), "date": time.strftime("%Y-%m-%d"),
+            "command": " ".join(["python benchmarks/prior_seconds.py", *sys.argv[1:]]), "rows": rows}
+
+
+def machine() -> str:
+    """The CPU's model name and core count, and JAX's backend: what the seconds were taken on."""
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.is_file() else []
+    cpu = names[0] if names else platform.processor() or platform.machine()
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, JAX on {jax.default_backend()}"
+
+
+def merged(record: dict) -> dict:
+    """``record`` with the rows of the other priors kept from the JSON of the same layer and
+    picture count (one prior can be measured again, or added, without running the rest)."""
+    if not OUT.is_file():
+        return record
+    old = json.loads(OUT.read_text())
+    same = old.get("layer") == record["layer"] and old["rows"][0]["pictures"] == record["rows"][0]["pictures"]
+    new = {row["prior"] for row in record["rows"]}
+    kept = [row for row in old["rows"] if same and row["prior"] not in new]
+    rows = sorted(kept + record["rows"], key=lambda row: PRIORS.index(row["prior"]))
+    commands = ([old["command"]] if same and kept else []) + [record["command"]]
+    return {**record, "rows": rows, "command": "; ".join(dict.fromkeys(commands))}
 
 
 def table(record: dict) -> str:
@@ -83,10 +108,12 @@ def main() -> None:
         unknown = sorted(set(priors) - set(PRIORS))
         if unknown or not priors:
             parser.error(f"--priors {args.priors}: use some of {', '.join(PRIORS)}")
-        write_json(OUT, measure(args.layer, args.pictures, priors))
+        write_json(OUT, merged(measure(args.layer, args.pictures, priors)))
     if not OUT.is_file():
         raise SystemExit(f"prior_seconds: no {OUT}; run it without --table-only first")
-    print(table(json.loads(OUT.read_text())))
+    text = table(json.loads(OUT.read_text()))
+    atomic_write_bytes(TABLE, (text + "\n").encode())
+    print(text)
 
 
 if __name__ == "__main__":

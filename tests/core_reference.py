@@ -14,16 +14,14 @@ in chunks of two still cross a chunk boundary and the reset between the schedule
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import jax
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+import jaxinv
+from jaxinv.images import default_picture
 
-import jaxinv  # noqa: E402
-from jaxinv.images import default_picture  # noqa: E402
+HERE = pathlib.Path(__file__).resolve().parent
 
 FILE = HERE / "data" / "core_reference.npz"
 PAPER_SCHEDULE = [(0.004, 3), (0.0004, 2)]

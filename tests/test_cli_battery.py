@@ -90,9 +90,8 @@ def test_jaxinv_invert(args, legal, picture, tmp_path, capsys):
 
 @functools.lru_cache(maxsize=None)
 def load_script(path):
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    """The script as a module; its sibling imports (`common`, `_common`) resolve through pyproject's
+    pytest ``pythonpath`` (benchmarks/, examples/), as running it from its folder would."""
     name = f"battery_{path.parent.name}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

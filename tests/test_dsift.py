@@ -208,10 +208,10 @@ def test_check_grads_on_smooth_image(fast, bin_size, step):
 
 def test_paper_window_matches_dsift_net():
     # dsift_net's per-cell weights exp(−d²/(2·1.5²)), d = cell centre − 2.5 (1-D factors).
-    from jaxinv.representations.dsift import _flat_bin_weights
+    from jaxinv.representations.dsift.pooling import flat_bin_weights
 
     net = np.exp(-np.array([1.5, 0.5, 0.5, 1.5]) ** 2 / (2 * 1.5**2))
-    ours = _flat_bin_weights(5, PAPER_WINDOW_SIZE)
+    ours = flat_bin_weights(5, PAPER_WINDOW_SIZE)
     np.testing.assert_allclose(ours / ours[1], net / net[1], rtol=1e-6)
     assert paper_dsift().features.window_size == PAPER_WINDOW_SIZE and paper_dsift().features.fast
 

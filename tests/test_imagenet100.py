@@ -8,15 +8,13 @@ folder); a wrong channel order, mean or resize loses many more than 3.
 
 import os
 import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from conftest import REPO, in_ci, shared_weights
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-import judges  # noqa: E402
+import judges  # benchmarks/judges.py: pyproject's pytest pythonpath
 
 from jaxinv import images  # noqa: E402
 

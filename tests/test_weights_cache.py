@@ -298,13 +298,13 @@ def test_the_notice_names_torchvision_and_timm(tmp_path):
     """A timm checkpoint of a torchvision-named family is told from jaxinv's own files by its header."""
     from safetensors.numpy import save_file
 
-    from jaxinv.weights.cache import _source_format, replacement_notice
+    from jaxinv.weights.cache import source_format, replacement_notice
 
     save_file({"cls_token": np.zeros(3, np.float32)}, str(tmp_path / "model.safetensors"))
     jaxinv_file = write_safetensors(small_blobs(), tmp_path / "own.safetensors")
-    assert _source_format(tmp_path / "model.safetensors", "vit_b_16") == "timm"
-    assert _source_format(jaxinv_file, "vit_b_16") == "jaxinv"
-    assert _source_format(tmp_path / "vit_b_16-c867db91.pth", "vit_b_16") == "torchvision"
+    assert source_format(tmp_path / "model.safetensors", "vit_b_16") == "timm"
+    assert source_format(jaxinv_file, "vit_b_16") == "jaxinv"
+    assert source_format(tmp_path / "vit_b_16-c867db91.pth", "vit_b_16") == "torchvision"
     entry = {"source": {"file": "model.safetensors", "format": "timm", "sha256": "b" * 64},
              "replaced": {"source": {"file": "vit_b_16-c867db91.pth", "format": "torchvision", "sha256": "a" * 64},
                           "converted": "2025-01-02T03:04:05+00:00"}}

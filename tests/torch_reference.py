@@ -15,14 +15,11 @@ module freely, call `torch_model` only after ``require("torch")``.
 
 from __future__ import annotations
 
-import pathlib
-import sys
 from collections.abc import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
-from baselines.torch_networks import forward, torch_params  # noqa: E402
+from baselines.torch_networks import forward, torch_params  # benchmarks/baselines: pyproject's pytest pythonpath
 
 __all__ = ["torch_model"]
 

@@ -328,7 +328,7 @@ def convert(
 
 def _source(src: pathlib.Path, name: str, prototxt: Any, source_info: Mapping[str, Any] | None) -> dict[str, Any]:
     """The manifest's ``source``: file name, format, sha256 and size, the prototxt, ``source_info``."""
-    source: dict[str, Any] = {"file": src.name, "format": _source_format(src, name), "sha256": file_sha256(src),
+    source: dict[str, Any] = {"file": src.name, "format": source_format(src, name), "sha256": file_sha256(src),
                               "size": src.stat().st_size}
     if prototxt is not None:
         proto = pathlib.Path(prototxt)
@@ -346,7 +346,7 @@ def _note_replaced(entry: dict[str, Any], previous: Mapping[str, Any] | None) ->
 _FORMATS = {".caffemodel": "Caffe", ".mat": "MatConvNet", ".pth": "torchvision", ".pt": "torchvision"}
 
 
-def _source_format(src: pathlib.Path, network: str) -> str:
+def source_format(src: pathlib.Path, network: str) -> str:
     """Where a weight file comes from, in words: Caffe, MatConvNet, torchvision, timm or jaxinv."""
     suffix = src.suffix.lower()
     if suffix != ".safetensors":

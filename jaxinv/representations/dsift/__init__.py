@@ -82,8 +82,6 @@ from jaxinv.representations.dsift.geometry import (
     dsift_frames,
 )
 
-# _flat_bin_weights: the tests check the paper's window against it as dsift._flat_bin_weights.
-from jaxinv.representations.dsift.pooling import _flat_bin_weights  # noqa: F401
 from jaxinv.representations.shallow import gray_deprocess, gray_preprocess
 
 __all__ = [

@@ -53,7 +53,7 @@ def _triangle_kernel(bin_size: int) -> np.ndarray:
     return ((np.float32(bin_size) - np.abs(d)) / np.float32(bin_size * bin_size)).astype(np.float32)
 
 
-def _flat_bin_weights(bin_size: int, window_size: float) -> np.ndarray:
+def flat_bin_weights(bin_size: int, window_size: float) -> np.ndarray:
     """bs·``_vl_dsift_get_bin_window_mean`` per bin: the flat window's per-bin Gaussian factor."""
     out = []
     for g in _bin_gaussians(bin_size, window_size)[1]:
@@ -172,7 +172,7 @@ def spatial_bins(
     """Unnormalised descriptors (ny, nx, 128) from orientation maps (T, H, W): step 4.
 
     Flat window (``fast``): the triangle kernel, then bin (b_y, b_x) scaled by w_{b_y}·w_{b_x}
-    (`_flat_bin_weights`); otherwise the per-bin Gaussian-windowed kernels. Element order
+    (`flat_bin_weights`); otherwise the per-bin Gaussian-windowed kernels. Element order
     t + T·(b_x + NB·b_y), frames (y, x).
     """
     if fast:
@@ -187,6 +187,6 @@ def spatial_bins(
     pooled = _pool_axis(pooled, 3, ky, gy, bin_size)  # (T, bx, nx, by, ny)
     d = jnp.transpose(pooled, (4, 2, 3, 1, 0))  # (ny, nx, by, bx, T)
     if fast:
-        w = _flat_bin_weights(bin_size, window_size)
+        w = flat_bin_weights(bin_size, window_size)
         d = d * jnp.asarray(np.outer(w, w).astype(np.float32))[:, :, None]
     return d.reshape(gy.n, gx.n, DESCRIPTOR_SIZE)

@@ -88,8 +88,7 @@ from jaxinv.representations.hog.blocks import normalise_cells
 from jaxinv.representations.hog.descriptor import HogFeatures, hog, paper_hog, paper_hogb, rgb2gray
 from jaxinv.representations.hog.gradients import image_gradients
 from jaxinv.representations.hog.orientation import orientation_votes
-# _pool_axis: the tests check its hand-written transpose as hog._pool_axis.
-from jaxinv.representations.hog.pooling import _pool_axis, hog_cells, hog_grid  # noqa: F401
+from jaxinv.representations.hog.pooling import hog_cells, hog_grid  # noqa: F401
 
 __all__ = [
     "HogFeatures",

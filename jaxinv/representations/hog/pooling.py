@@ -102,7 +102,7 @@ def _pool_forward(votes: jax.Array, axis: int, length: int, cell_size: int) -> j
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _pool_axis(votes: jax.Array, axis: int, length: int, cell_size: int) -> jax.Array:
+def pool_axis(votes: jax.Array, axis: int, length: int, cell_size: int) -> jax.Array:
     """Bilinear voting along ``axis`` of ``votes``: (…, length−2 interior px, …) -> (…, cells, …).
 
     cell[j] = Σ_{x: ⌊hx⌋=j} (1 − frac hx)·v[x] + Σ_{x: ⌊hx⌋=j−1} frac(hx)·v[x].
@@ -139,7 +139,7 @@ def _pool_axis_bwd(axis: int, length: int, cell_size: int, _: None, cotangent: j
     return (jax.lax.slice_in_dim(grad, before, before + interior, axis=axis),)
 
 
-_pool_axis.defvjp(_pool_axis_fwd, _pool_axis_bwd)
+pool_axis.defvjp(_pool_axis_fwd, _pool_axis_bwd)
 
 
 def hog_cells(
@@ -154,6 +154,6 @@ def hog_cells(
         return jnp.zeros((cells_h, cells_w, n2), image.dtype) + 0.0 * jnp.sum(image)
     gx, gy = image_gradients(image)
     votes = orientation_votes(gx, gy, num_orientations=num_orientations, bilinear=bilinear)
-    pooled = _pool_axis(votes, 1, width, cell_size)
-    return _pool_axis(pooled, 0, height, cell_size)
+    pooled = pool_axis(votes, 1, width, cell_size)
+    return pool_axis(pooled, 0, height, cell_size)
 

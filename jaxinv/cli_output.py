@@ -66,8 +66,10 @@ VISUALIZATION_DEFINITIONS = {
     "prior": "the image prior that ran (--prior)",
     "schedule": "the stages that ran: learning rate and iterations each; 'rates' says what the rates are",
     "iterations": "optimisation steps run (the schedule's total)",
-    "values": "⟨Φ(x), e⟩ per seed: the unit's response, e the unit's direction",
-    "reference": "the unit's extreme over the 100 ImageNet pictures (caricature: the picture's own ⟨Φ(x0), e⟩)",
+    "values": "⟨Φ(x), u⟩ per seed: the objective's value as written, u = Σ_k w_k e_k (a raised unit's response;"
+              " minus the response of a lowered one, --minimize)",
+    "reference": "Σ_k |w_k| m_k, m_k the unit's extreme over the 100 ImageNet pictures (caricature: the picture's"
+                 " own ⟨Φ(x0), e⟩)",
     "relative": "values / reference",
 }
 

@@ -24,7 +24,7 @@ from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, NormalisedData, Objective,
                                TotalVariation)
 from jaxinv.core.settings import IJCVObjective, PaperObjective
-from jaxinv.core.schedules import Schedule, resolve_schedule
+from jaxinv.core.schedules import Schedule
 
 __all__ = ["Preset", "OptimizerFactory", "PAPER_INPUT_SIZE", "paper_preset", "ijcv_preset", "size_weight",
            "paper_optimizer", "ijcv_optimizer"]

@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from jaxinv.core.protocol import Parametrisation
 from jaxinv.errors import JaxinvError
-
-if TYPE_CHECKING:  # parametrisations imports this module (its `Jitter`): the protocol for the checker only
-    from jaxinv.core.parametrisations import Parametrisation
 
 __all__ = ["Pad", "Jitter", "Scale", "Rotate", "Transformed", "warp"]
 

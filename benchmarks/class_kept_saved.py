@@ -91,6 +91,17 @@ def check_rows(runs, judge: Judges) -> dict[str, list[int]]:
     return counts
 
 
+def check_table(counts: dict[str, dict[str, list[int]]]) -> str:
+    """Markdown of ``--check``'s records, one per network ({network: {who: [same, compared]}}):
+    how often a saved PNG's top-1 equals the top-1 the run recorded."""
+    lines = ["| inverted network | judged by | PNG top-1 = recorded top-1 |", "|---|---|---|"]
+    for network, record in counts.items():
+        for who, (same, n) in record.items():
+            judge = network if who == "own" else judges.OTHER[network]
+            lines.append(f"| {network} | {judge} ({who}) | {same} of {n} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="squeezenet1_1", choices=sorted(judges.OTHER))

@@ -79,6 +79,17 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readings_table(rows) -> str:
+    """Markdown: every reading of the runs side by side, one line per step (a dash where a run has
+    none), so that the curves can be compared step by step and not only at `table`'s marks."""
+    curves = [dict((int(s), e) for s, e in r["curve"]) for r in rows]
+    head = "| step | " + " | ".join(f"{r['picture']}, width {r['width']}, Adam {r['rate']:g}" for r in rows) + " |"
+    lines = [head, "|" + "---|" * (len(rows) + 1)]
+    for step in sorted({s for curve in curves for s in curve}):
+        lines.append(f"| {step} | " + " | ".join(f"{c[step]:.3g}" if step in c else "–" for c in curves) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="dip_energy.py", description=__doc__.splitlines()[0])
     parser.add_argument("--rep", default="squeezenet1_1:fire5", help="representation (network:layer)")

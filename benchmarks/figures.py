@@ -57,10 +57,20 @@ def _invariance(out: pathlib.Path, rows: list[tuple[str, float, float]], caption
     ax.set_title(f"invariance: spread of {seeds} reconstructions per layer")
     common.save_figure(fig, out / "invariance.png")
     plt.close(fig)
-    table = "\n".join([caption, "", "| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
-                       *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in rows]])
+    table = caption + "\n\n" + invariance_table(rows)
     atomic_write_bytes(out / "invariance.md", (table + "\n").encode())
     print(table)
+
+
+def invariance_table(rows: list[tuple[str, float, float]]) -> str:
+    """Markdown: (layer, spread, mean error) per layer, as `invariance_rows` reads them from figures.json."""
+    return "\n".join(["| layer | spread (pairwise distance / ‖x0‖) | mean error % |", "|---|---|---|",
+                      *[f"| {n} | {s:.3f} | {100 * e:.1f} |" for n, s, e in rows]])
+
+
+def invariance_rows(record: dict) -> list[tuple[str, float, float]]:
+    """(layer, spread, mean error over the seeds) of every layer of a figures.json record."""
+    return [(name, layer["spread"], float(np.mean(layer["errors"]))) for name, layer in record["layers"].items()]
 
 
 class Setting:

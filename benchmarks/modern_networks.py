@@ -57,6 +57,14 @@ def run_case(case: str, picture: np.ndarray, seed: int, lambda_tv: float | None)
             "iterations": int(result.energy.shape[1]), "seconds": time.perf_counter() - started}
 
 
+def table(rows: list[dict]) -> str:
+    """The Markdown table of the results rows (a run's, or those of its JSON-lines file)."""
+    lines = ["| network:layer | λ_V | start error | end error | fall | seconds |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{row['key']}` | {row['lambda_tv']:g} | {row['start_error']:.3f} |"
+              f" {row['end_error']:.4f} | {row['fall']:.0f}× | {row['seconds']:.0f} |" for row in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help="NETWORK:LAYER,... (default: all six)")
@@ -77,11 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             row = run_case(case, picture, args.seed, args.lambda_tv)
             results.append([row])
             print(f"{case}: {row['start_error']:.3f} -> {row['end_error']:.4f}", flush=True)
-    print("| network:layer | λ_V | start error | end error | fall | seconds |")
-    print("|---|---|---|---|---|---|")
-    for row in results.rows:
-        print(f"| `{row['key']}` | {row['lambda_tv']:g} | {row['start_error']:.3f} |"
-              f" {row['end_error']:.4f} | {row['fall']:.0f}× | {row['seconds']:.0f} |")
+    print(table(results.rows))
     return 0
 
 

@@ -37,6 +37,16 @@ def scores(pictures: list[np.ndarray], *, with_next: bool, size: int | None, sou
     return out
 
 
+def table(result: dict) -> str:
+    """Markdown: one row per set of pictures of a pixel_baselines.json record (mean ± std)."""
+    lines = ["| pictures | n | flat mean picture: PSNR dB | SSIM | another picture: PSNR dB | SSIM |",
+             "|---|---|---|---|---|---|"]
+    for name, s in result.items():
+        lines.append(f"| {name} | {s['n']} | {common.fmt(s['flat_psnr'], 2)} | {common.fmt(s['flat_ssim'], 3)}"
+                     f" | {common.fmt(s.get('next_psnr'), 2)} | {common.fmt(s.get('next_ssim'), 3)} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pictures", help="folder (default: $JAXINV_IMAGENET100, else ../shared/data/imagenet100)")
@@ -54,11 +64,7 @@ def main(argv=None) -> int:
               "colour 224x224, first 25": colour(folder, 224, limit=25),
               "gray, own size": scores(gray, with_next=False, size=None, source="folder"),
               "scikit-image colour 227x227": colour(None, 227)}
-    for name, s in result.items():
-        line = f"{name} (n = {s['n']}): flat mean picture PSNR {common.fmt(s['flat_psnr'], 2)} dB, SSIM {common.fmt(s['flat_ssim'], 3)}"
-        if "next_psnr" in s:
-            line += f"; another picture PSNR {common.fmt(s['next_psnr'], 2)} dB, SSIM {common.fmt(s['next_ssim'], 3)}"
-        print(line)
+    print(table(result))
     atomic_write_bytes(args.out, (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
     return 0
 

@@ -71,12 +71,12 @@ def machine() -> str:
 
 
 def merged(record: dict) -> dict:
-    """``record`` with the rows of the other priors kept from the JSON of the same layer and
-    picture count (one prior can be measured again, or added, without running the rest)."""
+    """``record`` with the rows of the other priors kept from the JSON of the same layer (one prior
+    can be measured again, or added, without running the rest; each row keeps its picture count)."""
     if not OUT.is_file():
         return record
     old = json.loads(OUT.read_text())
-    same = old.get("layer") == record["layer"] and old["rows"][0]["pictures"] == record["rows"][0]["pictures"]
+    same = old.get("layer") == record["layer"]
     new = {row["prior"] for row in record["rows"]}
     kept = [row for row in old["rows"] if same and row["prior"] not in new]
     rows = sorted(kept + record["rows"], key=lambda row: PRIORS.index(row["prior"]))
@@ -86,12 +86,12 @@ def merged(record: dict) -> dict:
 
 def table(record: dict) -> str:
     """The markdown table of a record (generated, never pasted)."""
-    lines = [f"Seconds per inversion at {record['layer']}, {record['rows'][0]['pictures']} pictures in one call per"
-             f" prior, compilation included ({record['machine']}, {record['date']}; `{record['command']}`):", "",
-             "| prior | steps | s / inversion | s / 100 steps | squared normalised error (mean) |",
-             "|---|---|---|---|---|"]
+    lines = [f"Seconds per inversion at {record['layer']}, the pictures of a row in one call per prior,"
+             f" compilation included ({record['machine']}, {record['date']}; `{record['command']}`):", "",
+             "| prior | pictures | steps | s / inversion | s / 100 steps | squared normalised error (mean) |",
+             "|---|---|---|---|---|---|"]
     for row in record["rows"]:
-        lines.append(f"| {row['prior']} | {row['steps']} | {row['seconds_per_inversion']:.1f} |"
+        lines.append(f"| {row['prior']} | {row['pictures']} | {row['steps']} | {row['seconds_per_inversion']:.1f} |"
                      f" {100 * row['seconds_per_inversion'] / row['steps']:.2f} | {np.mean(row['errors']):.4f} |")
     return "\n".join(lines)
 

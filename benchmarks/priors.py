@@ -23,11 +23,11 @@ itself (top-1) and by the other network (is the class in its top-5?).
 
 Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
-go to ``priors.md`` (with DIP: every prior again on DIP's pictures only) and the figure (one
-picture, every prior, three depths) to ``priors.png``, each with every prior recorded, whichever
-``--priors`` a run adds; ``--readme README.md`` pastes the tables into the README's marked
-blocks. ``--table-only`` adds no results (it reads while a run may append) and makes the
-figure's missing PNGs again::
+go to ``priors.md`` (with DIP: every prior again on DIP's pictures only; each layer's N₁ of the
+printed error to ``normalisers.json``) and the figure (one picture, every prior, three depths)
+to ``priors.png``, each with every prior recorded, whichever ``--priors`` a run adds;
+``--readme README.md`` pastes the tables into the README's marked blocks. ``--table-only`` adds
+no results (it reads while a run may append) and makes the figure's missing PNGs again::
 
     nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
     python benchmarks/priors.py --table-only
@@ -38,6 +38,7 @@ from __future__ import annotations
 import pathlib
 import sys
 import time
+from collections.abc import Mapping
 
 import jax
 import numpy as np
@@ -52,7 +53,7 @@ from jaxinv.core import PRIOR_NAMES, prior
 from jaxinv.core.objectives import class_logit
 from jaxinv.core.visualization import MAXIMIZATION_ITERATIONS
 from jaxinv.errors import JaxinvError
-from jaxinv.files import atomic_write_bytes
+from jaxinv.files import atomic_write_bytes, write_json
 from jaxinv.plan import logits_layer
 from jaxinv.results import ResultsFile
 
@@ -202,11 +203,22 @@ def normaliser(layer: str, pictures) -> float:
     return metrics.mean_pairwise_distance(codes)
 
 
-def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None) -> str:
+def write_normalisers(out: pathlib.Path, layers, pictures) -> dict[str, float]:
+    """N₁ of each layer over ``pictures``, written to ``normalisers.json`` beside the rows (with
+    the pictures' names), so that the tables can be built again from JSON alone, without the
+    networks (the results pages do: scripts/results_pages.py)."""
+    found = {layer: normaliser(layer, pictures) for layer in layers}
+    write_json(out / "normalisers.json", {"pictures": [name for name, _ in pictures], "normalisers": found})
+    return found
+
+
+def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None,
+          normalisers: Mapping[str, float] | None = None) -> str:
     """Markdown: one line per layer and prior, the means over its pictures (n says how many).
 
     ``on``: at each layer only the pictures that prior inverted (DIP's first few), so that
-    every prior is averaged over the same ones; N₁ is over all ``pictures`` either way."""
+    every prior is averaged over the same ones; N₁ is over all ``pictures`` either way, taken
+    from ``normalisers`` (layer → N₁, `write_normalisers`) where given, else computed."""
     names = [n for n, _ in pictures]
     lines = ["| layer | prior | n | printed error | PSNR (dB) | SSIM | own top-1 | other top-1 | s / inversion |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -217,7 +229,7 @@ def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None) 
             picked = [r for r in picked if r["picture"] in theirs]
         if not picked:
             continue
-        n1 = normaliser(layer, pictures)
+        n1 = normalisers[layer] if normalisers is not None else normaliser(layer, pictures)
         for name in priors:
             mine = [r for r in picked if r["prior"] == name]
             if not mine:
@@ -292,8 +304,10 @@ def main(argv=None) -> None:
     if not args.table_only:
         run_all(args, pictures, results)
     shown = PRIOR_NAMES  # every prior recorded, whichever this run was asked to add
-    tables = {"inversions": table(results.rows, args.layers, shown, pictures),
-              "dip-pictures": table(results.rows, args.layers, shown, pictures, on="dip"),
+    recorded = [layer for layer in args.layers if any(r.get("layer") == layer for r in results.rows)]
+    n1 = write_normalisers(out, recorded, pictures) if recorded else {}
+    tables = {"inversions": table(results.rows, args.layers, shown, pictures, normalisers=n1),
+              "dip-pictures": table(results.rows, args.layers, shown, pictures, on="dip", normalisers=n1),
               "classes": class_table(results.rows, args.classes, shown)}
     text = "\n".join(t for t in (tables["inversions"],
                                   tables["dip-pictures"] and f"Every prior on the pictures DIP inverted:\n\n"

@@ -97,6 +97,17 @@ def table_row(s: dict) -> str:
             f" {s['n']} | {s['seconds']:.0f} |")
 
 
+#: The table's header and separator (the rows are `table_row`'s).
+HEADER = ("| layer | λ_V | printed metric % | script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM |"
+          " class kept, own % | class kept, other % | n | seconds |",
+          "|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def table_lines(summaries: list[dict]) -> list[str]:
+    """The Markdown table of per-layer summaries (a run's, or the rows of its ``table-*.json``)."""
+    return [*HEADER, *map(table_row, summaries)]
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_args(parser)
@@ -160,10 +171,7 @@ def write_table(args, out: pathlib.Path, summaries: list[dict], *, described: st
         f" mean ± std in percent; class kept: top-1 of the reconstruction = top-1 of the original, judged by"
         f" {args.network} (own) and {judges.OTHER.get(args.network, '–')} (other).",
         "",
-        "| layer | λ_V | printed metric % | script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM |"
-        " class kept, own % | class kept, other % | n | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *map(table_row, summaries),
+        *table_lines(summaries),
         "",
         common.environment_line(),
     ])

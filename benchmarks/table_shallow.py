@@ -11,12 +11,15 @@ small, the gray one is read as gray. The codes then differ in length and the set
 zero-pads them, as the authors' script does. scikit-image's photographs are warped to 500×375.
 Per picture it records the squared code error, the IJCV error and PSNR/SSIM as JSON lines;
 a killed run started again completes the set without repeating a picture. The table, rebuilt
-from the JSON lines, prints the paper's printed metric (norms) and the script's (squares).
+from the JSON lines, prints the paper's printed metric (norms) and the script's (squares); its
+rows go to ``table-*.md`` and, as numbers, to ``table-*.json`` beside it (`table_lines` makes
+the table again from that JSON alone: the results pages do).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import time
 
@@ -26,6 +29,7 @@ import common
 from jaxinv import registry
 from jaxinv.cli import ArgumentParser, number
 from jaxinv.core.schedules import resolve_schedule
+from jaxinv.files import undefined_as_null, write_json
 from jaxinv.images import atomic_write_bytes
 from jaxinv.results import ResultsFile
 
@@ -35,15 +39,36 @@ from jaxinv.results import ResultsFile
 PAPER_TABLE1 = {"hoggle": (66.2, 13.7), "hog": (28.1, 7.9), "hogb": (10.7, 5.2), "dsift": (10.9, 7.5)}
 
 
-def within(measured: tuple[float, float], paper: tuple[float, float] | None) -> str:
-    """Whether the measured mean lies within one of the paper's standard deviations of its mean."""
-    if paper is None:
+def within(measured, paper: tuple[float, float] | None) -> str:
+    """Whether the measured mean lies within one of the paper's standard deviations of its mean
+    (a dash where either is missing: no paper figure, or a mean undefined on one picture)."""
+    if paper is None or measured is None or measured[0] is None or not math.isfinite(measured[0]):
         return "–"
     return "yes" if abs(measured[0] - paper[0]) <= paper[1] else "no"
 
 
-def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.Path, size, source: str) -> str | None:
-    """Invert the pictures not yet done with one representation; its table row (None if none is done)."""
+#: The table's header and separator (the rows are `table_row`'s).
+HEADER = ("| rep | optimiser | printed metric % | paper's Table 1 % | within 1 std of the paper |"
+          " script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM | n | seconds |",
+          "|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def table_row(s: dict) -> str:
+    """One representation's summary (a row of the table's JSON) as a row of the table."""
+    paper = PAPER_TABLE1.get(s["rep"])
+    return (f"| {s['rep']} | {s['optimiser']} | {common.fmt(s['printed'])} | {'%.1f ± %.1f' % paper if paper else '–'} | "
+            f"{within(s['printed'], paper)} | {common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | "
+            f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
+
+
+def table_lines(rows: list[dict]) -> list[str]:
+    """The Markdown table of the summaries ``rows`` (the JSON's, or a run's): header, then a row each."""
+    return [*HEADER, *map(table_row, rows)]
+
+
+def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.Path, size, source: str) -> dict | None:
+    """Invert the pictures not yet done with one representation; its summary, a row of the table
+    (None if none is done)."""
     from tqdm.auto import tqdm
 
     rep = registry.get(rep_name)
@@ -69,12 +94,8 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
         bar.close()
     if not results.rows:  # --table-only before the first result
         return None
-    s = common.summarise(rep, pictures, results)
-    paper = PAPER_TABLE1.get(rep_name)
-    return (f"| {rep_name} | {args.method}{', ' + args.schedule if args.schedule else ''} "
-            f"({schedule.total} it) | {common.fmt(s['printed'])} | {'%.1f ± %.1f' % paper if paper else '–'} | "
-            f"{within(s['printed'], paper)} | {common.fmt(s['script'])} | {common.fmt(s['ijcv'])} | "
-            f"{common.fmt(s['psnr'], 2)} | {common.fmt(s['ssim'], 3)} | {s['n']} | {s['seconds']:.0f} |")
+    optimiser = f"{args.method}{', ' + args.schedule if args.schedule else ''} ({schedule.total} it)"
+    return {"rep": rep_name, "optimiser": optimiser, **common.summarise(rep, pictures, results)}
 
 
 def main(argv=None) -> int:
@@ -92,26 +113,26 @@ def main(argv=None) -> int:
     pictures = common.load_image_set(folder, size=size, limit=args.limit)
     names = [n for n, _ in pictures]
     source = common.SKIMAGE if folder is None else pathlib.Path(folder).resolve().name
-    lines = [line for rep_name in args.reps.split(",")
-             if (line := run_one(args, rep_name, pictures, out=out, size=size, source=source)) is not None]
+    rows = [row for rep_name in args.reps.split(",")
+            if (row := run_one(args, rep_name, pictures, out=out, size=size, source=source)) is not None]
     described = (f"{len(names)} pictures of {folder}, each at its own size" if folder is not None
                  else f"{', '.join(names)} (scikit-image photographs), warped to 500×375")
     table = "\n".join([
         f"Pictures: {described}; gray 255·g − 128. Printed metric: ‖Φ(x*) − Φ0‖ / mean_ij ‖Φ0_i − Φ0_j‖;"
         " script's: both squared (docs/METRICS.md). Mean ± std over the pictures, percent.",
         "",
-        "| rep | optimiser | printed metric % | paper's Table 1 % | within 1 std of the paper |"
-        " script's metric % (squares) | IJCV error % (± 95% CI) | PSNR dB | SSIM | n | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *lines,
+        *table_lines(rows),
         "",
         common.environment_line(),
     ])
     print(table)
     print(f"total time {time.perf_counter() - started:.0f} s")
     (out / "shallow").mkdir(parents=True, exist_ok=True)
-    suffix = f"-{args.schedule}" if args.schedule else ""
-    atomic_write_bytes(out / "shallow" / f"table-{args.method}{suffix}.md", (table + "\n").encode())
+    stem = f"table-{args.method}" + (f"-{args.schedule}" if args.schedule else "")
+    atomic_write_bytes(out / "shallow" / f"{stem}.md", (table + "\n").encode())
+    # The same rows as numbers: the results pages (scripts/results_pages.py) build the table from
+    # them, since the set normaliser needs every picture's code; undefined metrics are null, never NaN.
+    write_json(out / "shallow" / f"{stem}.json", {"pictures": described, "rows": undefined_as_null(rows)})
     return 0
 
 

@@ -52,6 +52,22 @@ def compare(name: str, repeats: int) -> dict:
             "traced_over_constant": best["constant"] / best["traced"]}
 
 
+def table(records: list[dict]) -> str:
+    """The Markdown table of one or more runs' records (as their JSON files hold them), each
+    rep's figures from every run side by side: run 1 / run 2 / ..."""
+    def cells(rep: str, field: str, spec: str) -> str:
+        return " / ".join(format(next(r[field] for r in record["rows"] if r["rep"] == rep), spec)
+                          for record in records)
+
+    runs = " / ".join(str(i + 1) for i in range(len(records)))
+    lines = [f"| rep | weights as arguments, it/s (run {runs}) | weights as constants, it/s |"
+             " arguments / constants |", "|---|---|---|---|"]
+    for rep in dict.fromkeys(row["rep"] for record in records for row in record["rows"]):
+        lines.append(f"| {rep} | {cells(rep, 'traced_its', '.1f')} | {cells(rep, 'constant_its', '.1f')}"
+                     f" | {cells(rep, 'traced_over_constant', '.3f')} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", default="hog,dsift,squeezenet1_1:fire9")

@@ -9,7 +9,7 @@ in, results out, through one runner), and `jaxinv.core`, the pure layer, for JAX
 import importlib
 import warnings
 
-from jaxinv import core, images, masks, metrics, networks, parallel, registry
+from jaxinv import core, images, masks, metrics, networks, parallel, registry, scores
 from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
 from jaxinv.representation import Representation, from_function
@@ -42,6 +42,7 @@ __all__ = [
     "networks",
     "parallel",
     "registry",
+    "scores",
 ]
 
 #: 0.1's top-level names, kept for one release: where each lives now.

@@ -3,14 +3,14 @@
 With no arguments, ``jaxinv`` inverts the HOG of scikit-image's astronaut (the paper's
 shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2; a closed
 output pipe ends quietly with status 0. What the commands print and write (each error by name,
-the schedules `--help` lists, ``summary.json``) is `jaxinv.cli_output`.
+the schedules `--help` lists, ``summary.json``) is `jaxinv.cli_output`; where they write it (a
+new folder per run, ``--out``, ``--overwrite``) and ``--quiet`` are `jaxinv.cli_runs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import pathlib
 import sys
 import warnings
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:  # for the annotations only: parsing the command line imports no JAX
     import numpy as np
 
+    from jaxinv.cli_runs import Output
     from jaxinv.core.schedules import Schedule
     from jaxinv.inversion import InversionResult
     from jaxinv.representation import Representation
@@ -121,11 +122,13 @@ def _schedule_arg(text: str) -> str | Schedule:
 
 def _add_invert(sub: Any) -> None:
     from jaxinv.cli_output import PRESET_NAMES, prior_help
+    from jaxinv.cli_runs import add_output_options
 
     p = sub.add_parser("invert", help="invert the code of a picture and write PNGs")
     p.add_argument("image", nargs="?", help=f"picture file (default: scikit-image's {DEFAULT_PICTURE})")
     p.add_argument("--rep", default="hog", help="representation NAME[:LAYER] (default hog; see `jaxinv reps`)")
-    p.add_argument("--weights", help="weight file for a network (.caffemodel, .mat, .pth, .safetensors)")
+    p.add_argument("--weights", help="weight file for a network (.caffemodel, .mat, .pth, .safetensors); default:"
+                                     " the cache's, else the shared folder's ($JAXINV_SHARED_WEIGHTS)")
     p.add_argument("--seeds", type=count, default=1,
                    help=f"reconstructions from independent random starts (1 to {MAX_SEEDS})")
     p.add_argument("--coupled", action="store_true",
@@ -152,8 +155,7 @@ def _add_invert(sub: Any) -> None:
                    help="steps per compiled chunk (default 25; dip steps one at a time whatever this is)")
     p.add_argument("--max-megapixels", type=positive(float), default=50.0,
                    help="refuse larger pictures (default 50; resize them, or raise this)")
-    p.add_argument("--out", default="jaxinv-out", help="output folder, created if missing (default ./jaxinv-out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_options(p, command="invert")
 
 
 #: The options each prior takes beyond the common ones; any other is refused by name.
@@ -177,24 +179,6 @@ def _check_options(args: argparse.Namespace) -> None:
                           f" {'it' if len(refused) == 1 else 'them'} or change --prior")
 
 
-def _check_out(folder: str) -> pathlib.Path:
-    """Check now that the output folder can be made and written, so a bad ``--out`` fails
-    before any work; nothing is created until there is something to write."""
-    import os
-
-    from jaxinv.errors import JaxinvError
-
-    out = pathlib.Path(folder)
-    if out.exists() and not out.is_dir():
-        raise JaxinvError(f"--out {folder} is a file; pass a folder (it is created if missing)")
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise JaxinvError(f"--out {folder}: {existing} is a file, not a folder; pass another folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise JaxinvError(f"--out {folder}: {existing} is not writable; pass a folder you can write")
-    return out
-
-
 def _what_is_compared(rep: Representation, picture: np.ndarray, source: str) -> str:
     """Say what the representation's preprocessing does to the picture, in words."""
     h, w = picture.shape[:2]
@@ -215,24 +199,26 @@ def _run_invert(args: argparse.Namespace) -> int:
 
     from jaxinv import images, registry
     from jaxinv.cli_output import default_schedule
+    from jaxinv.cli_runs import plan_output
 
     _check_options(args)
     schedule = _schedule_arg(args.schedule) if args.schedule else None
-    out = _check_out(args.out)
+    output = plan_output(args, command="invert")
     rep = registry.get(args.rep, weights=args.weights)
     if args.image:
         picture, source = images.load(args.image, max_pixels=int(args.max_megapixels * 1e6)), args.image
     else:
         picture, source = images.default_picture(DEFAULT_PICTURE), f"skimage.data.{DEFAULT_PICTURE}()"
     ran = default_schedule(args.prior, rep.schedule, given=schedule)
-    print(f"jaxinv: inverting {rep.name} of {_what_is_compared(rep, picture, source)}, {args.seeds} seed(s),"
-          f" prior {args.prior}, {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
+    if not args.quiet:
+        print(f"jaxinv: inverting {rep.name} of {_what_is_compared(rep, picture, source)}, {args.seeds} seed(s),"
+              f" prior {args.prior}, {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = _invert(args, rep, picture, schedule)
     for warning in caught:  # one line each, without Python's source-line echo
         print(f"jaxinv: warning: {warning.message}", file=sys.stderr)
-    _report(args, out, rep, picture, source, result, ran)
+    _report(args, output, rep, picture, source, result, ran)
     return 0
 
 
@@ -241,21 +227,25 @@ def _invert(args: argparse.Namespace, rep: Representation, picture: np.ndarray,
     """Run the inversion ``args`` ask for: every prior through `jaxinv.invert`, the one runner."""
     import jax
 
+    from jaxinv.cli_runs import progress_option
     from jaxinv.inversion import invert
 
     own = {"lambda_tv": args.lambda_tv, "lambda_alpha": args.lambda_alpha, "data_weight": args.data_weight}
     return invert(rep, picture, key=jax.random.key(args.seed), prior=args.prior, seeds=args.seeds,
                   coupled=args.coupled, schedule=schedule, chunk=DEFAULT_CHUNK if args.chunk is None else args.chunk,
-                  progress=not args.no_progress, keep_snapshots=False,
+                  progress=progress_option(args.quiet), keep_snapshots=False,
                   **{name: value for name, value in own.items() if value is not None})
 
 
-def _report(args: argparse.Namespace, out: pathlib.Path, rep: Representation, picture: np.ndarray, source: str,
+def _report(args: argparse.Namespace, output: Output, rep: Representation, picture: np.ndarray, source: str,
             result: InversionResult, ran: Schedule) -> None:
-    """Write the PNGs and summary.json (each number under its own name, with definitions); print the errors."""
+    """Write the PNGs and summary.json (each number under its own name, with definitions) into the
+    run's folder (`jaxinv.cli_runs.claim`); print the errors and the folder."""
     from jaxinv.cli_output import DEFINITIONS, error_line, schedule_record, write_inversion
+    from jaxinv.cli_runs import claim
     from jaxinv.files import undefined_as_null, write_json
 
+    out = claim(output)
     rows = write_inversion(out, rep, picture, result, set_normaliser=args.set_normaliser)
     iterations = int(result.energy.shape[-2])
     options = {"coupled": args.coupled, "data_weight": args.data_weight, "lambda_tv": args.lambda_tv,
@@ -307,8 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         register(sub)
     from jaxinv.cli_visualize import register as register_visualize  # its helpers passed in: no import cycle
-    register_visualize(sub, number=number, count=count, seed_number=seed_number, check_out=_check_out,
-                       priors=PRIORS)
+    register_visualize(sub, number=number, count=count, seed_number=seed_number, priors=PRIORS)
     return parser
 
 

@@ -5,9 +5,10 @@
     jaxinv caricature picture.jpg --rep googlenet:inception_4d --out car
 
 Several ``--channel`` (or ``--class``) make a grid, one cell each, optimised together in one
-compiled program. Options, progress, outputs (PNGs and ``summary.json``) and errors (one line,
-exit 2) follow ``jaxinv invert``. The argparse helpers come from `jaxinv.cli` as arguments of
-`register`, so that the two modules do not import each other.
+compiled program. Options, progress, outputs (PNGs and ``summary.json``, in a new folder per run
+or ``--out``: `jaxinv.cli_runs`) and errors (one line, exit 2) follow ``jaxinv invert``. The
+argparse helpers come from `jaxinv.cli` as arguments of `register`, so that the two modules do
+not import each other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["register"]
 
 
 def register(sub: Any, *, number: Callable[..., Callable[[str], Any]], count: Callable[[str], int],
-             seed_number: Callable[[str], int], check_out: Callable[..., Any], priors: Any) -> None:
+             seed_number: Callable[[str], int], priors: Any) -> None:
     """Add the two subcommands to ``sub`` (the `jaxinv.cli` parser's subparsers)."""
     from jaxinv.cli_output import prior_help
 
@@ -43,11 +44,11 @@ def register(sub: Any, *, number: Callable[..., Callable[[str], Any]], count: Ca
     p.add_argument("--image-size", type=number(int, minimum=1, maximum=4096),
                    help="input side (default: the authors' rule from the receptive field)")
     p.add_argument("--prior", choices=priors, default="ijcv", help=prior_help("maximize"))
-    _common(p, number=number, seed_number=seed_number,
+    _common(p, "maximize", number=number, seed_number=seed_number,
             iterations="steps in all: ijcv runs N at the IJCV rate (default 300, the authors'); paper, lucid, maco"
                        " and dip run their schedule (see --prior) with every stage's length scaled by N / its"
                        " total, rounded so that the stages add up to N (each at least 1)")
-    p.set_defaults(handler=lambda args: _run_maximize(args, check_out))
+    p.set_defaults(handler=_run_maximize)
     c = sub.add_parser("caricature", help="exaggerate what a layer sees in a picture (IJCV 2016)")
     c.add_argument("image", nargs="?", help="picture file")
     c.add_argument("--rep", required=True, help="a network layer NETWORK:LAYER")
@@ -56,17 +57,20 @@ def register(sub: Any, *, number: Callable[..., Callable[[str], Any]], count: Ca
     c.add_argument("--image-size", type=number(int, minimum=1, maximum=4096),
                    help="input side (default: the network's)")
     c.add_argument("--max-megapixels", type=number(float, above=0), default=50.0, help="refuse larger pictures")
-    _common(c, number=number, seed_number=seed_number, iterations="steps at the IJCV rate (default 300, the authors')")
-    c.set_defaults(handler=lambda args: _run_caricature(args, check_out))
+    _common(c, "caricature", number=number, seed_number=seed_number,
+            iterations="steps at the IJCV rate (default 300, the authors')")
+    c.set_defaults(handler=_run_caricature)
 
 
-def _common(p: argparse.ArgumentParser, *, number: Callable[..., Callable[[str], Any]],
+def _common(p: argparse.ArgumentParser, command: str, *, number: Callable[..., Callable[[str], Any]],
             seed_number: Callable[[str], int], iterations: str) -> None:
-    p.add_argument("--weights", help="weight file of the network (.caffemodel, .mat, .pth, .safetensors)")
+    from jaxinv.cli_runs import add_output_options
+
+    p.add_argument("--weights", help="weight file of the network (.caffemodel, .mat, .pth, .safetensors); default:"
+                                     " the cache's, else the shared folder's ($JAXINV_SHARED_WEIGHTS)")
     p.add_argument("--iterations", type=number(int, minimum=1, maximum=1_000_000), metavar="N", help=iterations)
     p.add_argument("--seed", type=seed_number, default=0, help="seed of jax.random.key")
-    p.add_argument("--out", default="jaxinv-out", help="output folder, created if missing (default ./jaxinv-out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_options(p, command=command)
 
 
 def _neuron(text: str | None) -> tuple[int, int] | None:
@@ -81,11 +85,12 @@ def _neuron(text: str | None) -> tuple[int, int] | None:
     return row, column
 
 
-def _run_maximize(args: argparse.Namespace, check_out: Callable[..., Any]) -> int:
+def _run_maximize(args: argparse.Namespace) -> int:
     import jax
 
     from jaxinv import registry
     from jaxinv.cli_output import schedule_record
+    from jaxinv.cli_runs import claim, plan_output, progress_option
     from jaxinv.errors import JaxinvError
     from jaxinv.plan import plan_maximization
     from jaxinv.visualize import maximize
@@ -95,21 +100,23 @@ def _run_maximize(args: argparse.Namespace, check_out: Callable[..., Any]) -> in
                           f" picture use `jaxinv caricature {args.image} --rep {args.rep}`")
     if (args.channel is None) == (args.class_ is None):
         raise JaxinvError("name what to maximise: --channel K (repeatable) or --class C (repeatable), not both")
-    out = check_out(args.out)
+    output = plan_output(args, command="maximize")
     rep = registry.get(args.rep, weights=args.weights)
     ran, schedule = _schedule(args.prior, rep, args.iterations)
     objectives = _objectives(args)
     plan_maximization(rep, objectives, image_size=args.image_size)  # every refusal before any output
-    print(f"jaxinv: maximizing {len(objectives)} unit(s) of {rep.name}, {args.seeds} seed(s), prior {args.prior},"
-          f" {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
+    if not args.quiet:
+        print(f"jaxinv: maximizing {len(objectives)} unit(s) of {rep.name}, {args.seeds} seed(s), prior {args.prior},"
+              f" {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = maximize(rep, objectives, key=jax.random.key(args.seed), seeds=args.seeds,
                           relu_slope=args.relu_slope, prior=args.prior, image_size=args.image_size,
                           iterations=ran.total if args.prior == "ijcv" else None, schedule=schedule,
-                          progress=not args.no_progress)
+                          progress=progress_option(args.quiet))
     _say(caught)
     steps = int(result.energy.shape[1])
+    out = claim(output)
     _write(out, result, {"command": "maximize", "seed": args.seed, "prior": args.prior,
                          "schedule": schedule_record(ran, args.prior), "iterations": steps,
                          "relu_slope": args.relu_slope, "diversity": args.diversity})
@@ -122,28 +129,32 @@ def _run_maximize(args: argparse.Namespace, check_out: Callable[..., Any]) -> in
     return 0
 
 
-def _run_caricature(args: argparse.Namespace, check_out: Callable[..., Any]) -> int:
+def _run_caricature(args: argparse.Namespace) -> int:
     import jax
 
     from jaxinv import images, registry
     from jaxinv.cli_output import schedule_record
+    from jaxinv.cli_runs import claim, plan_output, progress_option
     from jaxinv.errors import JaxinvError
     from jaxinv.visualize import caricature
 
     if args.image is None:
         raise JaxinvError(f"caricature needs a picture: jaxinv caricature IMAGE --rep {args.rep}")
-    out = check_out(args.out)
+    output = plan_output(args, command="caricature")
     rep = registry.get(args.rep, weights=args.weights)
     picture = images.load(args.image, max_pixels=int(args.max_megapixels * 1e6))
-    print(f"jaxinv: caricature of {args.image} at {rep.name} on {jax.devices()[0].platform}", file=sys.stderr)
+    if not args.quiet:
+        print(f"jaxinv: caricature of {args.image} at {rep.name} on {jax.devices()[0].platform}", file=sys.stderr)
     args.iterations = 300 if args.iterations is None else args.iterations
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = caricature(rep, picture, key=jax.random.key(args.seed), tether=args.tether,
-                            iterations=args.iterations, image_size=args.image_size, progress=not args.no_progress)
+                            iterations=args.iterations, image_size=args.image_size,
+                            progress=progress_option(args.quiet))
     _say(caught)
     import numpy as np
 
+    out = claim(output)
     size = (result.image_size, result.image_size)
     images.save_png(out / "original.png", np.clip(images.resize(images.as_picture(picture)[..., :3], size), 0, 255))
     _write(out, result, {"command": "caricature", "source": args.image, "seed": args.seed, "prior": "ijcv",

@@ -128,7 +128,7 @@ def invert_batch(
     mask: np.ndarray | None = None,
     chunk: int = 25,
     keep_snapshots: bool = True,
-    progress: Progress = False,
+    progress: Progress = None,
     sharding: Any = None,
     retries: int = 2,
     retry_factor: float = 0.3,
@@ -158,7 +158,9 @@ def invert_batch(
         This and the next nine are how the host runs the batch (`jaxinv.runner.RunOptions`);
         none of them changes what a problem computes.
       keep_snapshots: keep the iterates after the first step of each chunk.
-      progress: True for a tqdm bar, or a callable given the number of steps done.
+      progress: None (default): a tqdm bar on stderr when stderr is a terminal, nothing otherwise;
+        True: a bar always; False: silent (no bar, no retry notice); or a callable given the
+        number of steps done.
       sharding: a `jax.sharding.Sharding` of the problem axis (`jaxinv.parallel.batch_sharding`).
       retries: how often an inversion that overflowed is run again from its start at lower rates.
       retry_factor: the factor every rate is multiplied by at each retry.

@@ -18,12 +18,18 @@ machine:
   So a new λ_V compiles a new program here; a sweep that compiles once is the core's (jit or
   vmap a `jaxinv.core.Solver` over its weights).
 - `COMPILER_OPTIONS` on the CPU, and `Program.vmap_width` (`default_vmap_width`).
+
+``JAXINV_MAX_STEPS=N`` in the environment stops every run after its first N iterations
+(`step_limit`): a check that a script or the documentation's examples run end to end, in
+seconds; what it prints is not a result (jaxinv warns once when it applies).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +38,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxinv.core.solver import Solver, SolverState
+from jaxinv.errors import JaxinvError
 
-__all__ = ["Program", "program_for", "split_solver", "join_solver", "advance_chunk", "init_states", "evaluate", "trace_count",
-           "snapshot_images", "bytes_per_problem", "default_vmap_width", "used_param_bytes", "COMPILER_OPTIONS",
-           "compiler_options", "platform_of"]
+__all__ = [
+    "COMPILER_OPTIONS",
+    "Program",
+    "advance_chunk",
+    "bytes_per_problem",
+    "compiler_options",
+    "default_vmap_width",
+    "evaluate",
+    "init_states",
+    "join_solver",
+    "platform_of",
+    "program_for",
+    "snapshot_images",
+    "split_solver",
+    "step_limit",
+    "trace_count",
+    "used_param_bytes",
+]
 
 _TRACES = {"advance_chunk": 0}
 
@@ -79,7 +101,27 @@ def program_for(solver: Solver, *, chunk: int = 25, vmap_width: int | str | None
     else:
         width = int(vmap_width)
     steps = int(solver.chunk or chunk)
-    return Program(skeleton, chunk=steps, vmap_width=width, steps=solver.schedule.total), arrays
+    total = solver.schedule.total
+    limit = step_limit()
+    if limit is not None and limit < total:
+        warnings.warn(f"JAXINV_MAX_STEPS={limit}: this run stops after {limit} of its {total} iterations"
+                      " (a smoke test, not a result); unset it for the full run", stacklevel=2)
+        total = limit
+    return Program(skeleton, chunk=steps, vmap_width=width, steps=total), arrays
+
+
+def step_limit() -> int | None:
+    """``JAXINV_MAX_STEPS`` as a positive int, or None when unset or empty.
+
+    Raises:
+      JaxinvError: when it is set to anything but a positive integer.
+    """
+    value = os.environ.get("JAXINV_MAX_STEPS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise JaxinvError(f"JAXINV_MAX_STEPS={value!r}; set a positive number of iterations, or unset it")
+    return int(value)
 
 
 def _is_constant(leaf: Any) -> bool:

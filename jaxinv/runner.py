@@ -28,8 +28,20 @@ from jaxinv.errors import JaxinvError
 
 __all__ = ["RunOptions", "Outcome", "run", "group_size", "check_whole", "finite_energy"]
 
-#: Progress: False (silent), True (a tqdm bar), or a callable given the steps done.
-Progress = bool | Callable[[int], Any]
+#: Progress: None (the default: a tqdm bar on stderr when stderr is a terminal, nothing otherwise),
+#: True (a bar whatever stderr is), False (silent: no bar, no notice), or a callable given the steps done.
+Progress = bool | Callable[[int], Any] | None
+
+
+def shows_bar(progress: Progress) -> bool:
+    """Whether ``progress`` draws a tqdm bar: True, or None (the default) while stderr is a terminal."""
+    if progress is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        try:
+            return bool(isatty()) if isatty is not None else False
+        except (ValueError, OSError):  # a closed or detached stderr
+            return False
+    return progress is True
 
 
 def check_whole(name: str, value: Any, *, unit: str = "", alternatives: str = "") -> None:
@@ -54,7 +66,9 @@ class RunOptions:
       chunk: steps per compiled call, and the snapshot period (iterations 1, k+1, 2k+1, …;
         with k = 25 these include the paper's saved iteration 376 or 776).
       keep_snapshots: keep the iterates after the first step of each chunk.
-      progress: True for a tqdm bar, or a callable given the number of steps done.
+      progress: None (default) for a tqdm bar on stderr when stderr is a terminal and nothing
+        otherwise, True for a bar always, False for silence (no bar, no retry notice), or a
+        callable given the number of steps done.
       sharding: a `jax.sharding.Sharding` of the problem axis (`jaxinv.parallel`).
       retries: how often a problem that overflowed is run again from its start with every
         rate × ``retry_factor`` (needs ``rescale`` in `run`); 0 keeps the rates always.
@@ -69,7 +83,7 @@ class RunOptions:
 
     chunk: int = 25
     keep_snapshots: bool = True
-    progress: Progress = False
+    progress: Progress = None
     sharding: Any = None
     retries: int = 2
     retry_factor: float = 0.3
@@ -193,14 +207,14 @@ def _retry(solver: Solver, prog: program.Program, out: tuple, targets: np.ndarra
         if bad.size == 0:
             break
         scale *= options.retry_factor
-        if options.progress:
+        if options.progress is not False:
             print(f"jaxinv: {bad.size} of {len(targets)} {options.noun} overflowed; running them again from their"
                   f" starts at {scale:g}x the learning rates", file=sys.stderr, flush=True)
         assert rescale is not None  # no retries without it
         again = rescale(scale)
         prog_again, arrays_again = _program(again, dataclasses.replace(options, vmap_width=prog.vmap_width))
-        quiet = dataclasses.replace(options, sharding=None, progress=options.progress is True,
-                                    label=f"retry at {scale:g}x")
+        again_progress = False if callable(options.progress) else options.progress  # a callable counts one run
+        quiet = dataclasses.replace(options, sharding=None, progress=again_progress, label=f"retry at {scale:g}x")
         v2, r2, e2, s2, ev2 = _run_groups(prog_again, arrays_again, targets[bad], _take(starts, bad), mask,
                                           group=group, options=quiet)
         variables = _put(variables, bad, v2)
@@ -292,10 +306,10 @@ def _joined(parts: list[list[Any]], i: int) -> Any:
 
 
 def _bar(options: RunOptions, total: int) -> tuple[Any, Callable[[int], None] | None]:
-    """A tqdm bar (closed by the caller) or the caller's callable, as ``on_steps(done)``."""
-    if options.progress is True:
+    """A tqdm bar on stderr (closed by the caller) or the caller's callable, as ``on_steps(done)``."""
+    if shows_bar(options.progress):
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=options.label, unit="it", leave=False)
+        bar = tqdm(total=total, desc=options.label, unit="it", leave=False, file=sys.stderr)
         return bar, lambda done: bar.update(done - bar.n)
     return None, options.progress if callable(options.progress) else None
 

@@ -85,7 +85,7 @@ def _scores(features_solver: Solver, inputs: jax.Array, units: jax.Array) -> jax
     return jax.vmap(one)(inputs, units)
 
 
-def _run(solver: Any, targets: Any, starts: Any, *, progress: Any, label: str) -> Outcome:
+def _run(solver: Any, targets: Any, starts: Any, *, progress: Progress, label: str) -> Outcome:
     """The whole schedule through the one runner (`jaxinv.runner.run`): no retries, no snapshots."""
     options = RunOptions(keep_snapshots=False, progress=progress, retries=0, label=label)
     return run(solver, targets, starts=starts, options=options)
@@ -166,7 +166,7 @@ def _indices(values: Any, what: str) -> list[int]:
 
 def maximize(rep: Representation, objective: Any = None, *, key: jax.Array, prior: str | Preset = "ijcv",
              seeds: int = 1, relu_slope: float = V.LEAKY_SLOPE, iterations: int | None = None,
-             schedule: Any = None, image_size: int | None = None, unit_max: Any = None, progress: Progress = False,
+             schedule: Any = None, image_size: int | None = None, unit_max: Any = None, progress: Progress = None,
              **legacy: Any) -> Visualization:
     """Raise ``objective`` (or each of a list, one batch element each) at a network's layer.
 
@@ -191,7 +191,8 @@ def maximize(rep: Representation, objective: Any = None, *, key: jax.Array, prio
       image_size: the input's side (default `jaxinv.plan.input_size`, the authors' rule).
       unit_max: m of every unit of an element (one number, or one per element) instead of the
         measured extremes (`jaxinv.plan.unit_extremes`; for a direction v, Σ_c |v_c| m_c).
-      progress: True for a tqdm bar, or a callable given the steps done.
+      progress: None (default): a tqdm bar on stderr when stderr is a terminal, nothing otherwise;
+        True: a bar always; False: silent; or a callable given the steps done.
       **legacy: 0.1's ``channels``, ``neuron``, ``class_``, ``direction``, ``average``,
         ``minimize``, ``diversity`` (deprecated; translated to objectives).
     """
@@ -219,14 +220,15 @@ def maximize(rep: Representation, objective: Any = None, *, key: jax.Array, prio
 
 def caricature(rep: Representation, picture: Any, *, key: jax.Array, tether: float = 0.0,
                iterations: int = V.MAXIMIZATION_ITERATIONS, image_size: int | None = None,
-               progress: Any = False) -> Visualization:
+               progress: Progress = None) -> Visualization:
     """IJCV caricature of ``picture`` at ``rep``'s layer (one element, one seed: B = R = 1).
 
     Starts from the picture x0 and raises ⟨Φ(x), e⟩ with e = max(Φ0, 0)/‖max(Φ0, 0)‖²
     (``exp_enhance.m``), the network as trained, no mask; ``tether`` > 0 adds the modern
     tether · mean (x − x0)² to the picture. ``image_size`` runs a convolutional layer on an
     S×S input (the picture warped to the network's size, then to S) instead of the network's
-    own size (the authors'); `Visualization.reference` is the picture's own ⟨Φ0, e⟩.
+    own size (the authors'); `Visualization.reference` is the picture's own ⟨Φ0, e⟩. ``progress``
+    as `maximize`'s: by default a bar on stderr when stderr is a terminal, False for none.
     """
     start = time.perf_counter()
     if picture is None:

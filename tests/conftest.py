@@ -60,10 +60,13 @@ def require(module: str):
 
 
 def shared_weights() -> pathlib.Path:
-    """The folder of real pretrained weights (`JAXINV_SHARED_WEIGHTS`, default ../shared/weights)."""
-    folder = pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", REPO.parent / "shared" / "weights"))
-    if not (folder / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel").is_file():
-        message = f"shared pretrained weights not found at {folder}; set JAXINV_SHARED_WEIGHTS"
+    """The folder of real pretrained weights, found as the command line finds it
+    (`jaxinv.weights.shared.shared_folder`: `JAXINV_SHARED_WEIGHTS`, default ../shared/weights)."""
+    from jaxinv.weights.shared import SHARED_ENV, shared_file, shared_folder
+
+    folder = shared_folder()
+    if folder is None or shared_file("squeezenet1_1") is None:
+        message = f"shared pretrained weights not found at {folder}; set {SHARED_ENV}"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)

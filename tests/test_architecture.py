@@ -20,13 +20,14 @@ LAYERS = (
     ("jaxinv.core",),
     ("jaxinv.files", "jaxinv.images", "jaxinv.parallel", "jaxinv.results", "jaxinv.networks", "jaxinv.weights",
      "jaxinv.representation", "jaxinv.representations", "jaxinv.masks", "jaxinv.metrics", "jaxinv.registry",
-     "jaxinv.targets", "jaxinv.objective", "jaxinv.schedules", "jaxinv.optimizers"),
+     "jaxinv.targets", "jaxinv.objective", "jaxinv.schedules", "jaxinv.optimizers", "jaxinv.scores"),
     ("jaxinv.program",),
     ("jaxinv.runner",),
     ("jaxinv.inversion", "jaxinv.plan"),
     ("jaxinv.visualize", "jaxinv.priors"),
-    ("jaxinv.cli_output", "jaxinv.cli_visualize"),
+    ("jaxinv.cli_output", "jaxinv.cli_runs", "jaxinv.cli_visualize"),
     ("jaxinv.cli",),
+    ("jaxinv.__main__",),
 )
 
 

@@ -151,7 +151,7 @@ def test_the_cli_modules_import_no_jax_at_their_top():
     """Building the parser must not need JAX: the CLI modules import it only inside the commands."""
     import ast
 
-    for name in ("cli.py", "cli_output.py", "cli_visualize.py"):
+    for name in ("cli.py", "cli_output.py", "cli_visualize.py", "cli_runs.py"):
         tree = ast.parse((REPO / "jaxinv" / name).read_text())
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -231,7 +231,7 @@ def test_image_smaller_than_the_representation_accepts(tmp_path):
 
 
 def test_default_job_is_the_hog_of_a_bundled_picture(tmp_path):
-    proc = run_cli("--schedule", "0.004x10", "--out", str(tmp_path / "o"), "--no-progress")
+    proc = run_cli("--schedule", "0.004x10", "--out", str(tmp_path / "o"))  # stderr is no terminal: no bar
     assert proc.returncode == 0, proc.stderr
     assert "inverting hog of skimage.data.astronaut()" in proc.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
@@ -296,7 +296,7 @@ def test_retries_are_said_and_recorded(tmp_path, picture_file):
     proc = run_cli("invert", str(picture_file), "--rep", "avgpool", "--schedule", "1e30x3", "--seeds", "2",
                    "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
-    assert "inversions overflowed; running them again" in proc.stderr and "retry at 0.3x" in proc.stderr
+    assert "inversions overflowed; running them again" in proc.stderr and "at 0.3x the learning rates" in proc.stderr
     assert "Traceback" not in proc.stderr and "warnings.warn" not in proc.stderr
     summary = strict_json(tmp_path / "o" / "summary.json")
     assert [row["learning_rate_scale"] for row in summary["seeds"]] == pytest.approx([0.09, 0.09])
@@ -311,7 +311,7 @@ def test_a_warped_picture_is_said(tmp_path):
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (168, 225, 3), dtype=np.uint8)).save(path)
     weights = shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel"
     proc = run_cli("invert", str(path), "--rep", "squeezenet1_1:conv1", "--weights", str(weights),
-                   "--schedule", "0.004x2", "--out", str(tmp_path / "o"), "--no-progress")
+                   "--schedule", "0.004x2", "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     assert "(225x168, warped to 227x227, the network's input size; original.png is that picture" in proc.stderr
     assert Image.open(tmp_path / "o" / "original.png").size == (227, 227)
@@ -319,14 +319,18 @@ def test_a_warped_picture_is_said(tmp_path):
 
 
 def test_missing_weights_say_the_cli_fix_and_the_fix_works(tmp_path, picture_file):
+    """No --weights, an empty cache and an empty shared folder: one line naming where it looked."""
     from conftest import shared_weights
 
-    home = tmp_path / "home"
-    env = {"JAXINV_HOME": str(home)}
+    home, empty = tmp_path / "home", tmp_path / "no-shared"
+    env = {"JAXINV_HOME": str(home), "JAXINV_SHARED_WEIGHTS": str(empty)}
     proc = run_cli("invert", str(picture_file), "--rep", "squeezenet1_1:fire2", "--out", str(tmp_path / "o"),
                    extra_env=env)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert str(home / "squeezenet1_1.safetensors") in proc.stderr
+    assert str(empty / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel") in proc.stderr
     assert "--weights PATH" in proc.stderr and "jaxinv weights convert FILE --name squeezenet1_1" in proc.stderr
+    assert "jaxinv weights download squeezenet1_1" in proc.stderr and "JAXINV_SHARED_WEIGHTS" in proc.stderr
     source = shared_weights() / "squeezenet_v1.1" / "squeezenet_v1.1.caffemodel"
     assert run_cli("weights", "convert", str(source), "--name", "squeezenet1_1", extra_env=env).returncode == 0
     proc = run_cli("invert", str(picture_file), "--rep", "squeezenet1_1:fire2", "--schedule", "0.004x2",
@@ -348,21 +352,22 @@ def test_version():
 
 
 def readme_quote():
-    """The default job's output as the README quotes it: (error, IJCV %, PSNR, SSIM, iterations)."""
-    text = (REPO / "README.md").read_text()
-    # The README may still quote the earlier line, "‖Φ(x)−Φ0‖²/‖Φ0‖² = E (IJCV I%), ...": both are read.
-    match = re.search(r"`seed 0: (?:squared normalised error )?‖Φ\(x\)−Φ0‖²/‖Φ0‖² = ([\d.]+)(?: \(IJCV |, IJCV error )"
-                      r"([\d.]+)%\)?, PSNR ([\d.]+) dB, SSIM ([\d.]+)`\s+and `(\d+) iterations (?:\(paper\) )?in", text)
-    assert match, "the README no longer quotes the default job's output"
+    """The default job's output as the docs' first inversion quotes it (the README's first set-up
+    command): (error, IJCV %, PSNR, SSIM, iterations)."""
+    text = (REPO / "docs" / "getting-started" / "first-inversion.md").read_text()
+    match = re.search(r"seed 0: squared normalised error ‖Φ\(x\)−Φ0‖²/‖Φ0‖² = ([\d.]+), IJCV error ([\d.]+)%,"
+                      r" PSNR ([\d.]+) dB, SSIM ([\d.]+)\n(\d+) iterations \(paper\) in", text)
+    assert match, "docs/getting-started/first-inversion.md no longer quotes the default job's output"
     return [float(v) for v in match.groups()]
 
 
 def test_default_job_prints_what_the_readme_quotes_and_a_stretched_copy_that_differs(tmp_path):
-    """The README's first set-up command prints the numbers the README quotes, within the
-    spread the README reports between CPUs' kernels (0.0928-0.0961, SSIM 0.395-0.401)."""
+    """The README's first set-up command prints the numbers the docs quote, within the spread they
+    report between CPUs' kernels (0.0928-0.0961, SSIM 0.395-0.401)."""
     proc = run_cli("--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    out = tmp_path / "jaxinv-out"
+    [out] = (tmp_path / "jaxinv-out").iterdir()  # the run's own folder, jaxinv-out/invert-YYYYmmdd-HHMMSS
+    assert re.fullmatch(r"invert-\d{8}-\d{6}", out.name) and f"pictures in jaxinv-out/{out.name}/" in proc.stdout
     assert (out / "reconstruction_0.png").read_bytes() != (out / "reconstruction_0_stretched.png").read_bytes()
     plain = np.asarray(Image.open(out / "reconstruction_0.png"), np.float32)
     stretched = np.asarray(Image.open(out / "reconstruction_0_stretched.png"), np.float32)

@@ -38,7 +38,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     download = sub.add_parser(
         "download", help="download an official weight file, verify and convert it",
         description="Fetch an official file (resuming an interrupted download), check its"
-                    " published checksum, and convert it into the cache.")
+                    " published checksum, and convert it into the cache. A file the cache already"
+                    " holds is not fetched again (the command says so); --force fetches it anyway.")
     download.add_argument("name", metavar="NAME", help="official file name (see 'jaxinv weights list')")
     download.add_argument("--url", help="fetch from this mirror instead (the published checksum still applies)")
     download.add_argument("--sha256", help="expected sha256, for files with no published checksum")
@@ -46,7 +47,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                           help="accept a file that has no checksum to check (not recommended)")
     download.add_argument("--force", action="store_true", help="download and convert again even if cached")
     download.add_argument("--home", help="cache folder (default $JAXINV_HOME or the user cache dir)")
-    download.add_argument("--no-progress", action="store_true", help="no progress bar")
+    download.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
+                          help="no progress bar (shown when stderr is a terminal) and no notices on stderr;"
+                               " --no-progress is its old name")
     download.set_defaults(handler=_run_download)
 
     listing = sub.add_parser("list", help="list the official files and what the cache holds")
@@ -71,15 +74,22 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 
 def _run_download(args: argparse.Namespace) -> int:
-    from jaxinv.weights.download import download
+    from jaxinv.weights.download import cached_download, download
     from jaxinv.weights.official import entry
 
-    network = entry(args.name).network
-    before = _entry(network, args.home)
+    row = entry(args.name)
+    if not args.force and (held := cached_download(args.name, home=args.home, sha256=args.sha256)) is not None:
+        if not args.quiet:
+            source = (_entry(row.network, args.home) or {}).get("source", {})
+            print(f"jaxinv: {row.name} is already in the cache, {held} (converted from {source.get('file', '?')});"
+                  " nothing downloaded; pass --force to download it again", file=sys.stderr)
+        print(held)
+        return 0
+    before = _entry(row.network, args.home)
     path = download(args.name, home=args.home, url=args.url, sha256=args.sha256,
                     allow_unverified=args.allow_unverified, force=args.force,
-                    progress=not args.no_progress and sys.stderr.isatty())
-    _say_replaced(network, args.home, before)
+                    progress=not args.quiet and sys.stderr.isatty())
+    _say_replaced(row.network, args.home, before)
     print(path)
     return 0
 

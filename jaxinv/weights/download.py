@@ -24,7 +24,7 @@ from jaxinv.errors import JaxinvError
 from jaxinv.weights.cache import cache_home, convert, jaxinv_version, read_manifest
 from jaxinv.weights.official import OfficialFile, entry as official_entry
 
-__all__ = ["Checksum", "download", "fetch", "verify"]
+__all__ = ["Checksum", "cached_download", "download", "fetch", "verify"]
 
 Checksum = tuple[str, str]  # (algorithm, hex digest or sha256 prefix)
 _CHUNK = 1 << 20
@@ -225,9 +225,7 @@ def _checksums(row: OfficialFile, sha256: str | None, allow_unverified: bool) ->
     if row.hash is not None and row.algorithm is not None:
         checks.append((row.algorithm, row.hash))
     if sha256 is not None:
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-            raise JaxinvError(f"--sha256 {sha256!r} is not 64 hex digits; give the file's full sha256")
-        checks.append(("sha256", sha256.lower()))
+        checks.append(("sha256", _given_sha256(sha256)))
     if not checks and not allow_unverified:
         raise JaxinvError(
             f"no checksum is published for {row.file!r}; pass --sha256 HEX to check it, or"
@@ -236,14 +234,36 @@ def _checksums(row: OfficialFile, sha256: str | None, allow_unverified: bool) ->
     return checks
 
 
-def _already_converted(row: OfficialFile, home: pathlib.Path, sha256: str | None) -> pathlib.Path | None:
-    """The cached conversion of ``row``, if the manifest says it came from that download."""
-    entry = read_manifest(home=home)["entries"].get(row.network)
-    path = home / f"{row.network}.safetensors"
+def _given_sha256(sha256: str) -> str:
+    """``sha256`` in lower case, or a one-line refusal when it is not 64 hex digits."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise JaxinvError(f"--sha256 {sha256!r} is not 64 hex digits; give the file's full sha256")
+    return sha256.lower()
+
+
+def cached_download(name: str, *, home: str | os.PathLike[str] | None = None,
+                    sha256: str | None = None) -> pathlib.Path | None:
+    """The cache's converted file of official file ``name`` if the cache already holds it, else None.
+
+    Held means the manifest's entry for ``name``'s network came from that official download or
+    from a file of the same name (one the user converted, whose sha256 matches the published one
+    where a sha256 is published), as ``jaxinv weights list`` says "yes"; with ``sha256`` the
+    source's sha256 must also be that. Reads the cache only: no network.
+    """
+    row = official_entry(name)
+    folder = cache_home(home=home)
+    entry = read_manifest(home=folder)["entries"].get(row.network)
+    path = folder / f"{row.network}.safetensors"
     if not entry or not path.is_file():
         return None
     source = entry.get("source", {})
-    if source.get("official") != row.name or (sha256 is not None and source.get("sha256") != sha256.lower()):
+    official = source.get("official")
+    if not (official == row.name or official is None and source.get("file") == row.file):
+        return None
+    published = row.hash if row.algorithm in ("sha256", "sha256-prefix") else None  # a sha1 cannot be compared
+    if official is None and published and not str(source.get("sha256", "")).startswith(published):
+        return None  # a file of the official name with other bytes
+    if sha256 is not None and source.get("sha256") != _given_sha256(sha256):
         return None
     return path
 
@@ -261,15 +281,16 @@ def download(name: str, *, home: str | os.PathLike[str] | None = None, url: str 
       sha256: the expected full sha256, for files with no published checksum (or to check
         a second one).
       allow_unverified: accept a file with no checksum at all (recorded as unverified).
-      force: download and convert again even if the cache already holds this file.
+      force: download and convert again even if the cache already holds this file; without
+        it a file the cache holds (`cached_download`) is returned without any request.
 
     Returns the converted ``<home>/<network>.safetensors``.
     """
     row = official_entry(name)
     folder = cache_home(home=home)
+    if not force and (done := cached_download(name, home=folder, sha256=sha256)) is not None:
+        return done  # already converted: no request at all (`cached_download`)
     checks = _checksums(row, sha256, allow_unverified)
-    if not force and (done := _already_converted(row, folder, sha256)) is not None:
-        return done
     source_url = url or row.url
     downloads = folder / "downloads"
     dest = downloads / row.file

@@ -1,0 +1,6 @@
+"""``python -m jaxinv``: the command line, as the ``jaxinv`` script runs it."""
+
+from jaxinv.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -207,6 +207,7 @@ BLOCKS: dict[str, Block] = {
     "hog-dsift-forward": _of_json(lambda record: hog_dsift_forward.markdown(record["rows"]), "hog_dsift.json"),
     "throughput": _of_json(lambda record: throughput.markdown(record["rows"]), "throughput.json"),
     "runner-cost": _of_json(_commits_table, "throughput_runner/throughput_commits.json"),
+    "runner-cost-dsift8": _of_json(_commits_table, "throughput_runner_dsift8/throughput_commits.json"),
     "core-cost": _of_json(_commits_table, "throughput_commits/throughput_commits.json"),
     "traced-weights": Block(lambda root: traced_weights.table([_json(root, "traced_weights.json"),
                                                                _json(root, "traced_weights_run2.json")]),

@@ -30,6 +30,7 @@ from jaxinv.cli import number, positive, seed_number
 from jaxinv.errors import JaxinvError
 from jaxinv.files import atomic_write_bytes
 from jaxinv.images import contrast_stretch
+from jaxinv.program import step_limit
 from jaxinv.results import ResultsFile, environment
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -310,29 +311,17 @@ def interleaved_seconds(calls: Sequence[Callable[[], Any]], *, repeats: int) -> 
     return times
 
 
-def paste_into(path: pathlib.Path, blocks: dict[str, str]) -> None:
-    """Replace what lies between ``<!-- name -->`` and ``<!-- /name -->`` in the file at ``path``
-    (the README, say) with ``blocks[name]``, each name, so that a table there is the script's,
-    not a hand copy. The file is written once, after every block is found."""
-    path = pathlib.Path(path)
-    document = path.read_text() if path.is_file() else ""
-    for name, text in blocks.items():
-        start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
-        if document.count(start) != 1 or document.count(end) != 1 or document.index(start) > document.index(end):
-            raise JaxinvError(f"{path} has no single block {start.strip()} ... {end} to paste into; add one")
-        before, rest = document.split(start)
-        document = before + start + text.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]
-    atomic_write_bytes(path, document.encode())
-
-
 def environment_line() -> str:
     env = environment()
     return f"jax {env['jax']} on {env['backend']} ({env['device']}), {env['precision']}."
 
 
 def run_script(main, name: str) -> None:
-    """Run a benchmark's ``main``; bad input prints one line and exits with status 2."""
+    """Run a benchmark's ``main``; bad input prints one line and exits with status 2, and so does a
+    run under ``JAXINV_MAX_STEPS`` (its rows would be cut short and kept as results)."""
     try:
+        if step_limit() is not None:
+            raise JaxinvError("JAXINV_MAX_STEPS is set: a benchmark's results would be cut short; unset it")
         sys.exit(main())
     except JaxinvError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)

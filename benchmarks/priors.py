@@ -25,8 +25,8 @@ Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
 go to ``priors.md`` (with DIP: every prior again on DIP's pictures only; each layer's N₁ of the
 printed error to ``normalisers.json``) and the figure (one picture, every prior, three depths)
-to ``priors.png``, each with every prior recorded, whichever ``--priors`` a run adds;
-``--readme README.md`` pastes the tables into the README's marked blocks. ``--table-only`` adds
+to ``priors.png``, each with every prior recorded, whichever ``--priors`` a run adds (the
+Results pages show the tables: ``python scripts/results_pages.py``). ``--table-only`` adds
 no results (it reads while a run may append) and makes the figure's missing PNGs again::
 
     nice -n 10 python benchmarks/priors.py --limit 2 --layers squeezenet1_1:fire3,squeezenet1_1:fire7 --shorten 0.25
@@ -79,9 +79,6 @@ def parse(argv):
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
-    parser.add_argument("--readme", metavar="FILE",
-                        help="also paste the tables into FILE's <!-- priors:NAME --> blocks (NAME: "
-                             "inversions, dip-pictures, classes)")
     parser.add_argument("--table-only", action="store_true",
                         help="add no results: rebuild the tables and figures from the JSON lines already written"
                              " (the figure's reconstructions missing from a fresh checkout are made again)")
@@ -316,8 +313,6 @@ def main(argv=None) -> None:
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
-    if args.readme:
-        common.paste_into(pathlib.Path(args.readme), {f"priors:{n}": t for n, t in tables.items() if t})
     redraw(out, args.layers, shown, pictures[0], args, results.done())
     drawn = figure(out, args.layers, shown, pictures[0][0], results.done())
     if drawn:

@@ -1,4 +1,4 @@
-"""The command line: ``jaxinv invert | reps | weights | maximize | caricature``.
+"""The command line: ``jaxinv invert | reps | weights | maximize | caricature | score``.
 
 With no arguments, ``jaxinv`` inverts the HOG of scikit-image's astronaut (the paper's
 shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2; a closed
@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
         register(sub)
     from jaxinv.cli_visualize import register as register_visualize  # its helpers passed in: no import cycle
     register_visualize(sub, number=number, count=count, seed_number=seed_number, priors=PRIORS)
+    from jaxinv.cli_score import register as register_score
+    register_score(sub, positive=positive, seed_number=seed_number)
     return parser
 
 

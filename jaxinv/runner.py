@@ -34,8 +34,11 @@ Progress = bool | Callable[[int], Any] | None
 
 
 def shows_bar(progress: Progress) -> bool:
-    """Whether ``progress`` draws a tqdm bar: True, or None (the default) while stderr is a terminal."""
+    """Whether ``progress`` draws a tqdm bar: True, or None (the default) while stderr is a terminal
+    or in a Jupyter kernel (whose stderr is no terminal, but whose cells show tqdm's widget)."""
     if progress is None:
+        if "ipykernel" in sys.modules:
+            return True
         isatty = getattr(sys.stderr, "isatty", None)
         try:
             return bool(isatty()) if isatty is not None else False

@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_pages()
         for name in stale:
-            print(f"docs/results/{name} is not what its prose and results give (or no prose makes it):"
+            shown = (PAGES / name).resolve().relative_to(REPO)
+            print(f"{shown} is not what its prose and results give (or no prose makes it):"
                   " run python scripts/results_pages.py", file=sys.stderr)
         return 1 if stale else 0
     for name, text in build_pages().items():

@@ -38,14 +38,10 @@ def test_interleaved_seconds_takes_turns_after_one_untimed_call_each():
     assert [len(t) for t in times] == [3, 3] and min(min(t) for t in times) >= 0
 
 
-def test_paste_into_writes_every_block_or_none(tmp_path):
-    from jaxinv.errors import JaxinvError
-
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- one -->\nold\n<!-- /one -->\nb\n<!-- two -->\n<!-- /two -->\n")
-    common.paste_into(readme, {"one": "new\n", "two": "| t |"})
-    assert readme.read_text() == "a\n<!-- one -->\nnew\n<!-- /one -->\nb\n<!-- two -->\n| t |\n<!-- /two -->\n"
-    before = readme.read_text()
-    with pytest.raises(JaxinvError, match="no single block <!-- three -->"):
-        common.paste_into(readme, {"one": "newer", "three": "x"})
-    assert readme.read_text() == before
+def test_a_benchmark_refuses_to_run_under_the_step_limit(monkeypatch, capsys):
+    monkeypatch.setenv("JAXINV_MAX_STEPS", "5")
+    ran = []
+    with pytest.raises(SystemExit) as stop:
+        common.run_script(lambda: ran.append(1), "bench")
+    assert stop.value.code == 2 and not ran
+    assert "JAXINV_MAX_STEPS is set" in capsys.readouterr().err

@@ -7,13 +7,18 @@ so the whole site runs in minutes. A line ``print(...)  # -> TEXT`` claims the p
 the run fails when the output differs (``...`` in TEXT stands for any characters). A claim that
 holds only at full size (an error value, say) is written as a plain comment and not checked.
 
-Each line of a ``bash`` block is a command: ``jaxinv ...`` runs (same switch, in a folder that
-holds ``photo.jpg`` and the shared Caffe files by their names, with a cache of its own); one
-that needs the internet (``jaxinv weights download``) or a file the check does not have (a
-``.mat``, a ``.pth``) runs its parser only (``--help``), as do ``python benchmarks/NAME.py``,
-``python scripts/NAME.py``, ``python examples/NAME.py`` and ``python weights/NAME.py`` (runs of
-minutes to hours; ``bash benchmarks/gpu.sh``, a device run, is checked by ``bash -n``); the set-up and CI commands that ``.ci/run`` itself runs are named in
-`COVERED_BY_CI`. Any other command fails the test until it is classified here.
+Each line of a ``bash`` block is a command, and ``# -> TEXT`` claims its last printed line:
+``jaxinv ...`` runs (same switch, in a folder that holds ``photo.jpg`` and the shared Caffe files
+by their names, with a cache of its own); one that needs the internet (``jaxinv weights
+download``) or a file the check does not have (`UNAVAILABLE_FILE`: a ``.mat``, a ``.pth``) runs
+its parser, as do ``python benchmarks/NAME.py``, ``python scripts/NAME.py``, ``python
+examples/NAME.py`` and ``python weights/NAME.py`` (runs of minutes to hours): ``--help``, which
+must list every ``--flag`` the command uses (``bash benchmarks/gpu.sh``, a device run, is
+checked by ``bash -n`` here and by its ``--cpu`` mode in test_gpu_bench). The set-up commands
+that ``.ci/run`` runs itself are named exactly in `COVERED_BY_CI`, and a cluster launcher must
+launch a script that is a block of its page (``# NAME.py`` on its first line), which runs as a
+cluster of one process. Any other command fails the test until it is classified here; a block
+whose fence tag is neither run nor text (`EXECUTED_TAGS`, `DATA_TAGS`) fails too.
 """
 
 from __future__ import annotations
@@ -29,19 +34,27 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from conftest import shared_weights
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+PAGES = [REPO / "README.md", REPO / "PYPI.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+#: Fence tags of code that runs, and of text that is not code (output, a citation, a diagram).
+EXECUTED_TAGS = ("python", "bash")
+DATA_TAGS = ("text", "bibtex")
 
 #: Iterations per run while the documentation's examples are checked (the documented switch).
 MAX_STEPS = os.environ.get("JAXINV_MAX_STEPS", "12")
 
-#: Commands the documentation shows that `.ci/run` runs itself (install, tests, the site).
-COVERED_BY_CI = (
+#: Commands the documentation shows that `.ci/run` runs itself (install, tests, the site), exactly.
+COVERED_BY_CI = frozenset({
     "pip install -e .", 'pip install -e ".[test]"', 'pip install -e ".[test,docs]"', 'pip install -e ".[docs]"',
-    'pip install -e ".[torch]"', "bash scripts/test.sh", "scripts/test.sh", "bash .ci/run", "mkdocs serve",
-    "mkdocs build --strict", "git clone", "cd jaxinv", "pip install jaxinv",
-)
+    'pip install -e ".[convert]"', "bash scripts/test.sh", "pip install jaxinv", "mkdocs serve",
+    "mkdocs build --strict -d /tmp/site",
+})
+#: Files the check does not have (a MatConvNet .mat, a torchvision .pth, a timm .safetensors):
+#: a jaxinv command on one runs its parser only.
+UNAVAILABLE_FILE = re.compile(r"\.(mat|pth|safetensors)$", re.IGNORECASE)
 
 #: Launchers of a script on a cluster; the script they launch is a block of the same page, which runs.
 CLUSTER_LAUNCHERS = ("gcloud", "srun", "mpirun", "sbatch")
@@ -116,13 +129,12 @@ def mismatches(claims: list[str], seen: dict[int, str]) -> list[str]:
     return bad
 
 
-SHARED = pathlib.Path(os.environ.get("JAXINV_SHARED_WEIGHTS", str(REPO.parent / "shared" / "weights")))
-
-
 def environment(folder: pathlib.Path) -> dict[str, str]:
-    """The examples' environment: the switch, the shared weights, and a weight cache of their own."""
-    return {**os.environ, "JAXINV_MAX_STEPS": MAX_STEPS, "JAXINV_SHARED_WEIGHTS": str(SHARED),
-            "JAXINV_HOME": str(folder / ".jaxinv-cache"), "PYTHONWARNINGS": "error::DeprecationWarning:jaxinv",
+    """The examples' environment: the switch, the shared weights, and a weight cache of their own;
+    a deprecated jaxinv name used by an example is an error (its warning is the example's own)."""
+    return {**os.environ, "JAXINV_MAX_STEPS": MAX_STEPS, "JAXINV_SHARED_WEIGHTS": str(shared_weights()),
+            "JAXINV_HOME": str(folder / ".jaxinv-cache"),
+            "PYTHONWARNINGS": "error::DeprecationWarning:__main__,error::DeprecationWarning:jaxinv",
             "MPLBACKEND": "Agg"}
 
 
@@ -144,50 +156,60 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-_FILE_ARGUMENT = re.compile(r"\.(jpe?g|png|tiff?|caffemodel|mat|pth|safetensors|prototxt)$", re.IGNORECASE)
-
-
-def command_kind(command: str, folder: pathlib.Path | None = None) -> str:
-    """'run' (a jaxinv command or ``python -c``), 'parser' (--help only: a script of minutes to
-    hours, a download, a command on a file the check does not have), 'cluster' (a launcher:
-    what it launches is a block of the page) or 'ci' (set-up)."""
+def command_kind(command: str) -> str:
+    """'run' (a jaxinv command or ``python -c``), 'parser' (--help, and every flag of the command
+    in it: a script of minutes to hours, a download, a command on an unavailable file),
+    'cluster' (a launcher of a script that is a block of the page) or 'ci' (set-up)."""
     if command == "jaxinv" or command.startswith("jaxinv "):
         words = shlex.split(command)
-        absent = [w for w in words if _FILE_ARGUMENT.search(w) and folder is not None and not (folder / w).exists()]
-        return "parser" if absent or words[1:3] == ["weights", "download"] else "run"
+        unavailable = any(UNAVAILABLE_FILE.search(w) for w in words)
+        return "parser" if unavailable or words[1:3] == ["weights", "download"] else "run"
     if command.startswith("python -c ") or re.match(r"([A-Z_]+=\S+ )+python -c ", command):
         return "run"
     if command.split()[0] in CLUSTER_LAUNCHERS:
         return "cluster"
     if re.match(r"(python|bash) (benchmarks|scripts|examples|weights)/\w+\.(py|sh)\b", command):
         return "parser"
-    if any(command.startswith(c) for c in COVERED_BY_CI):
+    if command in COVERED_BY_CI:
         return "ci"
     raise AssertionError(f"a shell command the docs' check does not know: {command!r}; run it, or name it in"
                          " COVERED_BY_CI (tests/test_docs_examples.py) if .ci/run runs it")
 
 
-def commands(block: Block) -> list[str]:
-    """The commands of a shell block: prompts and comments stripped, continuation lines joined."""
+def commands(block: Block) -> list[tuple[str, str | None]]:
+    """The commands of a shell block, each with its claim (``# -> TEXT``) or None: prompts and
+    comments stripped, continuation lines joined, ``a && b`` as two commands."""
     joined = block.text.replace("\\\n", " ")
-    found = []
+    found: list[tuple[str, str | None]] = []
     for line in joined.splitlines():
-        line = line.split(" #", 1)[0].strip().removeprefix("$ ").strip().replace("python -m pip ", "pip ")
+        line, _, comment = line.partition(" #")
+        line = line.strip().removeprefix("$ ").strip().replace("python -m pip ", "pip ")
+        claim = comment.strip()[3:].strip() if comment.strip().startswith("-> ") else None
         if line and not line.startswith("#"):
-            found.extend(part.strip() for part in line.split(" && "))
+            parts = [part.strip() for part in line.split(" && ")]
+            found.extend((part, claim if part == parts[-1] else None) for part in parts)
     return found
 
 
+def launched_script_is_on_the_page(command: str, block: Block) -> bool:
+    """Whether the script a cluster launcher starts is a Python block of the page (``# NAME.py`` first)."""
+    named = re.search(r"(\w+\.py)", command)
+    return named is not None and any(b.language == "python" and b.text.startswith(f"# {named.group(1)}")
+                                     for b in blocks(block.page))
+
+
 def run_command(command: str, folder: pathlib.Path) -> subprocess.CompletedProcess:
-    kind, argv = command_kind(command, folder), shlex.split(command)
+    kind, argv = command_kind(command), shlex.split(command)
     env = environment(folder)
     while kind == "run" and "=" in argv[0]:  # VAR=value prefixes
         name, _, value = argv.pop(0).partition("=")
         env[name] = value
+    if kind == "parser":
+        env.pop("JAXINV_MAX_STEPS")  # a benchmark refuses to start under it, even for --help
     if kind == "run":
         argv = [sys.executable, *argv[1:]] if argv[0] == "python" else [sys.executable, "-m", "jaxinv", *argv[1:]]
     elif kind == "parser" and argv[0] == "jaxinv":
-        subcommand = [w for w in argv[1:3] if not w.startswith("-") and not _FILE_ARGUMENT.search(w)]
+        subcommand = [w for w in argv[1:3] if not w.startswith("-") and "." not in w]
         argv = [sys.executable, "-m", "jaxinv", *subcommand, "--help"]
     elif kind == "parser" and argv[0] == "bash":
         argv = ["bash", "-n", str(REPO / argv[1])]  # a device run: its syntax here, its --cpu mode in test_gpu_bench
@@ -198,7 +220,13 @@ def run_command(command: str, folder: pathlib.Path) -> subprocess.CompletedProce
     return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
-EXAMPLES = [b for page in PAGES for b in blocks(page) if b.language in ("python", "py", "bash", "sh", "console")]
+def unknown_flags(command: str, help_text: str) -> list[str]:
+    """The ``--flags`` of a command its ``--help`` does not list (a renamed or misspelt option)."""
+    flags = {w.split("=", 1)[0] for w in shlex.split(command) if w.startswith("--")}
+    return sorted(f for f in flags if not re.search(rf"{re.escape(f)}\b", help_text))
+
+
+EXAMPLES = [b for page in PAGES for b in blocks(page) if b.language in EXECUTED_TAGS]
 
 
 def prepare(folder: pathlib.Path) -> None:
@@ -208,23 +236,41 @@ def prepare(folder: pathlib.Path) -> None:
     from jaxinv.images import default_picture
 
     Image.fromarray(default_picture("astronaut").astype("uint8")).save(folder / "photo.jpg")
-    for caffe in SHARED.glob("*/*.caffemodel"):
+    for caffe in shared_weights().glob("*/*.caffemodel"):
         (folder / caffe.name).symlink_to(caffe)
 
 
 @pytest.mark.parametrize("block", EXAMPLES, ids=[b.name for b in EXAMPLES])
 def test_example_runs_and_prints_what_it_claims(block, tmp_path):
     prepare(tmp_path)
-    if block.language in ("python", "py"):
+    if block.language == "python":
         done = run_python(block, tmp_path)
         assert done.returncode == 0, f"{block.name} failed:\n{done.stderr[-3000:]}"
         _, claims = instrumented(block.text)
         bad = mismatches(claims, printed_claims(done.stdout))
         assert not bad, f"{block.name}: " + "; ".join(bad)
         return
-    for command in commands(block):
+    for command, claim in commands(block):
+        if command_kind(command) == "cluster":
+            assert launched_script_is_on_the_page(command, block), f"{block.name}: `{command}` launches no block"
+            continue
         done = run_command(command, tmp_path)
         assert done.returncode == 0, f"{block.name}: `{command}` failed:\n{done.stderr[-3000:]}"
+        if command_kind(command) == "parser" and "-n" not in done.args:
+            assert not unknown_flags(command, done.stdout), f"{block.name}: `{command}`: {unknown_flags(command, done.stdout)}"
+        if claim is not None:
+            printed = done.stdout.strip().split("\n")[-1]
+            assert not mismatches([claim], {0: printed}), f"{block.name}: `{command}` printed {printed!r}, not {claim!r}"
+
+
+def test_every_block_runs_or_is_text():
+    """No code escapes the check by its fence: every tag is run or is text, and no ~~~ fence hides one."""
+    tags = {(b.name, b.language) for page in PAGES for b in blocks(page)}
+    assert {tag for _, tag in tags} >= set(EXECUTED_TAGS)
+    odd = sorted(name for name, tag in tags if tag not in EXECUTED_TAGS + DATA_TAGS)
+    assert not odd, f"blocks with a tag that is neither run nor text: {odd}; tag them python, bash or text"
+    tilde = [page.name for page in PAGES if re.search(r"^\s*~~~", page.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert not tilde, f"~~~ fences, which this check does not read: {tilde}; use ```"
 
 
 def test_there_are_examples_on_the_pages_that_teach():
@@ -253,8 +299,26 @@ def test_a_wrong_claim_is_reported(tmp_path):
 
 def test_unknown_shell_commands_are_refused():
     assert command_kind("jaxinv invert photo.jpg") == "run"
+    assert command_kind("jaxinv invert my_photo.jpg --rep no_such_rep") == "run"  # runs, so it fails
     assert command_kind("python benchmarks/table1.py --pictures 100") == "parser"
     assert command_kind("jaxinv weights download caffenet") == "parser"
-    assert command_kind("jaxinv weights convert model.pth --name vgg16", pathlib.Path("/nonexistent")) == "parser"
-    with pytest.raises(AssertionError, match="does not know"):
-        command_kind("rm -rf /tmp/x")
+    assert command_kind("jaxinv weights convert model.pth --name vgg16") == "parser"
+    for command in ("rm -rf /tmp/x", "pip install jaxinv-typo", "git clone x"):
+        with pytest.raises(AssertionError, match="does not know"):
+            command_kind(command)
+
+
+def test_a_misspelt_flag_of_a_script_is_reported():
+    help_text = "usage: table_shallow.py [--batch N] [--table-only]"
+    assert unknown_flags("python benchmarks/table_shallow.py --batch 1 --tabel-only", help_text) == ["--tabel-only"]
+    assert unknown_flags("python benchmarks/table_shallow.py --batch=1 --table-only", help_text) == []
+
+
+def test_a_shell_claim_is_read():
+    block = Block(REPO / "README.md", 1, "bash", "jaxinv --version      # -> jaxinv 0.2.0\npip install -e . && jaxinv\n")
+    assert commands(block) == [("jaxinv --version", "jaxinv 0.2.0"), ("pip install -e .", None), ("jaxinv", None)]
+
+
+def test_a_failing_command_is_reported(tmp_path):
+    done = run_command("jaxinv invert no_such_picture.jpg", tmp_path)
+    assert done.returncode == 2 and "not found" in done.stderr

@@ -106,26 +106,16 @@ def test_table_only_rebuilds_the_tables_from_the_rows_and_runs_nothing(tmp_path)
     assert not (tmp_path / "pictures").exists()
 
 
-def test_readme_gets_the_tables_pasted_between_its_markers(tmp_path):
-    from jaxinv.errors import JaxinvError
+def test_table_only_writes_the_class_table_from_the_rows(tmp_path):
     from jaxinv.results import ResultsFile
 
     rows = [{"key": f"googlenet|class|maco|{unit}", "what": "class", "network": "googlenet", "prior": "maco",
              "unit": unit, "own_top1": unit, "other_top5": [unit, 0, 1, 2, 3], "relative": 3.0, "seconds": 2.0}
             for unit in bench.CLASSES.values()]
     ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0}).append(rows)
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- priors:classes -->\n| an old table |\n<!-- /priors:classes -->\nafter\n")
-    argv = ["--table-only", "--out", str(tmp_path), "--layers", "", "--classes", "googlenet", "--readme", str(readme)]
-    bench.main(argv)
-    text = readme.read_text()
-    assert text.startswith("intro\n<!-- priors:classes -->\n| network | prior |") and text.endswith(
-        "| googlenet | maco | 10 | 10 | 10 | 3.0 | 2 |\n<!-- /priors:classes -->\nafter\n")
-    assert "old table" not in text
-    readme.write_text("no markers\n")
-    with pytest.raises(JaxinvError, match="no single block <!-- priors:classes -->"):
-        bench.main(argv)
-    assert readme.read_text() == "no markers\n"
+    bench.main(["--table-only", "--out", str(tmp_path), "--layers", "", "--classes", "googlenet"])
+    text = (tmp_path / "priors.md").read_text()
+    assert "| network | prior |" in text and "| googlenet | maco | 10 | 10 | 10 | 3.0 | 2 |" in text
 
 
 def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeypatch):

@@ -42,8 +42,21 @@ def cli(argv, capsys):
     return status, out, err
 
 
-def test_download_of_a_cached_file_says_so_and_asks_no_network(tmp_path, random_squeezenet, no_network, capsys):
+def genuine(monkeypatch, path):
+    """Make ``path`` the official squeezenet1_1 file: its sha1 becomes the published checksum."""
+    import dataclasses
+
+    from jaxinv.weights.cache import file_sha256
+    from jaxinv.weights.official import entry
+
+    row = dataclasses.replace(entry("squeezenet1_1"), hash=file_sha256(path, algorithm="sha1"), algorithm="sha1")
+    monkeypatch.setattr(dl, "official_entry", lambda name: row)
+
+
+def test_download_of_a_cached_file_says_so_and_asks_no_network(tmp_path, random_squeezenet, no_network, capsys,
+                                                               monkeypatch):
     home = tmp_path / "home"
+    genuine(monkeypatch, random_squeezenet)  # a converted file of the official bytes
     cached = convert(random_squeezenet, name="squeezenet1_1", home=home)
     status, out, err = cli(["weights", "download", "squeezenet1_1", "--home", str(home)], capsys)
     assert status == 0 and out == f"{cached}\n", err
@@ -111,21 +124,28 @@ def test_no_weights_anywhere_is_one_line_naming_each_place(tmp_path, monkeypatch
         shared.locate_weights("vgg16")  # no Caffe file: the shared folder is not a place for it
 
 
-def test_the_tests_and_the_cli_share_one_folder(monkeypatch):
-    from conftest import REPO, shared_weights
+def test_without_the_variable_the_shared_folder_is_beside_the_checkout(monkeypatch):
+    from conftest import REPO
 
     monkeypatch.delenv(shared.SHARED_ENV, raising=False)
     assert shared.shared_folder() == REPO.parent / "shared" / "weights"
-    if shared.shared_file("squeezenet1_1") is not None:
-        assert shared_weights() == shared.shared_folder()
+
+
+def test_a_file_of_the_official_name_with_a_sha1_of_other_bytes_is_not_the_official_one(tmp_path, random_squeezenet,
+                                                                                         no_network):
+    """The Caffe zoo publishes a sha1: a converted file of the official name must match it, so a
+    fine-tuned bvlc or squeezenet file is not taken for the download."""
+    home = tmp_path / "home"
+    convert(random_squeezenet, name="squeezenet1_1", home=home)  # official name, random bytes
+    assert dl.cached_download("squeezenet1_1", home=home) is None
 
 
 def test_the_cli_finds_the_shared_weights_without_weights_or_cache(tmp_path, monkeypatch, capsys):
     from conftest import shared_weights
 
-    shared_weights()  # skips (fails in CI) without them
+    folder = shared_weights()  # skips (fails in CI) without them
     monkeypatch.setenv("JAXINV_HOME", str(tmp_path / "empty-home"))
-    monkeypatch.delenv(shared.SHARED_ENV, raising=False)  # the checkout's ../shared/weights, as the tests'
+    monkeypatch.setenv(shared.SHARED_ENV, str(folder))  # where the tests found them, however they did
     picture = tmp_path / "p.png"
     jaxinv.images.save_png(picture, np.random.default_rng(0).uniform(0, 255, (32, 32, 3)))
     status, _, err = cli(["invert", str(picture), "--rep", "squeezenet1_1:conv1", "--schedule", "0.004x1",

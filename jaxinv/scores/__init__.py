@@ -14,6 +14,9 @@ Every function here says what it computes, with its formula and the paper it com
 - **The host side** (`jaxinv.scores.host`): `judge_features` and `path_features` compute a judge's
   features of pictures; `reference_pictures` reads a reference set (default: the shared 100
   ImageNet pictures, `reference_folder`).
+- **One call** (`jaxinv.scores.run`): `score_pictures` and `score_result` give a judge's scores of
+  a run's pictures (or a result in memory) as a dict of plain numbers with their definitions,
+  what ``jaxinv score`` writes into a run's ``summary.json``.
 
 The measures on feature arrays are pure `jax.numpy` (jit- and vmap-friendly) except
 `frechet_distance` (float64 numpy on the host) and the re-exported inversion measures (numpy and
@@ -53,13 +56,25 @@ from jaxinv.scores.judging import (
     top_k_hits,
     transferability,
 )
+from jaxinv.scores.run import (
+    KID_SUBSETS,
+    SCORE_DEFINITIONS,
+    class_layer,
+    class_of_label,
+    score_pictures,
+    score_result,
+)
 
 __all__ = [
+    "KID_SUBSETS",
     "PICTURE_SUFFIXES",
     "REFERENCE_ENV",
+    "SCORE_DEFINITIONS",
     "KIDScore",
     "PathScore",
     "activation_path",
+    "class_layer",
+    "class_of_label",
     "frechet_distance",
     "ijcv_error",
     "judge_features",
@@ -75,6 +90,8 @@ __all__ = [
     "psnr",
     "reference_folder",
     "reference_pictures",
+    "score_pictures",
+    "score_result",
     "ssim",
     "top_k_classes",
     "top_k_hits",

@@ -327,9 +327,10 @@ def convert(
 
 
 def _source(src: pathlib.Path, name: str, prototxt: Any, source_info: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The manifest's ``source``: file name, format, sha256 and size, the prototxt, ``source_info``."""
+    """The manifest's ``source``: file name, format, sha256 (and sha1, the checksum the Caffe zoo
+    publishes) and size, the prototxt, ``source_info``."""
     source: dict[str, Any] = {"file": src.name, "format": source_format(src, name), "sha256": file_sha256(src),
-                              "size": src.stat().st_size}
+                              "sha1": file_sha256(src, algorithm="sha1"), "size": src.stat().st_size}
     if prototxt is not None:
         proto = pathlib.Path(prototxt)
         source["prototxt"] = {"file": proto.name, "sha256": file_sha256(proto)}

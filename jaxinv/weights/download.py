@@ -241,14 +241,24 @@ def _given_sha256(sha256: str) -> str:
     return sha256.lower()
 
 
+def _matches_published(row: OfficialFile, source: dict[str, Any]) -> bool:
+    """Whether a converted file's recorded digests match the official file's published checksum."""
+    if row.hash is None or row.algorithm is None:
+        return False
+    if row.algorithm == "sha1":
+        return source.get("sha1") == row.hash
+    recorded = str(source.get("sha256", ""))
+    return recorded.startswith(row.hash) if row.algorithm == "sha256-prefix" else recorded == row.hash
+
+
 def cached_download(name: str, *, home: str | os.PathLike[str] | None = None,
                     sha256: str | None = None) -> pathlib.Path | None:
     """The cache's converted file of official file ``name`` if the cache already holds it, else None.
 
-    Held means the manifest's entry for ``name``'s network came from that official download or
-    from a file of the same name (one the user converted, whose sha256 matches the published one
-    where a sha256 is published), as ``jaxinv weights list`` says "yes"; with ``sha256`` the
-    source's sha256 must also be that. Reads the cache only: no network.
+    Held means the manifest's entry for ``name``'s network came from that official download, or
+    from a file the user converted whose bytes match the published checksum (sha256, its prefix,
+    or the Caffe zoo's sha1; a file with no published checksum never counts: its name proves
+    nothing); with ``sha256`` the source's sha256 must also be that. Reads the cache only.
     """
     row = official_entry(name)
     folder = cache_home(home=home)
@@ -258,11 +268,8 @@ def cached_download(name: str, *, home: str | os.PathLike[str] | None = None,
         return None
     source = entry.get("source", {})
     official = source.get("official")
-    if not (official == row.name or official is None and source.get("file") == row.file):
+    if official != row.name and (official is not None or not _matches_published(row, source)):
         return None
-    published = row.hash if row.algorithm in ("sha256", "sha256-prefix") else None  # a sha1 cannot be compared
-    if official is None and published and not str(source.get("sha256", "")).startswith(published):
-        return None  # a file of the official name with other bytes
     if sha256 is not None and source.get("sha256") != _given_sha256(sha256):
         return None
     return path

@@ -28,12 +28,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+import common
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-
-import common
 
 from jaxinv.cli import ArgumentParser
 from jaxinv.files import json_text
@@ -179,4 +177,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run_script(main, "hog_dsift_forward.py")

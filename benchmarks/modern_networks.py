@@ -18,13 +18,14 @@ killed run resumes where it stopped.
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 
 import jax
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+import common
 
 import jaxinv
 from jaxinv.cli import ArgumentParser, number, seed_number
@@ -90,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    common.run_script(main, "modern_networks.py")

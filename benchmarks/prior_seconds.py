@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 
+import common
 import jax
 import numpy as np
 
@@ -117,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run_script(main, "prior_seconds.py")

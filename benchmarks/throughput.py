@@ -242,4 +242,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    common.run_script(main, "throughput.py")

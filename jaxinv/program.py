@@ -29,6 +29,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -105,9 +107,18 @@ def program_for(solver: Solver, *, chunk: int = 25, vmap_width: int | str | None
     limit = step_limit()
     if limit is not None and limit < total:
         warnings.warn(f"JAXINV_MAX_STEPS={limit}: this run stops after {limit} of its {total} iterations"
-                      " (a smoke test, not a result); unset it for the full run", stacklevel=2)
+                      " (a smoke test, not a result); unset it for the full run", stacklevel=_callers_level())
         total = limit
     return Program(skeleton, chunk=steps, vmap_width=width, steps=total), arrays
+
+
+def _callers_level() -> int:
+    """The ``stacklevel`` of the first frame outside jaxinv: a warning names the user's line."""
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("jaxinv"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def step_limit() -> int | None:

@@ -71,3 +71,13 @@ def shared_weights() -> pathlib.Path:
             pytest.fail(message)
         pytest.skip(message)
     return folder
+
+
+def run_main(main, argv, capsys):
+    """Call a command's ``main`` in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(argv)
+    except SystemExit as stop:
+        status = stop.code
+    out, err = capsys.readouterr()
+    return (0 if status is None else status), out, err

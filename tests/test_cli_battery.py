@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import jaxinv.cli
-from conftest import REPO
+from conftest import REPO, run_main
 
 VALUES = ["-1", "0", "nan", "inf", "1e30", "word"]
 
@@ -39,16 +39,6 @@ def picture(tmp_path_factory):
     path = tmp_path_factory.mktemp("battery") / "pic.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(path)
     return path
-
-
-def run_main(main, argv, capsys):
-    """Call a command's ``main`` in this process: (exit status, stdout, stderr)."""
-    try:
-        status = main(argv)
-    except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    return (0 if status is None else status), out, err
 
 
 def assert_refused(status, err, what):

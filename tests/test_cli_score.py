@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import in_ci, shared_weights
+from conftest import in_ci, run_main, shared_weights
 from PIL import Image
 
 from jaxinv.cli import main
@@ -27,12 +27,7 @@ def strict_json(path):
 
 def run(argv, capsys):
     """``jaxinv ARGV`` in this process: (exit status, stdout, stderr)."""
-    try:
-        status = main(argv)
-    except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    return (0 if status is None else status), out, err
+    return run_main(main, argv, capsys)
 
 
 @pytest.fixture(scope="module")

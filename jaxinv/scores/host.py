@@ -160,6 +160,19 @@ def _groups(network: str, layers: Sequence[str]) -> list[tuple[str, tuple[str, .
     return groups
 
 
+def trained_network_features(judge: Representation, *, judging: str) -> CNNFeatures:
+    """The features of ``judge``, a layer of a jaxinv network as trained, which judges ``judging``;
+    anything else (HOG, a function of your own, leaky ReLUs) is refused with the fix."""
+    features = judge.features
+    if not isinstance(features, CNNFeatures):
+        raise JaxinvError(f"the judge {judge.name} is not a layer of a jaxinv network; pass a network layer as the"
+                          f" judge of {judging}, e.g. jaxinv.cnn('squeezenet1_1', layer='pool10')")
+    if features.relu_slope:
+        raise JaxinvError(f"the judge {judge.name} has leaky ReLUs (relu_slope={features.relu_slope}); judge with the"
+                          f" trained network, jaxinv.cnn({features.network!r}, layer=...)")
+    return features
+
+
 def path_features(rep: Representation, pictures: Sequence[np.ndarray] | np.ndarray, *, layers: Sequence[str],
                   batch: int = 8) -> list[np.ndarray]:
     """The judge network's features of each picture at each of ``layers``: one (N, *S_l) array per layer.
@@ -177,13 +190,7 @@ def path_features(rep: Representation, pictures: Sequence[np.ndarray] | np.ndarr
       layers: the layers of the curve, shallow to deep (at least one).
       batch: pictures per program.
     """
-    features = rep.features
-    if not isinstance(features, CNNFeatures):
-        raise JaxinvError(f"{rep.name} is not a layer of a jaxinv network; pass jaxinv.cnn(network, layer=...)"
-                          " as the judge of the path check")
-    if features.relu_slope:
-        raise JaxinvError(f"{rep.name} has leaky ReLUs (relu_slope={features.relu_slope}); judge with the trained"
-                          f" network, jaxinv.cnn({features.network!r}, layer=...)")
+    features = trained_network_features(rep, judging="the path check")
     if isinstance(layers, str) or not layers:
         raise JaxinvError("layers must be a list of layer names (at least one); pass e.g. layers=['fire3', 'fire5']")
     names = [resolve_layer(features.network, layer) for layer in layers]

@@ -23,9 +23,12 @@ import numpy as np
 from jaxinv.errors import JaxinvError
 from jaxinv.networks.registry import spec
 from jaxinv.representation import Representation
-from jaxinv.representations.cnn import CNNFeatures
 from jaxinv.scores.distributions import kid
-from jaxinv.scores.host import path_features, reference_pictures
+from jaxinv.scores.host import (
+    path_features,
+    reference_pictures,
+    trained_network_features,
+)
 from jaxinv.scores.judging import plausibility, top_k_classes, top_k_hits
 
 __all__ = ["KID_SUBSETS", "SCORE_DEFINITIONS", "class_layer", "class_of_label", "score_pictures", "score_result"]
@@ -85,13 +88,7 @@ def class_of_label(label: str) -> int | None:
 
 def _judge_layers(judge: Representation) -> tuple[str, str, str | None]:
     """(network, the judge's layer, the class-score layer or None); a judge that is no network layer is refused."""
-    features = judge.features
-    if not isinstance(features, CNNFeatures):
-        raise JaxinvError(f"the judge {judge.name} is not a layer of a jaxinv network; pass a network layer, e.g."
-                          " jaxinv.cnn('squeezenet1_1', layer='pool10')")
-    if features.relu_slope:
-        raise JaxinvError(f"the judge {judge.name} has leaky ReLUs (relu_slope={features.relu_slope}); judge with the"
-                          f" trained network, jaxinv.cnn({features.network!r}, layer=...)")
+    features = trained_network_features(judge, judging="a run's pictures")
     return features.network, features.layer, class_layer(features.network)
 
 

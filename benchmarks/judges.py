@@ -8,14 +8,17 @@ reverse), which no optimisation has seen.
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from collections.abc import Sequence
 
+import jax
 import numpy as np
 
+import jaxinv
 from jaxinv.errors import JaxinvError
-from jaxinv.weights import load_network as load
+from jaxinv.scores import judge_features, reference_pictures, score_pictures, top_k_classes
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: The last layer before the softmax: its argmax is the top-1 class.
@@ -24,6 +27,9 @@ LOGITS = {"squeezenet1_1": "pool10", "googlenet": "loss3/classifier", "caffenet"
 OTHER = {"squeezenet1_1": "googlenet", "googlenet": "squeezenet1_1"}
 WEIGHT_FILES = {"squeezenet1_1": ("squeezenet_v1.1", "squeezenet_v1.1.caffemodel"),
                 "googlenet": ("bvlc_googlenet", "bvlc_googlenet.caffemodel")}
+#: The judge layer whose features plausibility and KID compare: each network's last pooled features
+#: (SqueezeNet's are its class scores, averaged over positions: it has no pooled layer before them).
+FEATURE_LAYER = {"squeezenet1_1": "pool10", "googlenet": "pool5/7x7_s1"}
 #: The ten classes the maximisation benchmarks raise and these networks judge (`maximization.py`,
 #: `priors.py`), chosen before any result was seen: Simonyan, Vedaldi & Zisserman 2014 ("Deep
 #: inside convolutional networks", Fig. 1); class name → 0-based line of ``synset_words.txt``.
@@ -64,31 +70,25 @@ def labels(names: Sequence[str], synsets: dict[str, int]) -> list[int]:
 
 
 class Classifier:
-    """Top-1 class of pictures by one pretrained network, through jaxinv's preprocessing."""
+    """Top-k classes of pictures by one pretrained network, through `jaxinv.scores` (its class scores are
+    `jaxinv.scores.judge_features` at the softmax's input, its classes `jaxinv.scores.top_k_classes`)."""
 
     def __init__(self, network: str, *, weights: str | os.PathLike | None = None, batch: int = 20):
         self.network = network
-        self.net = load(network, weights=weights if weights is not None else weight_file(network))
+        self.judge = jaxinv.cnn(network, layer=LOGITS[network],
+                                weights=weights if weights is not None else weight_file(network))
         self.batch = batch
 
     def logits(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 1000) scores of [0, 255] RGB pictures of any size (each warped to the input)."""
-        inputs = np.stack([self.net.preprocess(p) for p in pictures])
-        chunks = []
-        for start in range(0, len(inputs), self.batch):
-            part = inputs[start:start + self.batch]
-            # A short last chunk is padded so that one compiled program serves every chunk.
-            padded = np.concatenate([part, np.zeros((self.batch - len(part), *part.shape[1:]), part.dtype)])
-            out = np.asarray(self.net.apply(padded, layer=LOGITS[self.network]))
-            chunks.append(out.reshape(self.batch, -1)[: len(part)])
-        return np.concatenate(chunks)
+        """(N, 1000) scores of [0, 255] pictures of any size (each warped to the input; gray as RGB)."""
+        return judge_features(self.judge, pictures, batch=self.batch).reshape(len(pictures), -1)
 
     def top1(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
-        return np.argmax(self.logits(pictures), axis=1)
+        return self.top5(pictures)[:, 0]
 
     def top5(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 5) class indices, the highest score first."""
-        return np.argsort(-self.logits(pictures), axis=1)[:, :5]
+        return np.asarray(top_k_classes(self.logits(pictures), k=5))
 
 
 def judge_classes(classifiers: dict[str, Classifier], network: str,
@@ -101,3 +101,42 @@ def gray_as_rgb(picture: np.ndarray) -> np.ndarray:
     """A (H, W, 1) picture replicated to three channels (as Caffe and MatConvNet read gray JPEGs)."""
     picture = np.asarray(picture)
     return np.repeat(picture, 3, axis=-1) if picture.shape[-1] == 1 else picture
+
+
+@functools.lru_cache(maxsize=1)
+def reference_set() -> tuple[np.ndarray, ...]:
+    """The shared 100 ImageNet pictures (`jaxinv.scores.reference_pictures`), read once."""
+    return tuple(reference_pictures())
+
+
+def score_set(pictures: Sequence[np.ndarray], network: str, *, labels: Sequence[int] | None = None,
+              originals: Sequence[np.ndarray] | None = None, seed: int = 0) -> dict:
+    """The other network's scores of pictures made on ``network``: `jaxinv.scores.score_pictures` with
+    ``OTHER[network]``'s `FEATURE_LAYER` as the judge, the shared 100 pictures as the reference set, its
+    top-5 for transferability and ``jax.random.key(seed)`` for KID's subsets (what ``jaxinv score`` writes,
+    less the definitions, which `jaxinv.scores.SCORE_DEFINITIONS` holds)."""
+    judge_network = OTHER[network]
+    judge = jaxinv.cnn(judge_network, layer=FEATURE_LAYER[judge_network], weights=weight_file(judge_network))
+    found = score_pictures([gray_as_rgb(p) for p in pictures], judge=judge, key=jax.random.key(seed),
+                           reference=list(reference_set()), labels=labels,
+                           originals=None if originals is None else [gray_as_rgb(p) for p in originals], k=5)
+    found.pop("definitions")
+    return found
+
+
+def score_columns(found: dict | None, *fields: str) -> str:
+    """Markdown cells of a set's scores (`score_set`): 3 decimals, KID with its standard error; dashes
+    where the set was not scored."""
+    if found is None:
+        return " | ".join("—" for _ in fields)
+    return " | ".join(f"{found['kid']:.3g} ± {found['kid_standard_error']:.2g}" if field == "kid"
+                      else f"{found[field]:.3f}" for field in fields)
+
+
+def path_columns(found: dict | None) -> str:
+    """Markdown cells of a class set's path check (``found["path"]``, `path_check.class_paths`): the
+    median summary and how many pictures it flags; dashes where it was not checked."""
+    if found is None or "path" not in found:
+        return "— | —"
+    path = found["path"]
+    return f"{np.median(path['summaries']):.3f} | {sum(path['flagged'])}/{len(path['flagged'])}"

@@ -45,6 +45,7 @@ import numpy as np
 
 import common
 import judges
+import path_check
 import jaxinv
 from jaxinv import caricature, images, maximize
 from jaxinv.cli import ArgumentParser, number, positive, seed_number
@@ -63,6 +64,8 @@ CARICATURE_LAYERS = {"squeezenet1_1": ("fire3/concat", "fire5/concat", "fire9/co
 #: Setting → (relu_slope, divisor of the class maxima m: a stronger class term).
 SETTINGS = {"authors": (0.05, 1.0), "no-leak": (0.0, 1.0), "class-x10": (0.05, 10.0)}
 OUT = common.REPO / "benchmarks" / "results" / "maximization"
+#: The experiments, as ``--parts`` names them.
+PARTS = ("channels", "classes", "caricatures")
 AUTHORS_ITERATIONS = MAXIMIZATION_ITERATIONS  # 300
 
 
@@ -78,6 +81,8 @@ def parse(argv):
                         help="× the authors' 300 iterations")
     parser.add_argument("--image-size", type=positive(int, maximum=4096),
                         help="largest input side of channels and caricatures (default: the authors' size rule; classes: never capped)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated experiments to run, of {', '.join(PARTS)} (the tables show every row recorded)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
     args = parser.parse_args(argv)
@@ -88,6 +93,10 @@ def parse(argv):
     for name in args.settings:
         if name not in SETTINGS:
             parser.error(f"--settings: unknown {name!r}; use {','.join(SETTINGS)}")
+    args.parts = args.parts.split(",")
+    for name in args.parts:
+        if name not in PARTS:
+            parser.error(f"--parts: unknown {name!r}; use {','.join(PARTS)}")
     return args
 
 
@@ -113,10 +122,28 @@ def picture_path(folder: pathlib.Path, key: str) -> pathlib.Path:
     return folder / (key.replace("|", "-").replace("/", "_").replace(" ", "_") + ".png")
 
 
+def missing(keys: list[str], results, out: pathlib.Path) -> bool:
+    """Whether a result of ``keys`` is not recorded or its picture is gone (a fresh checkout: made again, for
+    its scores; a recorded row is never written twice)."""
+    return not set(keys) <= results.done() or not all(picture_path(out, key).is_file() for key in keys)
+
+
+def record(results, rows: list[dict]) -> None:
+    """Append the rows not recorded yet; a picture made again whose value differs from the record is said."""
+    known = {r["key"]: r for r in results.rows if "key" in r}
+    for row in rows:
+        if row["key"] in known and not np.isclose(known[row["key"]]["value"], row["value"], rtol=1e-3):
+            print(f"{row['key']}: made again, value {row['value']:.4g} against {known[row['key']]['value']:.4g}"
+                  " recorded", flush=True)
+    fresh = [row for row in rows if row["key"] not in known]
+    if fresh:
+        results.append(fresh)
+
+
 def run_channels(network: str, layer: str, setting: str, args, results, out: pathlib.Path) -> None:
     """Channels 0..N-1 of one layer, one element each, one compiled program."""
     keys = [f"{network}|channel|{layer}|{setting}|{c}" for c in range(args.channels)]
-    if set(keys) <= results.done():
+    if not missing(keys, results, out):
         return
     slope, _ = SETTINGS[setting]
     size = capped(input_size(network, layer), args)
@@ -129,14 +156,14 @@ def run_channels(network: str, layer: str, setting: str, args, results, out: pat
                      "unit": c, "value": float(found.values[c, 0]), "reference": float(found.reference[c]),
                      "relative": float(found.relative[c, 0]), "image_size": found.image_size,
                      "iterations": iterations(args), "seconds": found.seconds / len(keys)})
-    results.append(rows)
+    record(results, rows)
     print(f"{network}:{layer} {setting}: relative {np.round(found.relative[:, 0], 2)} ({found.seconds:.0f} s)", flush=True)
 
 
 def run_classes(network: str, setting: str, args, results, judges_: dict, out: pathlib.Path) -> None:
     """The ten classes in one program; judged by the network itself (top-1) and the other (top-5)."""
     keys = [f"{network}|class|{setting}|{name}" for name in CLASSES]
-    if set(keys) <= results.done():
+    if not missing(keys, results, out):
         return
     slope, divisor = SETTINGS[setting]
     logits = logits_layer(network)
@@ -158,7 +185,7 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
                      "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
                      "image_size": found.image_size, "iterations": iterations(args),
                      "seconds": found.seconds / len(keys)})
-    results.append(rows)
+    record(results, rows)
     print(f"{network} classes {setting}: own top-1 {sum(r['own_top1'] == r['unit'] for r in rows)}/10,"
           f" other top-5 {sum(r['unit'] in r['other_top5'] for r in rows)}/10 ({found.seconds:.0f} s)", flush=True)
 
@@ -167,18 +194,44 @@ def run_caricatures(network: str, layer: str, pictures, args, results, out: path
     rep = rep_of(network, layer)
     for name, picture in pictures:
         key = f"{network}|caricature|{layer}|{name}"
-        if key in results.done():
+        if not missing([key], results, out) and picture_path(out, f"{network}|original|{name}").is_file():
             continue
         size = capped(rep.preprocess(picture).shape[0], args)
         found = caricature(rep, picture, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
         images.save_png(picture_path(out, key), found.images[0, 0])
         shown = rep.deprocess(rep.preprocess(picture))  # the picture as the network saw it
         images.save_png(picture_path(out, f"{network}|original|{name}"), np.clip(images.resize(shown, (size, size)), 0, 255))
-        results.append([{"key": key, "network": network, "what": "caricature", "layer": layer, "picture": name,
+        record(results, [{"key": key, "network": network, "what": "caricature", "layer": layer, "picture": name,
                          "setting": "authors", "value": float(found.values[0, 0]),
                          "reference": float(found.reference[0]), "relative": float(found.relative[0, 0]),
                          "image_size": found.image_size, "iterations": iterations(args), "seconds": found.seconds}])
         print(f"{key}: {found.relative[0, 0]:.2f}x the picture's own ({found.seconds:.0f} s)", flush=True)
+
+
+def score_sets(network: str, rows: list[dict], scores, folder: pathlib.Path, seed: int) -> None:
+    """The other network's scores (`judges.score_set`) of each set of ``network``'s pictures not scored
+    yet: the ten classes of each setting (transferability, plausibility, KID; and their own network's path
+    check, `path_check.class_paths`), the caricatures of each layer (against their pictures: class kept,
+    similarity to the original)."""
+    sets: dict[str, dict] = {}
+    for row in rows:
+        if row["network"] == network and row["what"] in ("class", "caricature"):
+            key = f"{network}|{row['what']}|{row['setting'] if row['what'] == 'class' else row['layer']}"
+            sets.setdefault(key, {"rows": [], "what": row["what"]})["rows"].append(row)
+    for key, found in sets.items():
+        paths = [picture_path(folder, r["key"]) for r in found["rows"]]
+        originals = [picture_path(folder, f"{network}|original|{r['picture']}") for r in found["rows"]
+                     if found["what"] == "caricature"]
+        if key in scores.done() or not all(path.is_file() for path in paths + originals):
+            continue
+        pictures = [images.load(path) for path in paths]
+        classes = [r["unit"] for r in found["rows"]] if found["what"] == "class" else None
+        scored = judges.score_set(pictures, network, seed=seed, labels=classes,
+                                  originals=[images.load(path) for path in originals] or None)
+        if classes is not None:
+            scored["path"] = path_check.class_paths(network, pictures, classes)
+        scores.append([{"key": key, "network": network, "what": found["what"],
+                        "units": [r["key"] for r in found["rows"]], **scored}])
 
 
 def _spread(values) -> str:
@@ -195,8 +248,10 @@ def _groups(rows: list[dict], kind: str, fields: tuple[str, ...]) -> dict[tuple,
     return out
 
 
-def table(rows: list[dict]) -> str:
-    """Markdown: channels, classes and caricatures, one line per (network, layer, setting)."""
+def table(rows: list[dict], scores: list[dict] = ()) -> str:
+    """Markdown: channels, classes and caricatures, one line per (network, layer, setting); the classes'
+    and caricatures' set scores (`score_sets`) from ``scores``."""
+    scored = {r["key"]: r for r in scores}
     lines = ["| network | layer | setting | input | iterations | n | value / max over the 100 pictures,"
              " mean (min–max) | s / unit |", "|---|---|---|---|---|---|---|---|"]
     for (network, layer, setting), group in _groups(rows, "channel", ("network", "layer", "setting")).items():
@@ -204,19 +259,23 @@ def table(rows: list[dict]) -> str:
                      f" | {len(group)} | {_spread([r['relative'] for r in group])}"
                      f" | {np.mean([r['seconds'] for r in group]):.0f} |")
     lines += ["", "| network | classes | setting | input | iterations | n | score / max over the 100 pictures,"
-              " mean (min–max) | own top-1 is the class | other network's top-5 has it |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              " mean (min–max) | own top-1 is the class | other network's top-5 has it | other's plausibility"
+              " | other's KID ± s.e. | path summary (median) | path flags |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (network, setting), group in _groups(rows, "class", ("network", "setting")).items():
         own = sum(r["own_top1"] == r["unit"] for r in group)
         other = sum(r["unit"] in r["other_top5"] for r in group)
         lines.append(f"| {network} | logits | {setting} | {group[0]['image_size']} | {group[0]['iterations']}"
                      f" | {len(group)} | {_spread([r['relative'] for r in group])} | {own}/{len(group)}"
-                     f" | {other}/{len(group)} (judge: {judges.OTHER[network]}) |")
-    lines += ["", "| network | caricature layer | input | iterations | n | ⟨Φ(x), e⟩ / ⟨Φ0, e⟩, mean (min–max) |",
-              "|---|---|---|---|---|---|"]
+                     f" | {other}/{len(group)} (judge: {judges.OTHER[network]})"
+                     f" | {judges.score_columns(scored.get(f'{network}|class|{setting}'), 'plausibility', 'kid')}"
+                     f" | {judges.path_columns(scored.get(f'{network}|class|{setting}'))} |")
+    lines += ["", "| network | caricature layer | input | iterations | n | ⟨Φ(x), e⟩ / ⟨Φ0, e⟩, mean (min–max)"
+              " | other's top-1 kept | other's similarity to the picture | other's plausibility |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for (network, layer), group in _groups(rows, "caricature", ("network", "layer")).items():
         lines.append(f"| {network} | {layer} | {group[0]['image_size']} | {group[0]['iterations']} | {len(group)}"
-                     f" | {_spread([r['relative'] for r in group])} |")
+                     f" | {_spread([r['relative'] for r in group])}"
+                     f" | {judges.score_columns(scored.get(f'{network}|caricature|{layer}'), 'class_kept', 'original_similarity', 'plausibility')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -263,25 +322,30 @@ def main(argv=None) -> int:
     wanted = set(args.networks) | {judges.OTHER[n] for n in args.networks}
     classifiers = {n: judges.Classifier(n) for n in wanted}
     folder = out / "pictures" / stem  # one folder of pictures per scale
+    scores = ResultsFile(out / f"{stem}_scores.jsonl", {"seed": args.seed})
     for network in args.networks:  # the authors' preset of all three first, then the variants
         first, rest = [s for s in args.settings if s == "authors"], [s for s in args.settings if s != "authors"]
         for setting in first:
-            for layer in CHANNEL_LAYERS[network]:
+            for layer in CHANNEL_LAYERS[network] if "channels" in args.parts else ():
                 run_channels(network, layer, setting, args, results, folder)
-            run_classes(network, setting, args, results, classifiers, folder)
-        for layer in CARICATURE_LAYERS[network]:
+            if "classes" in args.parts:
+                run_classes(network, setting, args, results, classifiers, folder)
+        for layer in CARICATURE_LAYERS[network] if "caricatures" in args.parts else ():
             run_caricatures(network, layer, pictures, args, results, folder)
-        write_outputs(out, stem, results.rows, argv)
+        score_sets(network, results.rows, scores, folder, args.seed)
+        write_outputs(out, stem, results.rows, scores.rows, argv)
         for setting in rest:
-            run_classes(network, setting, args, results, classifiers, folder)
-            for layer in CHANNEL_LAYERS[network] if setting == "no-leak" else ():
+            if "classes" in args.parts:
+                run_classes(network, setting, args, results, classifiers, folder)
+            for layer in CHANNEL_LAYERS[network] if setting == "no-leak" and "channels" in args.parts else ():
                 run_channels(network, layer, setting, args, results, folder)
-            write_outputs(out, stem, results.rows, argv)
+            score_sets(network, results.rows, scores, folder, args.seed)
+            write_outputs(out, stem, results.rows, scores.rows, argv)
     return 0
 
 
-def write_outputs(out: pathlib.Path, stem: str, rows: list[dict], argv) -> None:
-    text = table(rows)
+def write_outputs(out: pathlib.Path, stem: str, rows: list[dict], scores: list[dict], argv) -> None:
+    text = table(rows, scores)
     command = "python benchmarks/maximization.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / f"{stem}.md", f"`{command}`\n\n{common.environment_line()}\n\n{text}".encode())
     print(text)

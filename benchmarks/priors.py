@@ -24,7 +24,7 @@ itself (top-1) and by the other network (is the class in its top-5?).
 Rows are JSON lines, resumable (`jaxinv.results.ResultsFile`), under
 benchmarks/results/priors/; the reconstructions are PNGs next to them (not in git); the tables
 go to ``priors.md`` (with DIP: every prior again on DIP's pictures only; each layer's N₁ of the
-printed error to ``normalisers.json``) and the figure (one picture, every prior, three depths)
+error measures' normalisers to ``normalisers.json``) and the figure (one picture, every prior, three depths)
 to ``priors.png``, each with every prior recorded, whichever ``--priors`` a run adds (the
 Results pages show the tables: ``python scripts/results_pages.py``). ``--table-only`` adds
 no results (it reads while a run may append) and makes the figure's missing PNGs again::
@@ -45,9 +45,10 @@ import numpy as np
 
 import common
 import judges
+import path_check
 import jaxinv
 from judges import CLASSES
-from jaxinv import images, maximize, metrics
+from jaxinv import images, maximize, metrics, scores
 from jaxinv.cli import ArgumentParser, number, positive, seed_number
 from jaxinv.core import PRIOR_NAMES, prior
 from jaxinv.core.objectives import class_logit
@@ -79,6 +80,8 @@ def parse(argv):
                         help="scale every stage's iterations (1: each prior's own schedule)")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
+    parser.add_argument("--no-redraw", action="store_true",
+                        help="do not make the figure's missing reconstructions again (DIP's take minutes each)")
     parser.add_argument("--table-only", action="store_true",
                         help="add no results: rebuild the tables and figures from the JSON lines already written"
                              " (the figure's reconstructions missing from a fresh checkout are made again)")
@@ -134,8 +137,8 @@ def run_layer(layer: str, pictures, args, results: ResultsFile, judges_: dict) -
             images.save_png(picture_path(out, layer, name, picture_name), reconstruction)
             tops = {j: judge.top1([reference, reconstruction]) for j, judge in (("own", own), ("other", other))}
             results.append([{"key": key, "layer": layer, "prior": name, "picture": picture_name,
-                             "distance": distance, "psnr": metrics.psnr(reconstruction, reference),
-                             "ssim": metrics.ssim(reconstruction, reference),
+                             "distance": distance, "psnr": scores.psnr(reconstruction, reference),
+                             "ssim": scores.ssim(reconstruction, reference),
                              "own_top1": bool(tops["own"][0] == tops["own"][1]),
                              "other_top1": bool(tops["other"][0] == tops["other"][1]), "seconds": seconds}])
             print(f"{key}: distance {distance:.4g}, {seconds:.0f} s", flush=True)
@@ -150,8 +153,10 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
     """The ten classes maximised under prior ``name``, ``--class-batch`` of them per program, judged
     by both networks; each batch's rows are written when it ends (a class's result does not depend
     on its batch: every element starts from the same draws of the key)."""
+    folder = pathlib.Path(args.out) / "pictures" / "classes" / network / name
+    # a class recorded but whose PNG is gone (a fresh checkout) is made again, for its scores; its row stays
     todo = [(class_name, unit) for class_name, unit in CLASSES.items()
-            if class_key(network, name, class_name) not in results.done()]
+            if class_key(network, name, class_name) not in results.done() or not (folder / f"{unit}.png").is_file()]
     if not todo:
         return
     rep = common.representation(f"{network}:{logits_layer(network)}")
@@ -165,23 +170,54 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
         found = maximize(rep, objectives, key=jax.random.key(args.seed), prior=name, **length)
         shown = [found.images[b, 0] for b in range(len(batch))]
         own, other = judges.judge_classes(judges_, network, shown)
+        recorded = {r["key"]: r for r in results.rows if r.get("what") == "class"}
         rows = []
         for b, (class_name, unit) in enumerate(batch):
-            images.save_png(pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png", shown[b])
-            rows.append({"key": class_key(network, name, class_name), "what": "class", "network": network,
-                         "prior": name, "unit": unit, "class_name": class_name, "relative": float(found.relative[b, 0]),
-                         "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
-                         "seconds": found.seconds / len(batch)})
-        results.append(rows)
-        print(f"{network} classes, {name}: {', '.join(c for c, _ in batch)}: own top-1"
-              f" {sum(r['own_top1'] == r['unit'] for r in rows)}/{len(rows)}, other top-5"
-              f" {sum(r['unit'] in r['other_top5'] for r in rows)}/{len(rows)} ({found.seconds:.0f} s)", flush=True)
+            images.save_png(folder / f"{unit}.png", shown[b])
+            row = {"key": class_key(network, name, class_name), "what": "class", "network": network,
+                   "prior": name, "unit": unit, "class_name": class_name, "relative": float(found.relative[b, 0]),
+                   "own_top1": int(own[b]), "other_top5": [int(v) for v in other[b]],
+                   "seconds": found.seconds / len(batch)}
+            if row["key"] not in recorded:
+                rows.append(row)
+            elif verdicts(recorded[row["key"]]) != verdicts(row):
+                print(f"{row['key']}: made again, judged otherwise than recorded", flush=True)
+        if rows:
+            results.append(rows)
+        hits = sum(int(own[b]) == unit for b, (_, unit) in enumerate(batch)), sum(
+            unit in other[b] for b, (_, unit) in enumerate(batch))
+        print(f"{network} classes, {name}: {', '.join(c for c, _ in batch)}: own top-1 {hits[0]}/{len(batch)},"
+              f" other top-5 {hits[1]}/{len(batch)} ({found.seconds:.0f} s)", flush=True)
 
 
-def class_table(rows: list[dict], networks, priors) -> str:
-    """Markdown: per network and prior, the ten classes' recognition counts."""
-    lines = ["| network | prior | n | own top-1 | other's top-5 | value / best picture (median) | s / class |",
-             "|---|---|---|---|---|---|---|"]
+def verdicts(row: dict) -> tuple[bool, bool]:
+    """(own top-1 is the class, the other's top-5 has it) of a class row."""
+    return row.get("own_top1") == row.get("unit"), row.get("unit") in row.get("other_top5", ())
+
+
+def score_classes(network: str, name: str, args, score_file: ResultsFile) -> None:
+    """The other network's scores of the ten class pictures of one prior (`judges.score_set`: transferability,
+    plausibility, KID against the shared 100) and their own network's path check (`path_check.class_paths`),
+    one row per set, once its ten pictures are all on disk."""
+    key = f"{network}|{name}"
+    paths = [pathlib.Path(args.out) / "pictures" / "classes" / network / name / f"{unit}.png" for unit in CLASSES.values()]
+    if key in score_file.done() or not all(path.is_file() for path in paths):
+        return
+    pictures = [images.load(path) for path in paths]
+    found = judges.score_set(pictures, network, labels=list(CLASSES.values()), seed=args.seed)
+    found["path"] = path_check.class_paths(network, pictures, list(CLASSES.values()))
+    score_file.append([{"key": key, "network": network, "prior": name, **found}])
+    print(f"{network} classes, {name}: transferability {found['transferability']:.2f}, plausibility"
+          f" {found['plausibility']:.3f}, KID {found['kid']:.3g} ± {found['kid_standard_error']:.2g}", flush=True)
+
+
+def class_table(rows: list[dict], networks, priors, set_scores: list[dict] = ()) -> str:
+    """Markdown: per network and prior, the ten classes' recognition counts, value and seconds, and the set's
+    scores (`score_classes`' rows in ``set_scores``; dashes where a set was not scored)."""
+    lines = ["| network | prior | n | own top-1 | other's top-5 | value / best picture (median) | s / class"
+             " | other's plausibility | other's KID ± s.e. | path summary (median) | path flags |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    scored = {r["key"]: r for r in set_scores}
     for network in networks:
         for name in priors:
             mine = [r for r in rows if r.get("what") == "class" and r["network"] == network and r["prior"] == name]
@@ -189,36 +225,52 @@ def class_table(rows: list[dict], networks, priors) -> str:
                 lines.append(f"| {network} | {name} | {len(mine)} | {sum(r['own_top1'] == r['unit'] for r in mine)}"
                              f" | {sum(r['unit'] in r['other_top5'] for r in mine)}"
                              f" | {np.median([r['relative'] for r in mine]):.1f} |"
-                             f" {np.mean([r['seconds'] for r in mine]):.0f} |")
+                             f" {np.mean([r['seconds'] for r in mine]):.0f}"
+                             f" | {judges.score_columns(scored.get(f'{network}|{name}'), 'plausibility', 'kid')}"
+                             f" | {judges.path_columns(scored.get(f'{network}|{name}'))} |")
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
-def normaliser(layer: str, pictures) -> float:
-    """N₁ of the layer's codes over the scored pictures (the printed metric's denominator)."""
+def set_normalisers(layer: str, pictures) -> dict:
+    """What the set's error measures divide by, from the layer's codes Φ0_i of the scored pictures:
+    N₁ (``n1``, the printed metric's), N₂ (``n2``, the authors' script's squared one; both
+    `jaxinv.metrics`) and each picture's ‖Φ0_i‖ (``norms``, the IJCV error's)."""
     rep = common.representation(layer)
     codes = [np.asarray(rep.features(rep.params, rep.preprocess(p))) for _, p in pictures]
-    return metrics.mean_pairwise_distance(codes)
+    return {"n1": metrics.mean_pairwise_distance(codes), "n2": metrics.mean_pairwise_sq_distance(codes),
+            "norms": {name: float(np.linalg.norm(code)) for (name, _), code in zip(pictures, codes)}}
 
 
-def write_normalisers(out: pathlib.Path, layers, pictures) -> dict[str, float]:
-    """N₁ of each layer over ``pictures``, written to ``normalisers.json`` beside the rows (with
-    the pictures' names), so that the tables can be built again from JSON alone, without the
+def write_normalisers(out: pathlib.Path, layers, pictures) -> dict[str, dict]:
+    """`set_normalisers` of each layer over ``pictures``, written to ``normalisers.json`` beside the rows
+    (with the pictures' names), so that the tables can be built again from JSON alone, without the
     networks (the results pages do: scripts/results_pages.py)."""
-    found = {layer: normaliser(layer, pictures) for layer in layers}
+    found = {layer: set_normalisers(layer, pictures) for layer in layers}
     write_json(out / "normalisers.json", {"pictures": [name for name, _ in pictures], "normalisers": found})
     return found
 
 
+def _error_columns(mine: list[dict], found: dict) -> str:
+    """The three feature errors of rows, means over the pictures: the CVPR tables' printed ‖d‖/N₁ (%),
+    the authors' script's ‖d‖²/N₂ (%) and IJCV's ‖d‖²/‖Φ0‖², d = Φ(x*) − Φ0 (`jaxinv.scores`' definitions:
+    paper_printed_errors, paper_script_errors, ijcv_error)."""
+    distances = np.array([r["distance"] for r in mine], np.float64)
+    norms = np.array([found["norms"][r["picture"]] for r in mine], np.float64)
+    return (f"{100 * np.mean(distances) / found['n1']:.1f} % | {100 * np.mean(distances ** 2) / found['n2']:.2f} %"
+            f" | {np.mean(distances ** 2 / norms ** 2):.3g}")
+
+
 def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None,
-          normalisers: Mapping[str, float] | None = None) -> str:
+          normalisers: Mapping[str, dict] | None = None) -> str:
     """Markdown: one line per layer and prior, the means over its pictures (n says how many).
 
     ``on``: at each layer only the pictures that prior inverted (DIP's first few), so that
-    every prior is averaged over the same ones; N₁ is over all ``pictures`` either way, taken
-    from ``normalisers`` (layer → N₁, `write_normalisers`) where given, else computed."""
+    every prior is averaged over the same ones; the normalisers are over all ``pictures`` either
+    way, taken from ``normalisers`` (layer → `set_normalisers`' dict, `write_normalisers`) where
+    given, else computed."""
     names = [n for n, _ in pictures]
-    lines = ["| layer | prior | n | printed error | PSNR (dB) | SSIM | own top-1 | other top-1 | s / inversion |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| layer | prior | n | printed error ‖d‖/N₁ | squared ‖d‖²/N₂ | IJCV ‖d‖²/‖Φ0‖² | PSNR (dB) | SSIM"
+             " | own top-1 | other top-1 | s / inversion |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for layer in layers:
         picked = [r for r in rows if r.get("layer") == layer and r["picture"] in names]
         if on is not None:
@@ -226,13 +278,13 @@ def table(rows: list[dict], layers, priors, pictures, *, on: str | None = None,
             picked = [r for r in picked if r["picture"] in theirs]
         if not picked:
             continue
-        n1 = normalisers[layer] if normalisers is not None else normaliser(layer, pictures)
+        found = normalisers[layer] if normalisers is not None else set_normalisers(layer, pictures)
         for name in priors:
             mine = [r for r in picked if r["prior"] == name]
             if not mine:
                 continue
             mean = lambda f: float(np.mean([f(r) for r in mine]))  # noqa: E731
-            lines.append(f"| {layer} | {name} | {len(mine)} | {100 * mean(lambda r: r['distance']) / n1:.1f} %"
+            lines.append(f"| {layer} | {name} | {len(mine)} | {_error_columns(mine, found)}"
                          f" | {mean(lambda r: r['psnr']):.2f} | {mean(lambda r: r['ssim']):.3f}"
                          f" | {sum(r['own_top1'] for r in mine)}/{len(mine)}"
                          f" | {sum(r['other_top1'] for r in mine)}/{len(mine)} | {mean(lambda r: r['seconds']):.0f} |")
@@ -278,8 +330,9 @@ def class_figure(out: pathlib.Path, network: str, priors, done: set[str]) -> pat
                   for name in drawn], 112, out / f"classes_{network}.png")
 
 
-def run_all(args, pictures, results: ResultsFile) -> None:
-    """The inversions of every layer, then the class pictures, that ``results`` lacks."""
+def run_all(args, pictures, results: ResultsFile, score_file: ResultsFile) -> None:
+    """The inversions of every layer, then the class pictures and their scores, that ``results`` and
+    ``score_file`` lack."""
     networks = {layer.partition(":")[0] for layer in args.layers} | set(args.classes)
     classifiers = {n: judges.Classifier(n) for n in networks | {judges.OTHER[n] for n in networks}}
     for layer in args.layers:
@@ -287,6 +340,7 @@ def run_all(args, pictures, results: ResultsFile) -> None:
     for network in args.classes:
         for name in args.priors:
             run_classes(network, name, args, results, classifiers)
+            score_classes(network, name, args, score_file)
 
 
 def main(argv=None) -> None:
@@ -298,14 +352,19 @@ def main(argv=None) -> None:
         raise JaxinvError(f"--table-only: no results at {path}; run without --table-only first")
     # read-only: a table may be built while a run appends
     results = ResultsFile(path, {"seed": args.seed, "shorten": args.shorten}, read_only=args.table_only)
-    if not args.table_only:
-        run_all(args, pictures, results)
+    scores_path, config = out / "class_scores.jsonl", {"seed": args.seed, "shorten": args.shorten}
+    if args.table_only:
+        score_rows = ResultsFile(scores_path, config, read_only=True).rows if scores_path.is_file() else []
+    else:
+        score_file = ResultsFile(scores_path, config)
+        run_all(args, pictures, results, score_file)
+        score_rows = score_file.rows
     shown = PRIOR_NAMES  # every prior recorded, whichever this run was asked to add
     recorded = [layer for layer in args.layers if any(r.get("layer") == layer for r in results.rows)]
-    n1 = write_normalisers(out, recorded, pictures) if recorded else {}
-    tables = {"inversions": table(results.rows, args.layers, shown, pictures, normalisers=n1),
-              "dip-pictures": table(results.rows, args.layers, shown, pictures, on="dip", normalisers=n1),
-              "classes": class_table(results.rows, args.classes, shown)}
+    found = write_normalisers(out, recorded, pictures) if recorded else {}
+    tables = {"inversions": table(results.rows, args.layers, shown, pictures, normalisers=found),
+              "dip-pictures": table(results.rows, args.layers, shown, pictures, on="dip", normalisers=found),
+              "classes": class_table(results.rows, args.classes, shown, score_rows)}
     text = "\n".join(t for t in (tables["inversions"],
                                   tables["dip-pictures"] and f"Every prior on the pictures DIP inverted:\n\n"
                                                              f"{tables['dip-pictures']}",
@@ -313,7 +372,8 @@ def main(argv=None) -> None:
     command = "python benchmarks/priors.py " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_bytes(out / "priors.md", (f"`{command}`\n\n{common.environment_line()}\n\n{text}").encode())
     print(text)
-    redraw(out, args.layers, shown, pictures[0], args, results.done())
+    if not args.no_redraw:
+        redraw(out, args.layers, shown, pictures[0], args, results.done())
     drawn = figure(out, args.layers, shown, pictures[0][0], results.done())
     if drawn:
         print(f"figure: {drawn} (columns {', '.join(args.layers[:3])})")

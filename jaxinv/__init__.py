@@ -10,6 +10,7 @@ import importlib
 import warnings
 
 from jaxinv import core, images, masks, metrics, networks, parallel, registry, scores
+from jaxinv.atlas import atlas
 from jaxinv.errors import JaxinvError
 from jaxinv.inversion import InversionResult, invert, invert_batch
 from jaxinv.representation import Representation, from_function
@@ -26,6 +27,7 @@ __all__ = [
     "JaxinvError",
     "Representation",
     "Visualization",
+    "atlas",
     "average_pool",
     "caricature",
     "cnn",

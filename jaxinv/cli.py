@@ -1,4 +1,4 @@
-"""The command line: ``jaxinv invert | reps | weights | maximize | caricature | score``.
+"""The command line: ``jaxinv invert | reps | weights | maximize | caricature | score | atlas``.
 
 With no arguments, ``jaxinv`` inverts the HOG of scikit-image's astronaut (the paper's
 shallow schedule) and writes PNGs. Bad input prints one line and exits with status 2; a closed
@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_visualize(sub, number=number, count=count, seed_number=seed_number, priors=PRIORS)
     from jaxinv.cli_score import register as register_score
     register_score(sub, positive=positive, seed_number=seed_number)
+    from jaxinv.cli_atlas import register as register_atlas
+    register_atlas(sub, number=number, seed_number=seed_number, count=count, priors=PRIORS)
     return parser
 
 

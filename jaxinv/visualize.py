@@ -91,8 +91,11 @@ def _run(solver: Any, targets: Any, starts: Any, *, progress: Progress, label: s
     return run(solver, targets, starts=starts, options=options)
 
 
-def _result(rep: Representation, solver: Solver, outcome: Outcome, units: jax.Array, *, reference: Any,
-            labels: Sequence[str], start: float) -> Visualization:
+def visualization_result(rep: Representation, solver: Solver, outcome: Outcome, units: jax.Array, *,
+                         reference: Any, labels: Sequence[str], start: float) -> Visualization:
+    """The `Visualization` of a run's ``outcome``: its pictures, and ⟨Φ(x), u⟩ scored with the
+    network as trained (relu_slope 0) whatever the solver optimised; ``start`` is the
+    `time.perf_counter` its wall time counts from. Module-level for `jaxinv.atlas.layers`."""
     network = cast(CNNFeatures, solver.features)  # a maximisation's solver is always over a network's features
     trained = dataclasses.replace(solver, features=dataclasses.replace(network, relu_slope=0.0))
     values = np.asarray(_scores(trained, jnp.asarray(outcome.images), units), np.float64)
@@ -102,8 +105,8 @@ def _result(rep: Representation, solver: Solver, outcome: Outcome, units: jax.Ar
                          outcome.energy, int(inputs.shape[-2]), rep.name, time.perf_counter() - start)
 
 
-def _preset(rep: Representation, plan: MaximizationPlan, leaky: CNNFeatures, name: str | Preset, *, copies: int,
-            iterations: int | None, schedule: Any) -> Preset:
+def prior_maximization_preset(rep: Representation, plan: MaximizationPlan, leaky: CNNFeatures, name: str | Preset,
+                              *, copies: int, iterations: int | None, schedule: Any) -> Preset:
     """The maximisation preset of the prior ``name`` at the plan's layer and size: −R·⟨Φ(x), e⟩ −
     the objectives' other terms + the prior's regularisers."""
     shape = (plan.image_size, plan.image_size, 3)
@@ -211,11 +214,13 @@ def maximize(rep: Representation, objective: Any = None, *, key: jax.Array, prio
     if not 0.0 <= relu_slope < 1.0:
         raise JaxinvError(f"relu_slope = {relu_slope}; use a slope in [0, 1) (0.05 is the authors')")
     leaky = CNNFeatures(plan.network, plan.layer, float(relu_slope))
-    preset = _preset(rep, plan, leaky, prior, copies=int(seeds), iterations=iterations, schedule=schedule)
+    preset = prior_maximization_preset(rep, plan, leaky, prior, copies=int(seeds), iterations=iterations,
+                                       schedule=schedule)
     solver = preset.solver(leaky, rep.params, image_shape=shape, copies=int(seeds))
     states = jax.vmap(lambda _: solver.init(key))(jnp.arange(len(plan.labels)))
     outcome = _run(solver, plan.targets, states, progress=progress, label=f"maximizing {plan.network}:{plan.layer}")
-    return _result(rep, solver, outcome, plan.units, reference=plan.reference, labels=plan.labels, start=start)
+    return visualization_result(rep, solver, outcome, plan.units, reference=plan.reference, labels=plan.labels,
+                                start=start)
 
 
 def caricature(rep: Representation, picture: Any, *, key: jax.Array, tether: float = 0.0,
@@ -245,5 +250,5 @@ def caricature(rep: Representation, picture: Any, *, key: jax.Array, tether: flo
     states = jax.vmap(lambda _: V.start_from(solver, key, x0[None]))(jnp.arange(1))
     outcome = _run(solver, e[None], states, progress=progress, label=f"caricature at {rep.name}")
     own = _scores(solver, jnp.asarray(x0)[None, None], e[None])
-    return _result(rep, solver, outcome, e[None], reference=np.asarray(own)[:, 0], labels=["caricature"],
-                   start=start)
+    return visualization_result(rep, solver, outcome, e[None], reference=np.asarray(own)[:, 0],
+                                labels=["caricature"], start=start)

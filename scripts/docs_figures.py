@@ -32,6 +32,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     **{f"maximization_{net}_{kind}.png": (f"{R}/maximization/maximization_x1_authors_{net}_{kind}.png",
                                           "python benchmarks/maximization.py")
        for net in ("googlenet", "squeezenet1_1") for kind in ("classes", "channels", "caricatures")},
+    **{f"path_check_{net}.png": (f"{R}/path_check/path_check_{net}.png", "python benchmarks/path_check.py")
+       for net in ("squeezenet1_1", "googlenet")},
     "every_layer_squeezenet1_1.png": (f"{R}/figures/squeezenet1_1/every-layer.png",
                                       "python benchmarks/figures.py --network squeezenet1_1"),
     "every_layer_googlenet.png": (f"{R}/figures/googlenet/every-layer.png",

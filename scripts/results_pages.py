@@ -31,6 +31,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO / "benchmarks") not in sys.path:
     sys.path.insert(0, str(REPO / "benchmarks"))
 
+import atlas
 import class_kept_saved
 import common
 import dip_energy
@@ -38,6 +39,7 @@ import figures
 import hog_dsift_forward
 import maximization
 import modern_networks
+import path_check
 import pixel_baselines
 import prior_seconds
 import priors
@@ -165,6 +167,9 @@ _GOOGLENET_ALL = "cnn/table-googlenet-paper-all.json"
 _CHECKS = {net: f"imagenet100/cnn/class-kept-saved-check-{net}.json" for net in ("squeezenet1_1", "googlenet")}
 _PRIORS = "priors/priors.jsonl"
 _DIP = "priors/dip_energy.jsonl"
+_CLASS_SCORES = "priors/class_scores.jsonl"
+_MAXIMIZATION = "maximization/maximization_x1_authors.jsonl"
+_MAXIMIZATION_SCORES = "maximization/maximization_x1_authors_scores.jsonl"
 
 #: Every block a page can name, by name.
 BLOCKS: dict[str, Block] = {
@@ -195,14 +200,16 @@ BLOCKS: dict[str, Block] = {
     # Priors, DIP and maximisation.
     "priors-inversions": Block(_priors(None), (_PRIORS,), ("priors/normalisers.json",)),
     "priors-dip-pictures": Block(_priors("dip"), (_PRIORS,), ("priors/normalisers.json",)),
-    "priors-classes": _of_rows(lambda rows: priors.class_table(rows, ["squeezenet1_1", "googlenet"], PRIOR_NAMES),
-                               _PRIORS),
+    "priors-classes": Block(lambda root: priors.class_table(_rows(root, _PRIORS), ["squeezenet1_1", "googlenet"],
+                                                            PRIOR_NAMES, _rows(root, _CLASS_SCORES)).rstrip("\n"),
+                            (_PRIORS, _CLASS_SCORES)),
     "conv-gradient": Block(_markdown_table("priors/conv_gradient.md"), ("priors/conv_gradient.md",)),
     "dip-energy": _of_rows(dip_energy.table, _DIP),
+    "path-check": _of_rows(path_check.table, "path_check/path_check.jsonl"),
     "dip-energy-readings": _of_rows(dip_energy.readings_table, _DIP),
-    **{f"maximization-{kind}": _of_rows(lambda rows, part=part: maximization.table(rows).strip().split("\n\n")[part],
-                                        "maximization/maximization_x1_authors.jsonl")
-       for part, kind in enumerate(("channels", "classes", "caricatures"))},
+    **{f"maximization-{kind}": Block(lambda root, part=part: maximization.table(
+        _rows(root, _MAXIMIZATION), _rows(root, _MAXIMIZATION_SCORES)).strip().split("\n\n")[part],
+        (_MAXIMIZATION, _MAXIMIZATION_SCORES)) for part, kind in enumerate(("channels", "classes", "caricatures"))},
     # Speed.
     "hog-dsift-forward": _of_json(lambda record: hog_dsift_forward.markdown(record["rows"]), "hog_dsift.json"),
     "throughput": _of_json(lambda record: throughput.markdown(record["rows"]), "throughput.json"),
@@ -214,6 +221,7 @@ BLOCKS: dict[str, Block] = {
                             ("traced_weights.json", "traced_weights_run2.json")),
     "time-to-quality": _of_rows(time_to_quality.table, "time_to_quality/time_to_quality.jsonl"),
     "prior-seconds": _of_json(prior_seconds.table, "prior_seconds.json"),
+    "atlas-scale": _of_json(atlas.table, "atlas/atlas_scale.json"),
     # Figures.
     "invariance": _of_json(lambda record: figures.invariance_table(figures.invariance_rows(record)),
                            "figures/squeezenet1_1/figures.json"),

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Install jaxinv with everything the tests need (the VLFeat oracle included) and run them.
+# Install jaxinv with everything the tests need (the VLFeat oracle and Chromium included) and run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! python -c "import cyvlfeat" 2>/dev/null; then
+# Debian packages the tests need: the VLFeat oracle's library, and headless Chromium that opens
+# the atlas's pages (tests/test_atlas_browser.py).
+packages=()
+python -c "import cyvlfeat" 2>/dev/null || packages+=(libvlfeat-dev)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvlfeat-dev >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvlfeat-dev >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   fi
 fi
 python -m pip install -q numpy cython setuptools wheel scipy

@@ -25,7 +25,8 @@ LAYERS = (
     ("jaxinv.runner",),
     ("jaxinv.inversion", "jaxinv.plan"),
     ("jaxinv.visualize", "jaxinv.priors"),
-    ("jaxinv.cli_output", "jaxinv.cli_runs", "jaxinv.cli_visualize", "jaxinv.cli_score"),
+    ("jaxinv.atlas",),
+    ("jaxinv.cli_output", "jaxinv.cli_runs", "jaxinv.cli_visualize", "jaxinv.cli_score", "jaxinv.cli_atlas"),
     ("jaxinv.cli",),
     ("jaxinv.__main__",),
 )

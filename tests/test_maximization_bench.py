@@ -52,13 +52,14 @@ def test_outputs_are_strict_markdown_and_the_name_says_the_scale(tmp_path):
     assert maximization.scale_name(args) == "maximization_x0.5_s96" and maximization.iterations(args) == 150
     assert maximization.capped(227, args) == 96 and maximization.capped(32, args) == 32
     assert maximization.scale_name(maximization.parse([])) == "maximization_x1_authors"
-    maximization.write_outputs(tmp_path, "stem", fake_rows()[:2], ["--channels", "2"])
+    maximization.write_outputs(tmp_path, "stem", fake_rows()[:2], [], ["--channels", "2"])
     assert (tmp_path / "stem.md").read_text().startswith("`python benchmarks/maximization.py --channels 2`")
     json.dumps(fake_rows(), allow_nan=False)
 
 
 def test_unknown_network_or_setting_is_refused(capsys):
-    for argv in (["--networks", "alexnet"], ["--settings", "loud"]):
+    assert maximization.parse(["--parts", "classes,caricatures"]).parts == ["classes", "caricatures"]
+    for argv in (["--networks", "alexnet"], ["--settings", "loud"], ["--parts", "units"]):
         with pytest.raises(SystemExit) as stop:
             maximization.parse(argv)
         assert stop.value.code == 2
@@ -80,3 +81,46 @@ def test_rows_written_are_done_after_a_reload(tmp_path):
     again = ResultsFile(tmp_path / "r.jsonl", {"seed": 0})
     assert again.done() == {"a", "b", "c", "d", "e"}  # a row's own "kind" would hide it from a resumed run
     assert maximization.table(again.rows) == maximization.table(fake_rows())
+
+
+def test_the_sets_are_scored_once_each_from_their_pictures(tmp_path, monkeypatch):
+    from jaxinv.results import ResultsFile
+
+    rows, folder = fake_rows(), tmp_path / "pictures"
+    rows[4] = {**rows[4], "network": "squeezenet1_1"}
+    for key in ("a", "b", "c", "d", "e", "squeezenet1_1|original|n0_x"):
+        images.save_png(maximization.picture_path(folder, key), np.full((8, 8, 3), 50.0))
+    asked = []
+
+    def fake_score_set(pictures, network, *, labels=None, originals=None, seed=0):
+        asked.append((len(pictures), network, labels, None if originals is None else len(originals)))
+        return {"plausibility": 0.25, "kid": 0.0123, "kid_standard_error": 0.004, "class_kept": 1.0,
+                "original_similarity": 0.5}
+
+    monkeypatch.setattr(maximization.judges, "score_set", fake_score_set)
+    monkeypatch.setattr(maximization.path_check, "class_paths", lambda network, pictures, classes: {
+        "summaries": [0.5, 0.25], "flagged": [False, True], "classes": classes})
+    scores = ResultsFile(tmp_path / "scores.jsonl", {"seed": 0})
+    maximization.score_sets("squeezenet1_1", rows, scores, folder, 0)
+    # the two classes with their labels, the caricature with its original; channels are no set here
+    assert asked == [(2, "squeezenet1_1", [99, 250], None), (1, "squeezenet1_1", None, 1)]
+    maximization.score_sets("squeezenet1_1", rows, scores, folder, 0)
+    assert len(asked) == 2  # scored sets are not scored again
+    text = maximization.table(rows, scores.rows)
+    assert "| 1/2 (judge: googlenet) | 0.250 | 0.0123 ± 0.004 | 0.375 | 1/2 |" in text
+    assert scores.rows[0]["path"]["classes"] == [99, 250]  # each picture checked for its own class
+    assert "| 3.00 (3.00–3.00) | 1.000 | 0.500 | 0.250 |" in text
+    assert "| 1/2 (judge: googlenet) | — | — | — | — |" in maximization.table(rows)  # unscored: dashes
+
+
+def test_a_recorded_result_whose_picture_is_gone_is_made_again_and_not_recorded_twice(tmp_path, capsys):
+    from jaxinv.results import ResultsFile
+
+    results = ResultsFile(tmp_path / "r.jsonl", {"seed": 0})
+    results.append([{"key": "a", "value": 2.0}])
+    assert maximization.missing(["a"], results, tmp_path)  # recorded, but no picture
+    images.save_png(maximization.picture_path(tmp_path, "a"), np.zeros((4, 4, 3)))
+    assert not maximization.missing(["a"], results, tmp_path) and maximization.missing(["a", "b"], results, tmp_path)
+    maximization.record(results, [{"key": "a", "value": 3.0}, {"key": "b", "value": 1.0}])
+    assert [r["key"] for r in results.rows] == ["a", "b"] and results.rows[0]["value"] == 2.0
+    assert "a: made again, value 3 against 2 recorded" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import numpy as np
 import priors as bench
 import pytest
 
+from jaxinv import images
 from jaxinv.networks.registry import resolve_layer
 from jaxinv.results import ResultsFile
 
@@ -70,9 +71,9 @@ def test_the_figures_have_a_row_per_prior_done_and_wait_for_missing_pictures(tmp
     assert not (tmp_path / "priors.png").exists()
 
 
-def test_the_table_on_dips_pictures_averages_every_prior_over_the_same_ones(monkeypatch):
-    monkeypatch.setattr(bench, "normaliser", lambda layer, pictures: 100.0)
+def test_the_table_on_dips_pictures_averages_every_prior_over_the_same_ones():
     layer = "squeezenet1_1:fire3"
+    found = {layer: {"n1": 100.0, "n2": 400.0, "norms": {"a": 20.0, "b": 60.0}}}
 
     def row(prior, picture, distance):
         return {"layer": layer, "prior": prior, "picture": picture, "distance": distance, "psnr": 20.0,
@@ -80,10 +81,24 @@ def test_the_table_on_dips_pictures_averages_every_prior_over_the_same_ones(monk
 
     rows = [row("paper", "a", 10.0), row("paper", "b", 30.0), row("dip", "a", 5.0)]
     pictures = [("a", None), ("b", None)]
-    assert "| squeezenet1_1:fire3 | paper | 2 | 20.0 % |" in bench.table(rows, [layer], ["paper", "dip"], pictures)
-    same = bench.table(rows, [layer], ["paper", "dip"], pictures, on="dip")
-    assert "| squeezenet1_1:fire3 | paper | 1 | 10.0 % | 20.00 | 0.500 | 1/1 | 1/1 | 1 |" in same
-    assert "| squeezenet1_1:fire3 | dip | 1 | 5.0 % |" in same
+    # printed mean(d)/N1 = 20/100; squared mean(d²)/N2 = 500/400; IJCV mean(d²/|Φ0|²) = (0.25 + 0.25)/2
+    assert "| squeezenet1_1:fire3 | paper | 2 | 20.0 % | 125.00 % | 0.25 |" in bench.table(
+        rows, [layer], ["paper", "dip"], pictures, normalisers=found)
+    same = bench.table(rows, [layer], ["paper", "dip"], pictures, on="dip", normalisers=found)
+    assert "| squeezenet1_1:fire3 | paper | 1 | 10.0 % | 25.00 % | 0.25 | 20.00 | 0.500 | 1/1 | 1/1 | 1 |" in same
+    assert "| squeezenet1_1:fire3 | dip | 1 | 5.0 % | 6.25 % | 0.0625 |" in same
+
+
+def test_the_normalisers_are_the_metrics_of_the_layers_codes(monkeypatch):
+    from jaxinv import metrics
+
+    codes = {"a": np.array([3.0, 4.0]), "b": np.array([0.0, 0.0]), "c": np.array([6.0, 8.0])}
+    rep = SimpleNamespace(params=None, preprocess=lambda name: name, features=lambda params, name: codes[name])
+    monkeypatch.setattr(bench.common, "representation", lambda layer: rep)
+    found = bench.set_normalisers("any:layer", [(n, n) for n in codes])
+    listed = list(codes.values())
+    assert found["n1"] == metrics.mean_pairwise_distance(listed) and found["n2"] == metrics.mean_pairwise_sq_distance(listed)
+    assert found["norms"] == {"a": 5.0, "b": 0.0, "c": 10.0}
 
 
 def test_table_only_rebuilds_the_tables_from_the_rows_and_runs_nothing(tmp_path):
@@ -138,12 +153,49 @@ def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeyp
     results = ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0})
     units = list(bench.CLASSES.values())
     results.append([{"key": bench.class_key("googlenet", "dip", name), "what": "class"} for name in list(bench.CLASSES)[:3]])
+    folder = tmp_path / "pictures" / "classes" / "googlenet" / "dip"
+    for unit in units[:3]:
+        images.save_png(folder / f"{unit}.png", np.zeros((4, 4, 3), np.float32))
     bench.run_classes("googlenet", "dip", args, results, {})
     assert asked == [units[3:7], units[7:10]]  # the three done are not run again; batches of 4
     rows = [r for r in results.rows if r.get("prior") == "dip" and "unit" in r]
     assert [r["unit"] for r in rows] == units[3:] and all(r["seconds"] == 2.0 for r in rows)
-    assert (tmp_path / "pictures" / "classes" / "googlenet" / "dip" / f"{units[9]}.png").is_file()
+    assert (folder / f"{units[9]}.png").is_file()
     bench.run_classes("googlenet", "dip", args, results, {})
     assert len(asked) == 2  # all ten recorded: nothing to run
+    (folder / f"{units[5]}.png").unlink()  # a fresh checkout: the row is there, its picture is not
+    count = len(results.rows)
+    bench.run_classes("googlenet", "dip", args, results, {})
+    assert asked[2] == [units[5]] and (folder / f"{units[5]}.png").is_file() and len(results.rows) == count
     with pytest.raises(SystemExit):
         bench.parse(["--class-batch", "0"])
+
+
+def test_each_priors_ten_class_pictures_are_scored_once_they_are_all_made(tmp_path, monkeypatch):
+    asked = []
+
+    def fake_score_set(pictures, network, *, labels=None, originals=None, seed=0):
+        asked.append((len(pictures), network, labels, seed))
+        return {"transferability": 0.3, "plausibility": 0.125, "kid": 0.0456, "kid_standard_error": 0.007}
+
+    monkeypatch.setattr(bench.judges, "score_set", fake_score_set)
+    monkeypatch.setattr(bench.path_check, "class_paths", lambda network, pictures, classes: {
+        "summaries": [0.1 * i for i in range(len(pictures))], "flagged": [i < 2 for i in range(len(pictures))]})
+    args = bench.parse(["--layers", "", "--out", str(tmp_path), "--seed", "3"])
+    scores = ResultsFile(tmp_path / "class_scores.jsonl", {"seed": 3, "shorten": 1.0})
+    folder = tmp_path / "pictures" / "classes" / "googlenet" / "lucid"
+    units = list(bench.CLASSES.values())
+    for unit in units[:9]:
+        images.save_png(folder / f"{unit}.png", np.zeros((4, 4, 3), np.float32))
+    bench.score_classes("googlenet", "lucid", args, scores)
+    assert asked == []  # nine of ten: not yet a set
+    images.save_png(folder / f"{units[9]}.png", np.zeros((4, 4, 3), np.float32))
+    bench.score_classes("googlenet", "lucid", args, scores)
+    bench.score_classes("googlenet", "lucid", args, scores)
+    assert asked == [(10, "googlenet", units, 3)]  # once, with the classes as labels
+    rows = [{"what": "class", "network": "googlenet", "prior": "lucid", "unit": u, "own_top1": u,
+             "other_top5": [0] * 5, "relative": 2.0, "seconds": 1.0} for u in units]
+    text = bench.class_table(rows, ["googlenet"], ["lucid"], scores.rows)
+    # the path check's median summary of 0, 0.1, ..., 0.9 and its two flags
+    assert "| googlenet | lucid | 10 | 10 | 0 | 2.0 | 1 | 0.125 | 0.0456 ± 0.007 | 0.450 | 2/10 |" in text
+    assert "| googlenet | lucid | 10 | 10 | 0 | 2.0 | 1 | — | — | — | — |" in bench.class_table(rows, ["googlenet"], ["lucid"])

@@ -10,6 +10,7 @@ costs nothing past its layer (and its jaxpr holds nothing past it).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -210,21 +211,25 @@ class Graph(nnx.Module):
                 mods[n.name] = _module(n, arrays)
         self.layers = nnx.Dict(mods)
 
-    def __call__(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> jax.Array:
-        return self.activations(x, layer=layer, relu_slope=relu_slope)[layer]
+    def __call__(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0,
+                 relu: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
+        return self.activations(x, layer=layer, relu_slope=relu_slope, relu=relu)[layer]
 
-    def activations(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> dict[str, jax.Array]:
+    def activations(self, x: jax.Array, *, layer: str, relu_slope: float = 0.0,
+                    relu: Callable[[jax.Array], jax.Array] | None = None) -> dict[str, jax.Array]:
         """Every activation computed on the way to ``layer`` (its ancestors only).
 
         ``relu_slope`` > 0 makes every ReLU leaky (`layers.leaky_relu`), as IJCV 2016's
-        activation maximisation does; 0 is the network as it was trained.
+        activation maximisation does; 0 is the network as it was trained. ``relu``, when given,
+        replaces every ReLU on the way (`jaxinv.atlas.dead.redirected_relu`, say).
         """
         needed = ancestors(self.nodes, layer)
         acts = {"data": x}
         for n in self.nodes:
             if n.name not in needed:
                 continue
-            acts[n.name] = self._apply(n, [acts[i] for i in n.inputs], relu_slope)
+            acts[n.name] = (relu(acts[n.inputs[0]]) if relu is not None and n.op == "relu"
+                            else self._apply(n, [acts[i] for i in n.inputs], relu_slope))
             if n.name == layer:
                 del acts["data"]
                 return acts

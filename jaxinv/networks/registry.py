@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -101,11 +102,13 @@ class Features:
 
     network: str
 
-    def __call__(self, params: Any, x: jax.Array, *, layer: str, relu_slope: float = 0.0) -> jax.Array:
-        """``relu_slope`` > 0 makes every ReLU on the way leaky (IJCV 2016's maximisation)."""
+    def __call__(self, params: Any, x: jax.Array, *, layer: str, relu_slope: float = 0.0,
+                 relu: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
+        """``relu_slope`` > 0 makes every ReLU on the way leaky (IJCV 2016's maximisation);
+        ``relu``, when given, replaces every ReLU on the way (`Graph.activations`)."""
         layer = resolve_layer(self.network, layer)
         model = nnx.merge(_graphdef(self.network), params)
-        return model(x, layer=layer, relu_slope=relu_slope)
+        return model(x, layer=layer, relu_slope=relu_slope, relu=relu)
 
     def activations(self, params: Any, x: jax.Array, *,
                     layer: str = "prob") -> dict[str, jax.Array]:

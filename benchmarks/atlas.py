@@ -1,0 +1,182 @@
+"""The atlas's scale: a layer's units one program at a time against all of them in one, side by side.
+
+`jaxinv.atlas` maximises every unit of a layer in one compiled program
+(`jaxinv.atlas.layers.maximize_units`; a unit's picture does not depend on the others in its
+batch). This script measures what that buys: for each layer, the same U units (the first U
+channels), the same steps T, the same seeds, image size and start, made
+
+- **loop**: one ``maximize_units(rep, [c])`` call per unit (its program compiled once, at the
+  first unit, and reused), and
+- **batched**: one ``maximize_units(rep, units)`` call for all U,
+
+both compilation included, the batched arm first, in one process; units per second = U / wall
+seconds. The same rates once compiled (the loop's units after its first; the batched call run a
+second time) are recorded beside them: they tell the compilation from the steps. From the
+batched arm it also reports what the atlas reports per layer (issue #34): the units dead at the
+start (zero gradient), how many the redirected ReLU rescued (their value > 0 afterwards), those
+still flat, and the fraction of units whose visualisation exceeds their largest value m over the
+picture folder (``values.max() > m``; m from one batched pass of
+`jaxinv.atlas.dataset_examples`). Last, the wall time of a complete SqueezeNet atlas (every fire
+block's expand1x1 and expand3x3, every class of pool10, at the default 300 steps) is
+**extrapolated** (not measured): units × 300 × the batched seconds per unit-step per input pixel
+of fire5 (for fire2–fire5: an over-estimate for the shallower ones) or of fire9 (for
+fire6–pool10; pool10's conv10 is not in fire9's rate) × the layer's image side², compilation
+included, plus the measured seconds of the dataset examples per layer::
+
+    python benchmarks/atlas.py                  # the three layers, 32 units (8 of GoogLeNet's), 30 steps
+    python benchmarks/atlas.py --table-only     # the table (atlas/atlas_scale.md) from the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import common
+import jax
+import numpy as np
+from prior_seconds import machine
+
+import jaxinv
+from jaxinv.atlas import dataset_examples, maximize_units
+from jaxinv.atlas.build import picture_files, unit_maxima
+from jaxinv.cli import positive
+from jaxinv.core.objectives import neuron
+from jaxinv.files import atomic_write_bytes, write_json
+from jaxinv.networks.registry import spec
+from jaxinv.plan import code_shape, plan_maximization
+
+HERE = pathlib.Path(__file__).resolve().parent
+OUT = HERE / "results" / "atlas" / "atlas_scale.json"
+TABLE = OUT.with_suffix(".md")
+#: The layers measured by default: (network, layer, share): a layer measures ``--units // share``
+#: units (GoogLeNet's inception_4d/5x5 runs at 414 pixels a side, 27 times fire5's pixels).
+LAYERS = (("squeezenet1_1", "fire5/expand3x3", 1), ("squeezenet1_1", "fire9/expand3x3", 1),
+          ("googlenet", "inception_4d/5x5", 4))
+#: The layers of a complete SqueezeNet atlas, each with the measured layer whose rate it takes.
+FULL = tuple((f"fire{n}/expand{k}", "fire5/expand3x3" if n <= 5 else "fire9/expand3x3")
+             for n in range(2, 10) for k in ("1x1", "3x3")) + (("pool10", "fire9/expand3x3"),)
+#: The steps of a complete atlas (the ijcv prior's default, the authors').
+FULL_STEPS = 300
+
+
+def _timed(call):
+    started = time.perf_counter()
+    made = call()
+    jax.block_until_ready(made.visualization.values)
+    return made, time.perf_counter() - started
+
+
+def measure_layer(network: str, layer: str, *, units: int, steps: int, files: list[pathlib.Path]) -> dict:
+    """One row: both arms' seconds on the same units and steps, and the batched arm's dead units."""
+    rep = common.representation(f"{network}:{layer}")
+    started = time.perf_counter()
+    extremes = dataset_examples(rep, files, layers=[rep.features.layer], k=1)[rep.features.layer]
+    examples_seconds = time.perf_counter() - started
+    channels = list(range(min(units, extremes.code_shape[-1])))
+    m = unit_maxima(extremes, channels)
+    options = {"key": jax.random.key(0), "iterations": steps, "progress": False}
+    batched, batched_seconds = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))
+    print(f"{network}:{layer}: batched {len(channels)} units in {batched_seconds:.1f} s", flush=True)
+    loop_values, loop_times = [], []
+    for c, mc in zip(channels, m):
+        one, seconds = _timed(lambda c=c, mc=mc: maximize_units(rep, [c], unit_max=[mc], **options))
+        loop_values.append(one.visualization.values[0])
+        loop_times.append(seconds)
+    loop_seconds = sum(loop_times)
+    print(f"{network}:{layer}: loop {len(channels)} units in {loop_seconds:.1f} s", flush=True)
+    _, warm_seconds = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))  # compiled already
+    values = batched.visualization.values
+    largest = extremes.top_values[channels, 0]
+    redirected = batched.redirected
+    return {"network": network, "layer": layer, "units": len(channels), "channels": extremes.code_shape[-1],
+            "steps": steps, "seeds": 1, "image_size": int(batched.visualization.image_size),
+            "loop_seconds": loop_seconds, "batched_seconds": batched_seconds,
+            "loop_units_per_second": len(channels) / loop_seconds,
+            "batched_units_per_second": len(channels) / batched_seconds,
+            "speedup": loop_seconds / batched_seconds,
+            "loop_compiled_units_per_second": (len(channels) - 1) / sum(loop_times[1:]) if len(channels) > 1 else None,
+            "batched_compiled_units_per_second": len(channels) / warm_seconds,
+            "batch_equals_loop": float(np.max(np.abs(values - np.stack(loop_values)))),
+            "examples_seconds": examples_seconds, "pictures": len(files),
+            "dead_at_start": int(redirected.sum()), "rescued": int((redirected & ~batched.flat).sum()),
+            "flat": int(batched.flat.sum()),
+            "above_natural": float(np.mean(values.max(axis=1) > largest))}
+
+
+def full_atlas(rows: list[dict]) -> dict:
+    """The extrapolated seconds of a complete SqueezeNet atlas from the measured SqueezeNet rows."""
+    rates = {row["layer"]: row["batched_seconds"] / (row["units"] * row["steps"] * row["image_size"] ** 2)
+             for row in rows if row["network"] == "squeezenet1_1"}
+    examples = max((row["examples_seconds"] for row in rows if row["network"] == "squeezenet1_1"), default=0.0)
+    layers, total, units = [], 0.0, 0
+    for layer, like in FULL:
+        if like not in rates:
+            return {}
+        count = code_shape("squeezenet1_1", layer, spec("squeezenet1_1").input_size)[-1]
+        side = plan_maximization(jaxinv.cnn("squeezenet1_1", layer=layer), [neuron(0)], unit_max=1.0).image_size
+        seconds = count * FULL_STEPS * rates[like] * side ** 2 + examples
+        layers.append({"layer": layer, "units": count, "image_size": side, "rate_of": like, "seconds": seconds})
+        total, units = total + seconds, units + count
+    return {"steps": FULL_STEPS, "units": units, "seconds": total, "layers": layers, "extrapolated": True}
+
+
+def table(record: dict) -> str:
+    """The markdown tables of a record (generated, never pasted)."""
+    head = (f"Units per second, one program per unit (loop) against one program for the layer (batched),"
+            f" the same units, steps, seeds (1) and image size, compilation included, in one run"
+            f" ({record['machine']}, {record['date']}; `{record['command']}`):")
+    columns = ("| layer | units measured (of) | steps | image side | loop units/s | batched units/s | batched ÷ loop |"
+               " once compiled, batched ÷ loop | dead at start | rescued | flat | above natural max |")
+    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in record["rows"]:
+        compiled = row["loop_compiled_units_per_second"]
+        compiled = f"{row['batched_compiled_units_per_second'] / compiled:.2f}×" if compiled else "–"
+        lines.append(f"| {row['network']}:{row['layer']} | {row['units']} ({row['channels']}) | {row['steps']} |"
+                     f" {row['image_size']} | {row['loop_units_per_second']:.3f} |"
+                     f" {row['batched_units_per_second']:.3f} | {row['speedup']:.2f}× | {compiled} |"
+                     f" {row['dead_at_start']} | {row['rescued']} | {row['flat']} |"
+                     f" {100 * row['above_natural']:.0f}% |")
+    full = record.get("full_atlas") or {}
+    if full:
+        lines += ["", (f"A complete SqueezeNet atlas ({full['units']} units: every fire block's expand1x1 and"
+                       f" expand3x3, every class of pool10; {full['steps']} steps, one seed, batched),"
+                       f" **extrapolated** from the rows above, not measured: about"
+                       f" {full['seconds'] / 3600:.1f} hours on this machine.")]
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=positive(int, maximum=4096), default=32,
+                        help="units per SqueezeNet layer (default 32; GoogLeNet's a quarter, at least 1)")
+    parser.add_argument("--steps", type=positive(int, maximum=10_000), default=30, help="steps (default 30)")
+    parser.add_argument("--only", choices=[f"{n}:{name}" for n, name, _ in LAYERS], action="append",
+                        help="measure only this layer (repeatable; default all three)")
+    parser.add_argument("--pictures", help="the dataset examples' folder (default the shared 100 pictures)")
+    parser.add_argument("--table-only", action="store_true", help="print the table from the JSON, run nothing")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if not args.table_only:
+        files = picture_files(args.pictures or common.default_pictures())
+        rows = [measure_layer(network, layer, units=max(1, args.units // share), steps=args.steps, files=files)
+                for network, layer, share in LAYERS if args.only is None or f"{network}:{layer}" in args.only]
+        record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                  "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]]), "rows": rows,
+                  "full_atlas": full_atlas(rows)}
+        write_json(OUT, record)
+    if not OUT.is_file():
+        raise SystemExit(f"atlas: no {OUT}; run it without --table-only first")
+    text = table(json.loads(OUT.read_text()))
+    atomic_write_bytes(TABLE, (text + "\n").encode())
+    print(text)
+
+
+if __name__ == "__main__":
+    common.run_script(main, "atlas.py")

@@ -1,0 +1,52 @@
+"""benchmarks/atlas.py: its layers exist, bad options are refused, the extrapolation's arithmetic,
+and the table from a small fake record (no optimisation)."""
+
+import atlas as bench
+import pytest
+
+from jaxinv.networks.registry import resolve_layer
+
+
+def row(layer, network="squeezenet1_1", *, units=4, steps=10, side=80, batched=2.0, loop=6.0):
+    return {"network": network, "layer": layer, "units": units, "channels": 128, "steps": steps, "seeds": 1,
+            "image_size": side, "loop_seconds": loop, "batched_seconds": batched,
+            "loop_units_per_second": units / loop, "batched_units_per_second": units / batched,
+            "speedup": loop / batched, "loop_compiled_units_per_second": 1.0,
+            "batched_compiled_units_per_second": 3.0, "batch_equals_loop": 0.0, "examples_seconds": 1.0,
+            "pictures": 100, "dead_at_start": 2, "rescued": 1, "flat": 1, "above_natural": 0.25}
+
+
+def test_the_layers_exist_and_bad_options_are_refused(capsys):
+    for network, layer, share in bench.LAYERS:
+        assert resolve_layer(network, layer) == layer and share >= 1
+    for layer, like in bench.FULL:
+        assert resolve_layer("squeezenet1_1", layer) == layer and like in {name for _, name, _ in bench.LAYERS}
+    assert bench.parse(["--units", "8", "--steps", "5"]).units == 8
+    for argv in (["--units", "0"], ["--only", "vgg16:conv1"]):
+        with pytest.raises(SystemExit):
+            bench.parse(argv)
+        assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_complete_atlas_is_extrapolated_from_the_measured_rates():
+    rows = [row("fire5/expand3x3"), row("fire9/expand3x3", side=256, batched=20.0)]
+    full = bench.full_atlas(rows)
+    assert full["extrapolated"] and full["steps"] == 300 and full["units"] == 2560 + 1000
+    per_pixel = {"fire5/expand3x3": 2.0 / (4 * 10 * 80 ** 2), "fire9/expand3x3": 20.0 / (4 * 10 * 256 ** 2)}
+    for layer in full["layers"]:
+        expected = layer["units"] * 300 * per_pixel[layer["rate_of"]] * layer["image_size"] ** 2 + 1.0
+        assert layer["seconds"] == pytest.approx(expected)
+    assert full["seconds"] == pytest.approx(sum(layer["seconds"] for layer in full["layers"]))
+    assert bench.full_atlas(rows[:1]) == {}  # fire9's rate missing: no extrapolation
+
+
+def test_the_table_shows_both_arms_and_says_the_whole_atlas_is_extrapolated():
+    record = {"machine": "two cores", "date": "2026-12-06", "command": "python benchmarks/atlas.py",
+              "rows": [row("fire5/expand3x3"), row("inception_4d/5x5", "googlenet", units=2)],
+              "full_atlas": {"units": 3560, "steps": 300, "seconds": 7200.0}}
+    text = bench.table(record)
+    line = "| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 2 | 1 | 1 | 25% |"
+    assert line in text
+    assert "googlenet:inception_4d/5x5 | 2 (128)" in text
+    assert "**extrapolated**" in text and "about 2.0 hours" in text and "`python benchmarks/atlas.py`" in text
+    assert "extrapolated" not in bench.table({**record, "full_atlas": {}})

@@ -51,6 +51,7 @@ picture); the whole run took about 6 min on 2 CPU cores::
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import sys
 import time
@@ -72,7 +73,7 @@ from jaxinv.files import atomic_write_bytes
 from jaxinv.networks.registry import Features, resolve_layer
 from jaxinv.results import ResultsFile
 from jaxinv.scores import activation_path, path_features, reference_pictures
-from jaxinv.scores.host import PICTURE_SUFFIXES
+from jaxinv.scores.host import picture_files
 
 #: Network → (the unit's layer, its channel): the first channel, fixed before any result was seen.
 UNITS = {"squeezenet1_1": ("fire5/relu_expand3x3", 0), "googlenet": ("inception_4a/relu_3x3", 0)}
@@ -161,6 +162,14 @@ def natural_threshold(means: list[np.ndarray], values: np.ndarray, k: int) -> tu
     return top, rest, float(found.summary.min())
 
 
+@functools.lru_cache(maxsize=2)
+def _natural_class_means(network: str) -> list[np.ndarray]:
+    """μ_l of the shared 100 pictures along `CLASS_PATHS` (once per network: every set of class pictures
+    of a run is checked against them)."""
+    layers = CLASS_PATHS[network]
+    return path_means(common.representation(f"{network}:{layers[-1]}"), list(judges.reference_set()), layers)
+
+
 def class_paths(network: str, pictures: list[np.ndarray], classes: list[int], *, k: int = 10) -> dict:
     """The path check of class pictures, ``pictures[i]`` made for class ``classes[i]`` of ``network``.
 
@@ -171,7 +180,7 @@ def class_paths(network: str, pictures: list[np.ndarray], classes: list[int], *,
     of the 100."""
     layers = CLASS_PATHS[network]
     rep = common.representation(f"{network}:{layers[-1]}")
-    natural = path_means(rep, list(judges.reference_set()), layers)
+    natural = _natural_class_means(network)
     made = path_means(rep, pictures, layers)
     summaries, flagged = [], []
     for i, unit in enumerate(classes):
@@ -384,8 +393,7 @@ def main(argv=None) -> int:
         "seed": args.seed, "top_k": args.top_k, "shorten": args.shorten, "adversarial_steps": args.adversarial_steps,
         "target": args.target, "weight": args.weight})
     folder = common.default_pictures()
-    names = [p.stem for p in sorted(p for p in pathlib.Path(folder).iterdir()  # reference_pictures' order
-                                    if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file())]
+    names = [p.stem for p in picture_files(pathlib.Path(folder))]  # reference_pictures' order
     pictures = list(zip(names, reference_pictures(folder=folder)))
     for network in args.networks:
         run_network(network, args, results, pictures)

@@ -46,7 +46,7 @@ from jaxinv.plan import code_shape, logits_layer
 from jaxinv.representation import Representation
 from jaxinv.representations.cnn import CNNFeatures, cnn, lambda_tv
 from jaxinv.runner import Progress, check_whole
-from jaxinv.scores import PICTURE_SUFFIXES, reference_folder
+from jaxinv.scores import host, reference_folder
 from jaxinv.targets import check_key
 from jaxinv.weights.shared import shared_folder
 
@@ -85,10 +85,7 @@ def picture_files(pictures: str | os.PathLike | None) -> list[pathlib.Path]:
         folder = pathlib.Path(pictures)
     if not folder.is_dir():
         raise JaxinvError(f"{str(folder)!r} is not a folder; pass a folder of pictures (--pictures)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file())
-    if not files:
-        raise JaxinvError(f"no pictures in {str(folder)!r}; it needs {', '.join(PICTURE_SUFFIXES)} files")
-    return files
+    return host.picture_files(folder)
 
 
 def class_names(network: str, layer: str) -> list[str] | None:

@@ -54,6 +54,15 @@ def reference_folder() -> pathlib.Path:
     return folder
 
 
+def picture_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    """The files of a folder whose suffix is one of `PICTURE_SUFFIXES`, in name order; a
+    `JaxinvError` when there are none."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file())
+    if not files:
+        raise JaxinvError(f"no pictures in {str(folder)!r}; it needs {', '.join(PICTURE_SUFFIXES)} files")
+    return files
+
+
 def reference_pictures(*, folder: str | os.PathLike | None = None, limit: int | None = None) -> list[np.ndarray]:
     """The pictures of ``folder`` (default `reference_folder`), in file-name order, as float32 (H, W, 3) in [0, 255].
 
@@ -63,9 +72,7 @@ def reference_pictures(*, folder: str | os.PathLike | None = None, limit: int | 
     root = reference_folder() if folder is None else pathlib.Path(folder)
     if not root.is_dir():
         raise JaxinvError(f"{str(root)!r} is not a folder; pass a folder of pictures")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file())
-    if not files:
-        raise JaxinvError(f"no pictures in {str(root)!r}; it needs {', '.join(PICTURE_SUFFIXES)} files")
+    files = picture_files(root)
     if limit is not None and limit < 1:
         raise JaxinvError(f"limit = {limit}; pass a number of pictures >= 1, or None for all")
     return [images.load(p) for p in files[:limit]]

@@ -140,7 +140,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help=f"folder of pictures, or '{SKIMAGE}' for scikit-image's photographs"
                              " (default: $JAXINV_IMAGENET100, else ../shared/data/imagenet100)")
     parser.add_argument("--limit", type=positive_int, help="use only the first N pictures")
-    parser.add_argument("--method", default="paper", choices=["paper", "ijcv"])
+    parser.add_argument("--method", default="paper", choices=["paper", "ijcv", "fast"],
+                        help="the prior: paper (default), ijcv, or fast (the paper's objective in fewer steps)")
     parser.add_argument("--batch", type=positive_int, default=5, help="pictures per compiled batch")
     parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--iterations-scale", type=positive(float, maximum=100), default=1.0,

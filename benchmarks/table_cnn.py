@@ -28,6 +28,7 @@ import jax
 import common
 import judges
 from jaxinv.cli import ArgumentParser
+from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import resolve_schedule
 from jaxinv.errors import JaxinvError
 from jaxinv.files import undefined_as_null, write_json
@@ -57,7 +58,8 @@ class ClassJudge:
 
 
 def layer_schedule(args: argparse.Namespace, rep):
-    schedule = resolve_schedule("ijcv" if args.method == "ijcv" else rep.schedule)
+    own = {"ijcv": "ijcv", "fast": fast_schedule(rep.schedule)}
+    schedule = resolve_schedule(own.get(args.method, rep.schedule))
     return schedule.shortened(args.iterations_scale)
 
 
@@ -78,7 +80,7 @@ def run_layer(args: argparse.Namespace, rep, lam: float, pictures, *, out: pathl
     bar.update(len(results.done()))
     if not args.table_only:
         # λ_V is the paper's prior's option; the IJCV prior has no λ_V (its TV is bounded).
-        options = {"lambda_tv": lam} if args.method == "paper" else {}
+        options = {"lambda_tv": lam} if args.method in ("paper", "fast") else {}
         common.run_rep(rep, pictures, results, prior=args.method, batch=args.batch,
                        key=jax.random.key(args.seed), schedule=schedule, **options,
                        save_dir=out / "cnn" / args.network / tag, save_first=args.save_pictures,

@@ -1,5 +1,10 @@
 """Time to the paper's quality: gradient evaluations and seconds each optimiser needs.
 
+``--optimisers fast`` scores the ``fast`` prior (`jaxinv.core.priors.fast_prior`: the paper's
+objective and start, Adam on the spectrum of u, its own short schedule; its settings were tuned
+on pictures 11-12, so nothing is tuned here) and records the PSNR and SSIM of the paper's and the
+fast run's final pictures against the picture the representation saw.
+
 For each representation and each of the first ``--limit`` (10) shared ImageNet pictures in
 file-name order, the paper's schedule (the authors' momentum) sets the bar: the normalised
 feature error ‖Φ(x) − Φ0‖²/‖Φ0‖² it ends with. Every other optimiser runs on the same
@@ -27,7 +32,9 @@ import optax
 import common
 import jaxinv
 from jaxinv.cli import ArgumentParser, positive, seed_number
+from jaxinv import scores
 from jaxinv.core import staged
+from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import Schedule, resolve_schedule
 from jaxinv.files import atomic_write_bytes
 from jaxinv.results import ResultsFile
@@ -67,7 +74,8 @@ def _errors(solver, key, target, steps: int):
         return state, (energy[0], _linesearch_steps(state.opt_state))
 
     state, (errors, searches) = jax.lax.scan(body, solver.init(key), None, length=steps)
-    return errors, searches, solver.evaluate(state.variables, target)[2][0], state.rejected
+    images, _, final = solver.evaluate(state.variables, target)
+    return errors, searches, final[0], state.rejected, images[0]
 
 
 _COMPILED: dict = {}
@@ -76,12 +84,12 @@ _COMPILED: dict = {}
 def trace(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array) -> dict:
     """Errors at every iterate and the evaluations that produced it, for one optimiser.
 
-    The paper's run is the library's (`jaxinv.invert`): where a step overflows, the run is done
-    again from the same start at ``RETRY_FACTOR`` times the rates (up to ``RETRIES`` times); the
-    evaluations of the overflowed attempts count. The solver (params, weights) is an argument
+    The paper's and the fast prior's runs are the library's (`jaxinv.invert`): where a step
+    overflows, the run is done again from the same start at ``RETRY_FACTOR`` times the rates (up
+    to ``RETRIES`` times); the evaluations of the overflowed attempts count. The solver (params, weights) is an argument
     of the compiled program, so pictures of one shape share it; compilation is not timed."""
     spent, seconds = 0, 0.0
-    for attempt in range(RETRIES + 1 if kind == "paper" else 1):
+    for attempt in range(RETRIES + 1 if kind in ("paper", "fast") else 1):
         run = _attempt(rep, picture, kind, setting, key=key, scale=RETRY_FACTOR ** attempt)
         seconds += run["seconds"]
         run["evaluations"] = run["evaluations"] + spent
@@ -97,8 +105,15 @@ def trace(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array) -> di
 def _attempt(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array, scale: float) -> dict:
     x0 = np.asarray(rep.preprocess(picture), np.float32)
     target = rep.features(rep.params, jnp.asarray(x0))
-    schedule = resolve_schedule(rep.schedule).scaled(scale) if scale != 1 else resolve_schedule(rep.schedule)
-    solver = jaxinv.core.solver(rep, "paper", image_shape=x0.shape, schedule=schedule)
+    prior = "fast" if kind == "fast" else "paper"
+    options = {}
+    if prior == "fast":  # setting: None (the preset's own) or (decay, Schedule), a candidate of tune_fast.py
+        decay, own = setting if setting is not None else (1.0, fast_schedule(rep.schedule))
+        options = {"decay": decay}
+    else:
+        own = resolve_schedule(rep.schedule)
+    schedule = own.scaled(scale) if scale != 1 else own
+    solver = jaxinv.core.solver(rep, prior, image_shape=x0.shape, schedule=schedule, **options)
     steps = schedule.total // 2 if kind == "lbfgs" else schedule.total  # ≥ 2 evaluations a step
     custom = optimiser(kind, setting, schedule)
     if custom is not None:
@@ -107,13 +122,15 @@ def _attempt(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array, sc
     if cache_key not in _COMPILED:
         _COMPILED[cache_key] = jax.jit(_errors, static_argnums=3).lower(solver, key, target, steps).compile()
     started = time.perf_counter()
-    errors, searches, final, rejected = jax.block_until_ready(_COMPILED[cache_key](solver, key, target))
+    errors, searches, final, rejected, image = jax.block_until_ready(_COMPILED[cache_key](solver, key, target))
     seconds = time.perf_counter() - started
     errors = np.append(np.asarray(errors, np.float64), float(final))
     overflowed = bool(int(rejected) > 0 or not np.isfinite(errors).all())
     errors = np.where(np.isfinite(errors), errors, np.inf)  # an overflow never counts as reached
     evaluations = np.concatenate([[0], np.cumsum(1 + np.asarray(searches, np.int64))])
-    return {"errors": errors, "evaluations": evaluations, "seconds": seconds, "overflowed": overflowed}
+    return {"errors": errors, "evaluations": evaluations, "seconds": seconds, "overflowed": overflowed,
+            "picture": np.clip(rep.deprocess(np.asarray(image)), 0, 255),
+            "seen": np.clip(rep.deprocess(x0), 0, 255)}
 
 
 def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
@@ -127,12 +144,16 @@ def to_quality(run: dict, bar: float) -> tuple[int | None, float | None]:
 
 #: The optimisers scored against the paper's run, and the settings each is tuned over.
 GRIDS = {"adam": ADAM_RATES, "lbfgs": LBFGS_MEMORY}
+#: Every optimiser the script scores: the tuned ones and the fast prior (tuned once, in the library).
+KINDS = (*GRIDS, "fast")
 #: What each optimiser's setting is, for the table.
 SETTING_NAMES = {"adam": "Adam rate", "lbfgs": "L-BFGS memory"}
 
 
 def tune(rep, pictures, key, kinds: tuple[str, ...]) -> dict[str, float]:
     """The setting of each of ``kinds`` with the fewest mean evaluations to quality on ``pictures``."""
+    if not kinds:
+        return {}
     keys = [jax.random.fold_in(key, 1000 + i) for i in range(len(pictures))]
     bars = [trace(rep, picture, "paper", None, key=k)["errors"][-1] for (_, picture), k in zip(pictures, keys)]
     chosen = {}
@@ -156,22 +177,31 @@ def score(rep_name: str, scored, tuning, results: ResultsFile, key, kinds: tuple
     todo = [(i, n, p) for i, (n, p) in enumerate(scored) if f"{rep_name}|{n}" not in results.done()]
     if not todo:
         return
-    settings = tune(rep, tuning, key, kinds)
+    settings = {**tune(rep, tuning, key, tuple(k for k in kinds if k in GRIDS)), "fast": None}
     for i, name, picture in todo:
         k = jax.random.fold_in(key, i)
         paper = trace(rep, picture, "paper", None, key=k)
         bar = float(paper["errors"][-1])
         row = {"key": f"{rep_name}|{name}", "rep": rep_name, "picture": name, "bar": bar,
                "paper_evaluations": int(paper["evaluations"][-1]), "paper_seconds": paper["seconds"],
-               "paper_rate_scale": paper["rate_scale"]}
+               "paper_rate_scale": paper["rate_scale"], **_looks("paper", paper)}
         for kind in kinds:
             run = trace(rep, picture, kind, settings[kind], key=k)
             evaluations, seconds = to_quality(run, bar)
             row.update({f"{kind}_setting": settings[kind], f"{kind}_evaluations": evaluations,
                         f"{kind}_seconds": seconds, f"{kind}_final": _finite(run["errors"][-1])})
+            if kind == "fast":
+                row.update({"fast_rate_scale": run["rate_scale"], "fast_total": int(run["evaluations"][-1]),
+                            **_looks("fast", run)})
         results.append([row])
         found = ", ".join(f"{kind} {row[f'{kind}_evaluations']}" for kind in kinds)
         print(f"{rep_name} {name}: bar {bar:.4f}; {found} of {row['paper_evaluations']} evaluations", flush=True)
+
+
+def _looks(kind: str, run: dict) -> dict:
+    """PSNR and SSIM of a run's final picture against the picture the representation saw."""
+    return {f"{kind}_psnr": scores.psnr(run["picture"], run["seen"]),
+            f"{kind}_ssim": scores.ssim(run["picture"], run["seen"])}
 
 
 def _finite(value: float) -> float | None:
@@ -203,11 +233,43 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fast_table(rows: list[dict]) -> str:
+    """The fast prior beside the paper's run of the same picture and key (its bar)."""
+    lines = ["| rep | n | paper: evaluations, s | fast: evaluations to the bar (reached) | fast ÷ paper evaluations |"
+             " fast: final error ÷ bar, s | PSNR paper [min, max] / fast | SSIM paper [min, max] / fast |",
+             "|---|---|---|---|---|---|---|---|"]
+    rows = [r for r in rows if "fast_final" in r]
+    for rep in dict.fromkeys(r["rep"] for r in rows):
+        mine = [r for r in rows if r["rep"] == rep]
+        got = [r for r in mine if r["fast_evaluations"] is not None]
+        shares = [r["fast_evaluations"] / r["paper_evaluations"] if r["fast_evaluations"] is not None else np.inf
+                  for r in mine]
+        reached = f"median {np.median([r['fast_evaluations'] for r in got]):.0f} ({len(got)}/{len(mine)})" \
+            if got else f"not reached (0/{len(mine)})"
+        final = f"{np.median([r['fast_final'] / r['bar'] for r in mine]):.2f}, {np.mean([r['fast_seconds'] or 0 for r in got]):.1f}" \
+            if got else f"{np.median([r['fast_final'] / r['bar'] for r in mine]):.2f}, -"
+        looks = [_spread(mine, measure) for measure in ("psnr", "ssim")]
+        lines.append(f"| {rep} | {len(mine)} | median {np.median([r['paper_evaluations'] for r in mine]):.0f},"
+                     f" {np.mean([r['paper_seconds'] for r in mine]):.1f} | {reached} | {np.median(shares):.2f} |"
+                     f" {final} | {looks[0]} | {looks[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _spread(rows: list[dict], measure: str) -> str:
+    """The paper's final pictures' median [min, max] and the fast ones' median (how many in that
+    range, above it and below it)."""
+    paper = np.array([r[f"paper_{measure}"] for r in rows], float)
+    fast = np.array([r[f"fast_{measure}"] for r in rows], float)
+    above, below = int(np.sum(fast > paper.max())), int(np.sum(fast < paper.min()))
+    return (f"{np.median(paper):.3g} [{paper.min():.3g}, {paper.max():.3g}] / {np.median(fast):.3g}"
+            f" ({len(rows) - above - below} in, {above} above, {below} below)")
+
+
 def optimisers(text: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
-    unknown = [k for k in kinds if k not in GRIDS]
+    unknown = [k for k in kinds if k not in KINDS]
     if not kinds or unknown:
-        raise ArgumentTypeError(f"{text!r}: use one or more of {', '.join(GRIDS)}, comma-separated")
+        raise ArgumentTypeError(f"{text!r}: use one or more of {', '.join(KINDS)}, comma-separated")
     return kinds
 
 
@@ -220,7 +282,8 @@ def build_parser() -> ArgumentParser:
                         help="tuning pictures (N of pictures 11-20)")
     parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--optimisers", type=optimisers, default=tuple(GRIDS),
-                        help=f"optimisers scored against the paper's, comma-separated (default {','.join(GRIDS)})")
+                        help=f"optimisers scored against the paper's, comma-separated: {', '.join(KINDS)}"
+                             f" (default {','.join(GRIDS)})")
     parser.add_argument("--out", help="results folder (default benchmarks/results/time_to_quality)")
     return parser
 
@@ -237,8 +300,9 @@ def main(argv=None) -> int:
     key = jax.random.key(args.seed)
     for rep_name in args.reps.split(","):
         score(rep_name, scored, tuning, results, key, args.optimisers)
-    atomic_write_bytes(out / "table.md", table(results.rows).encode())
-    print(table(results.rows))
+    shown = fast_table(results.rows) if args.optimisers == ("fast",) else table(results.rows)
+    atomic_write_bytes(out / "table.md", shown.encode())
+    print(shown)
     return 0
 
 

@@ -36,7 +36,7 @@ MAX_ITERATIONS = 1_000_000
 #: Steps per compiled chunk of the paper's and IJCV's runs unless ``--chunk`` says otherwise.
 DEFAULT_CHUNK = 25
 #: `jaxinv.core.priors.PRIOR_NAMES`, written out: parsing the command line imports no JAX.
-PRIORS = ("paper", "ijcv", "lucid", "maco", "dip")
+PRIORS = ("paper", "ijcv", "lucid", "maco", "dip", "fast")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -159,7 +159,7 @@ def _add_invert(sub: Any) -> None:
 
 
 #: The options each prior takes beyond the common ones; any other is refused by name.
-_OWN_OPTIONS = {"--data-weight": ("ijcv",), "--lambda-tv": ("paper",), "--lambda-alpha": ("paper",)}
+_OWN_OPTIONS = {"--data-weight": ("ijcv",), "--lambda-tv": ("paper", "fast"), "--lambda-alpha": ("paper", "fast")}
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -56,6 +56,9 @@ def register(sub: Any, *, number: Callable[..., Callable[[str], Any]], seed_numb
                    help="per layer, the first N pictures inverted and caricatured at the layer (default 2; 0: none)")
     p.add_argument("--inversion-steps", type=number(int, minimum=1, maximum=1_000_000), default=100, metavar="N",
                    help="about the steps of each of those inversions and caricatures (default 100)")
+    p.add_argument("--inversion-prior", choices=("paper", "fast"), default="paper",
+                   help="the prior of those inversions: paper (default) or fast, the paper's objective"
+                        " nearer its final error in few steps")
     p.add_argument("--seed", "--key", dest="seed", type=seed_number, default=0, help="seed of jax.random.key")
     p.add_argument("--out", metavar="DIR",
                    help="the site's folder: new, empty, or an atlas to resume or enlarge (default: a new folder"
@@ -114,7 +117,8 @@ def _run_atlas(args: argparse.Namespace) -> int:
                      weights=args.weights, units=units, prior=args.prior, seeds=args.seeds, k=args.k,
                      iterations=args.iterations, image_size=args.image_size, relu_slope=args.relu_slope,
                      group=args.group, batch=args.batch, inversions=args.inversions,
-                     inversion_steps=args.inversion_steps, progress=progress_option(args.quiet))
+                     inversion_steps=args.inversion_steps, inversion_prior=args.inversion_prior,
+                     progress=progress_option(args.quiet))
     except BaseException:
         for folder in made_here:  # refused before anything was written: leave no empty folder behind
             if folder.is_dir() and not any(folder.iterdir()):

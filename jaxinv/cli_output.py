@@ -33,15 +33,19 @@ STAGES: dict[str, tuple[tuple[float, int], ...]] = {
     "lucid": ((0.01, 200), (0.01, 100), (0.001, 100)),
     "maco": ((0.2, 200), (0.02, 100)),
     "dip": ((0.001, 1000), (0.0001, 200)),
+    "fast_shallow": ((5e-5, 70), (5e-6, 50), (1e-6, 40), (2e-7, 40)),
+    "fast_cnn": ((5e-5, 75), (5e-6, 75)),
 }
 
 _PRIOR_WORDS = {"paper": "CVPR 2015", "ijcv": "IJCV 2016", "lucid": "Fourier, decorrelated colour, random views",
-                "maco": "phase-only Fourier", "dip": "Deep Image Prior"}
+                "maco": "phase-only Fourier", "dip": "Deep Image Prior",
+                "fast": "the paper's objective, Adam on its pixels' 1/f spectrum"}
 
 #: What a schedule's rates are, per prior (summary.json's ``schedule.rates``).
 _RATES = {"paper": "step sizes of the paper's heavy-ball momentum",
           "ijcv": "multipliers of the IJCV base rate 0.05·B²·HW/α (AdaGrad-momentum)",
-          "lucid": "Adam's learning rates", "maco": "Adam's learning rates", "dip": "Adam's learning rates"}
+          "lucid": "Adam's learning rates", "maco": "Adam's learning rates", "dip": "Adam's learning rates",
+          "fast": "Adam's learning rates on the spectrum of u = x/σ"}
 
 #: summary.json's keys of ``jaxinv invert``, one line each.
 DEFINITIONS = {
@@ -78,7 +82,7 @@ def schedule_text(name: str) -> str:
     """``"400 = 100+200+100"`` for a schedule of `STAGES`, with the rates for Adam's priors."""
     stages = STAGES[name]
     text = f"{sum(n for _, n in stages)} = {'+'.join(str(n) for _, n in stages)}"
-    if name in ("lucid", "maco", "dip"):
+    if name in ("lucid", "maco", "dip", "fast_shallow", "fast_cnn"):
         text = f"Adam {text} at {', '.join(f'{lr:g}' for lr, _ in stages)}"
     return text
 
@@ -92,8 +96,10 @@ def prior_help(command: str) -> str:
     if command == "maximize":
         return (f"image prior and what it runs (default ijcv, the authors'): ijcv (--iterations steps at the IJCV"
                 f" rate, default 300), paper (cnn {schedule_text('cnn')}), {own}; see --iterations")
+    fast = (f"fast ({_PRIOR_WORDS['fast']}; shallow {schedule_text('fast_shallow')},"
+            f" network layers {schedule_text('fast_cnn')})")
     return (f"image prior and the schedule it runs (default paper): {paper}, ijcv ({_PRIOR_WORDS['ijcv']};"
-            f" ijcv {schedule_text('ijcv')}), {own}")
+            f" ijcv {schedule_text('ijcv')}), {own}, {fast}")
 
 
 def default_schedule(prior: str, rep_schedule: Any, *, given: Any = None) -> Any:
@@ -105,7 +111,7 @@ def default_schedule(prior: str, rep_schedule: Any, *, given: Any = None) -> Any
     if given is not None:
         return resolve_schedule(given)
     own = {"paper": rep_schedule, "ijcv": "ijcv", "lucid": priors.LUCID_SCHEDULE, "maco": priors.MACO_SCHEDULE,
-           "dip": priors.DIP_SCHEDULE}
+           "dip": priors.DIP_SCHEDULE, "fast": priors.fast_schedule(rep_schedule)}
     return resolve_schedule(own[prior])
 
 

@@ -49,8 +49,8 @@ import throughput
 import throughput_commits
 import time_to_quality
 import traced_weights
+import tune_fast
 
-from jaxinv.core import PRIOR_NAMES
 from jaxinv.files import atomic_write_bytes
 from jaxinv.networks.registry import resolve_layer
 from jaxinv.results import read_results
@@ -132,7 +132,7 @@ def _priors(on: str | None) -> Render:
     def render(root: pathlib.Path) -> str:
         stored = _json(root, "priors/normalisers.json")
         pictures = [(name, None) for name in stored["pictures"]]  # only the names are read
-        return priors.table(_rows(root, "priors/priors.jsonl"), priors.LAYERS, PRIOR_NAMES, pictures, on=on,
+        return priors.table(_rows(root, "priors/priors.jsonl"), priors.LAYERS, priors.COMPARED, pictures, on=on,
                             normalisers=stored["normalisers"]).rstrip("\n")
     return render
 
@@ -201,7 +201,7 @@ BLOCKS: dict[str, Block] = {
     "priors-inversions": Block(_priors(None), (_PRIORS,), ("priors/normalisers.json",)),
     "priors-dip-pictures": Block(_priors("dip"), (_PRIORS,), ("priors/normalisers.json",)),
     "priors-classes": Block(lambda root: priors.class_table(_rows(root, _PRIORS), ["squeezenet1_1", "googlenet"],
-                                                            PRIOR_NAMES, _rows(root, _CLASS_SCORES)).rstrip("\n"),
+                                                            priors.COMPARED, _rows(root, _CLASS_SCORES)).rstrip("\n"),
                             (_PRIORS, _CLASS_SCORES)),
     "conv-gradient": Block(_markdown_table("priors/conv_gradient.md"), ("priors/conv_gradient.md",)),
     "dip-energy": _of_rows(dip_energy.table, _DIP),
@@ -220,6 +220,8 @@ BLOCKS: dict[str, Block] = {
                                                                _json(root, "traced_weights_run2.json")]),
                             ("traced_weights.json", "traced_weights_run2.json")),
     "time-to-quality": _of_rows(time_to_quality.table, "time_to_quality/time_to_quality.jsonl"),
+    "fast-preset": _of_rows(time_to_quality.fast_table, "time_to_quality/fast/time_to_quality.jsonl"),
+    "fast-tuning": _of_rows(tune_fast.table, "time_to_quality/fast/tuning.jsonl"),
     "prior-seconds": _of_json(prior_seconds.table, "prior_seconds.json"),
     "atlas-scale": _of_json(atlas.table, "atlas/atlas_scale.json"),
     # Figures.

@@ -143,7 +143,8 @@ def test_other_settings_are_refused_and_other_folders_left_alone(site, pictures,
     with pytest.raises(JaxinvError, match="not channels"):
         again(site, pictures, ["fire2"], units=[500])
     fresh = tmp_path / "fresh"
-    for bad, message in (({"prior": "nope"}, "prior 'nope'"), ({"k": 0}, "k = 0"), ({"prior": "lucid"}, "iterations=")):
+    for bad, message in (({"prior": "nope"}, "prior 'nope'"), ({"k": 0}, "k = 0"), ({"prior": "lucid"}, "iterations="),
+                         ({"inversion_prior": "lucid"}, "use 'paper' or 'fast'")):
         with pytest.raises(JaxinvError, match=message):
             jaxinv.atlas("squeezenet1_1", ["fire2"], out=fresh, key=jax.random.key(0), pictures=pictures,
                          weights=shared_weights().joinpath(*WEIGHTS_PARTS), **{**SETTINGS, **bad})

@@ -129,7 +129,8 @@ def test_help_lists_each_priors_schedule_as_the_core_defines_it():
     from jaxinv.core.schedules import PRESETS
 
     own = {"cnn": PRESETS["cnn"], "shallow": PRESETS["shallow"], "ijcv": PRESETS["ijcv"],
-           "lucid": priors.LUCID_SCHEDULE, "maco": priors.MACO_SCHEDULE, "dip": priors.DIP_SCHEDULE}
+           "lucid": priors.LUCID_SCHEDULE, "maco": priors.MACO_SCHEDULE, "dip": priors.DIP_SCHEDULE,
+           "fast_shallow": priors.fast_schedule("shallow"), "fast_cnn": priors.fast_schedule("cnn")}
     assert set(STAGES) == set(own) and PRESET_NAMES == tuple(PRESETS)
     for name, schedule in own.items():
         assert [n for _, n in STAGES[name]] == [s.iterations for s in schedule.stages], name

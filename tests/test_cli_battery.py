@@ -103,6 +103,7 @@ SCRIPTS = {
     "benchmarks/traced_weights.py": {"--repeats": set()},
     "benchmarks/throughput_commits.py": {"--rounds": set(), "--steps": set(), "--repeats": set()},
     "benchmarks/time_to_quality.py": {"--limit": set(), "--tune": set(), "--seed": {"0"}},
+    "benchmarks/tune_fast.py": {"--pictures": set(), "--seed": {"0"}},
     "benchmarks/priors.py": {"--limit": set(), "--dip-limit": {"0"}, "--shorten": set(), "--seed": {"0"}},
     "benchmarks/modern_networks.py": {"--seed": {"0"}, "--lambda-tv": {"0", "1e30"}},
     "benchmarks/maximization.py": {"--channels": set(), "--pictures": {"0"}, "--iterations-scale": set(),

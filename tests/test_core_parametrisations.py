@@ -38,3 +38,19 @@ def test_ball_pixels_crop_integer_views_and_project():
     assert float(norms.max()) <= 160.0 * (1 + 1e-6)
     small = jnp.full((1, 2, 2, 3), 1.0)
     np.testing.assert_array_equal(p.project(small), small)
+
+
+def test_spectral_pixels_start_and_images_are_scaled_pixels_through_the_spectrum():
+    """A change of variables only: the same start u for a key, u = Fourier.image(Z), x = σ u."""
+    from jaxinv.core import Fourier, SpectralPixels
+
+    spectral, scaled = SpectralPixels(sigma=10.0, start_norm=0.5), ScaledPixels(sigma=10.0, start_norm=0.5)
+    z = spectral.init(jax.random.key(3), (6, 7, 3), 2)
+    assert z.shape == spectral.variable_shape((6, 7, 3), 2) == (2, 3, 6, 7)
+    u = scaled.init(jax.random.key(3), (6, 7, 3), 2)
+    np.testing.assert_allclose(spectral.pixels(z), u, rtol=0, atol=1e-6 * float(jnp.abs(u).max()))
+    np.testing.assert_allclose(spectral.pixels(z), Fourier().image(z), rtol=1e-6)
+    np.testing.assert_allclose(spectral.image(z), 10.0 * spectral.pixels(z), rtol=1e-6)
+    starts = jax.jit(jax.vmap(lambda k: spectral.init(k, (6, 7, 3), 1)))(jax.random.split(jax.random.key(1), 3))
+    np.testing.assert_allclose(starts[2], spectral.init(jax.random.split(jax.random.key(1), 3)[2], (6, 7, 3), 1),
+                               rtol=1e-5, atol=1e-7)

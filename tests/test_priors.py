@@ -3,6 +3,7 @@ invert a linear representation and pretrained SqueezeNet fire5, same key same bi
 over pictures and seeds, and the CLI's --prior with --method as its alias."""
 
 import functools
+import json
 
 import jax
 import jax.numpy as jnp
@@ -124,7 +125,7 @@ def test_unknown_prior_and_three_channel_priors_are_refused():
         prior("fourier", jaxinv.average_pool(factor=2), image_shape=(8, 8, 3))
     with pytest.raises(jaxinv.JaxinvError, match="colour pictures"):
         prior("lucid", jaxinv.registry.get("hog"), image_shape=(64, 64, 1))
-    assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip") == jaxinv.cli.PRIORS
+    assert PRIOR_NAMES == ("paper", "ijcv", "lucid", "maco", "dip", "fast") == jaxinv.cli.PRIORS
     picture = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(jaxinv.JaxinvError, match=r"^seeds = 2\.0; use a whole number >= 1$"):
         jaxinv.invert(jaxinv.average_pool(factor=2), picture, prior="lucid", key=jax.random.key(0), seeds=2.0)
@@ -141,7 +142,13 @@ def test_cli_prior_and_its_method_alias(tmp_path, capsys):
     np.testing.assert_array_equal(m, p)
     assert main(["invert", *common, "--prior", "lucid", "--out", str(tmp_path / "l")]) == 0
     assert (tmp_path / "l" / "reconstruction_0.png").is_file() and (tmp_path / "l" / "summary.json").is_file()
+    fast = [str(picture), "--rep", "avgpool", "--no-progress", "--prior", "fast", "--lambda-tv", "1"]
+    assert main(["invert", *fast, "--out", str(tmp_path / "f")]) == 0
+    summary = json.loads((tmp_path / "f" / "summary.json").read_text())
+    assert summary["prior"] == "fast" and summary["iterations"] == 200 and "spectrum" in summary["schedule"]["rates"]
     capsys.readouterr()
+    assert main(["invert", *fast, "--data-weight", "2"]) == 2
+    assert "--prior fast takes no --data-weight" in capsys.readouterr().err
     assert main(["invert", *common, "--prior", "ijcv", "--method", "paper"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "conflict" in err

@@ -243,19 +243,22 @@ def _make_layer(folder: pathlib.Path, rep: Representation, layer: str, todo: lis
 
 
 def _invert_layer(folder: pathlib.Path, rep: Representation, layer: str, files: list[pathlib.Path], *,
-                  key: jax.Array, steps: int, progress: Progress) -> None:
+                  key: jax.Array, steps: int, prior: str, progress: Progress) -> None:
     """The layer's inversions and caricatures of ``files``, unless its record holds them already."""
     where = folder / layer_folder(layer)
     if files and read_inversions(where, count=len(files)) is None:
-        write_inversions(where, _at_layer(rep, layer), files, key=key, steps=steps, progress=progress)
+        write_inversions(where, _at_layer(rep, layer), files, key=key, steps=steps, prior=prior, progress=progress)
         _say(progress, f"{layer}: {len(files)} picture(s) inverted and caricatured")
 
 
 def _check_options(*, prior: str, seeds: int, k: int, batch: int, group: int | None, iterations: int | None,
-                   relu_slope: float, redirect_steps: int, inversions: int, inversion_steps: int) -> None:
+                   relu_slope: float, redirect_steps: int, inversions: int, inversion_steps: int,
+                   inversion_prior: str) -> None:
     """Refuse bad options before anything is written (the settings are recorded first)."""
     if prior not in PRIOR_NAMES:
         raise JaxinvError(f"prior {prior!r} is not one of {', '.join(PRIOR_NAMES)}; pass one of them")
+    if inversion_prior not in ("paper", "fast"):
+        raise JaxinvError(f"inversion_prior {inversion_prior!r}: use 'paper' or 'fast' (the paper's objective)")
     if iterations is not None and prior != "ijcv":
         raise JaxinvError(f"iterations= sets the ijcv prior's steps; the {prior} prior runs its own schedule:"
                           " pass schedule= to change it")
@@ -274,7 +277,8 @@ def atlas(network: str | Representation, layers: Sequence[str], *, out: str | os
           prior: str = "ijcv", seeds: int = 1, k: int = 9, iterations: int | None = None, schedule: Any = None,
           image_size: int | None = None, relu_slope: float = 0.0, redirect_steps: int = REDIRECT_STEPS,
           group: int | None = None, batch: int = 16, memory_budget: int | str | None = None,
-          inversions: int = 2, inversion_steps: int = 100, progress: Progress = None) -> AtlasSite:
+          inversions: int = 2, inversion_steps: int = 100, inversion_prior: str = "paper",
+          progress: Progress = None) -> AtlasSite:
     """Write (or resume, or enlarge) the atlas of ``layers`` of ``network`` into the folder ``out``.
 
     Args:
@@ -296,7 +300,8 @@ def atlas(network: str | Representation, layers: Sequence[str], *, out: str | os
       batch: pictures per forward pass of the dataset examples.
       inversions, inversion_steps: per layer, the first ``inversions`` pictures of the folder
         inverted and caricatured at the layer, about ``inversion_steps`` steps each
-        (`jaxinv.atlas.inversions`; 0 for none).
+        (`jaxinv.atlas.inversions`; 0 for none); inversion_prior: ``paper`` or ``fast``, the
+        same objective reached in fewer steps (docs/results/speed.md#fast-preset).
       progress: as `jaxinv.maximize`'s; False also silences the lines of units done.
     """
     started = time.perf_counter()
@@ -305,7 +310,7 @@ def atlas(network: str | Representation, layers: Sequence[str], *, out: str | os
         raise JaxinvError("layers must be a list of layer names (at least one); pass e.g. ['fire2', 'fire3']")
     _check_options(prior=prior, seeds=seeds, k=k, batch=batch, group=group, iterations=iterations,
                    relu_slope=relu_slope, redirect_steps=redirect_steps, inversions=inversions,
-                   inversion_steps=inversion_steps)
+                   inversion_steps=inversion_steps, inversion_prior=inversion_prior)
     rep = _network(network, weights, layers[0])
     assert isinstance(rep.features, CNNFeatures)  # checked by _network
     net = rep.features.network
@@ -315,7 +320,9 @@ def atlas(network: str | Representation, layers: Sequence[str], *, out: str | os
                 "key": _key_data(key), "prior": prior, "seeds": int(seeds), "k": int(k), "iterations": iterations,
                 "schedule": None if schedule is None else str(schedule), "image_size": image_size,
                 "relu_slope": float(relu_slope), "redirect_steps": int(redirect_steps), "inversions": int(inversions),
-                "inversion_steps": int(inversion_steps)}
+                "inversion_steps": int(inversion_steps),
+                # recorded only when not the default, so that sites made before the option resume
+                **({"inversion_prior": inversion_prior} if inversion_prior != "paper" else {})}
     folder = pathlib.Path(out)
     asked = {layer: _channels(net, layer, units) for layer in names}
     known = _claim(folder, settings, asked)
@@ -329,7 +336,8 @@ def atlas(network: str | Representation, layers: Sequence[str], *, out: str | os
         if todo[layer]:
             _make_layer(folder, rep, layer, todo[layer], extremes[layer], files, settings, known=known, group=group,
                         maximise=maximise)
-        _invert_layer(folder, rep, layer, files[:inversions], key=key, steps=inversion_steps, progress=progress)
+        _invert_layer(folder, rep, layer, files[:inversions], key=key, steps=inversion_steps, prior=inversion_prior,
+                      progress=progress)
     _pages(folder, net, known, settings, layers=list(known))  # all of them: a resumed site's pages made whole
     kept = {layer: tuple(c for c in asked[layer] if c not in todo[layer]) for layer in names}
     return AtlasSite(folder, folder / "index.html", {n: tuple(todo[n]) for n in names}, kept,

@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxinv import images
 from jaxinv.atlas.examples import network_picture
+from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import PRESETS
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.inversion import invert_batch
@@ -40,9 +41,6 @@ __all__ = ["RECORD", "read_inversions", "write_inversions"]
 
 #: A layer's record of its pictures' inversions and caricatures, in its folder.
 RECORD = "pictures.json"
-#: The steps of the ``cnn`` preset the inversions' schedule is shortened from.
-_CNN_STEPS = PRESETS["cnn"].total
-
 
 def read_inversions(where: pathlib.Path, *, count: int) -> list[dict[str, Any]] | None:
     """The rows of ``where/pictures.json`` when it holds ``count`` pictures; None otherwise (made again)."""
@@ -54,7 +52,7 @@ def read_inversions(where: pathlib.Path, *, count: int) -> list[dict[str, Any]] 
 
 
 def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[pathlib.Path], *, key: jax.Array,
-                     steps: int, progress: Progress = None) -> list[dict[str, Any]]:
+                     steps: int, prior: str = "paper", progress: Progress = None) -> list[dict[str, Any]]:
     """Invert and caricature each of ``files`` at ``rep``'s layer; write the PNGs, then the record.
 
     Args:
@@ -64,11 +62,14 @@ def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[p
       key: a `jax.random` key: picture i's inversion and caricature use ``fold_in(key, i)``.
       steps: about the steps of each inversion (its schedule shortened to them) and exactly
         those of each caricature.
+      prior: the inversions' prior, ``paper`` (the CNN schedule) or ``fast`` (its own, the
+        paper's objective: nearer the paper's final error in few steps).
       progress: as `jaxinv.invert_batch`'s.
     """
     pictures = [network_picture(rep, images.load(f)) for f in files]  # one size: the network's
-    inverted = invert_batch(rep, pictures, key=key, prior="paper", keep_snapshots=False, progress=progress,
-                            schedule=PRESETS["cnn"].shortened(steps / _CNN_STEPS))
+    schedule = PRESETS["cnn"] if prior == "paper" else fast_schedule("cnn")
+    inverted = invert_batch(rep, pictures, key=key, prior=prior, keep_snapshots=False, progress=progress,
+                            schedule=schedule.shortened(steps / schedule.total))
     rows = []
     for i, (path, picture) in enumerate(zip(files, pictures)):
         drawn = caricature(rep, picture, key=jax.random.fold_in(key, i), iterations=int(steps), progress=progress)

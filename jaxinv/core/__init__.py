@@ -10,8 +10,8 @@ from jaxinv.core.colour import DecorrelatedColour, natural_statistics
 from jaxinv.core.fourier import Fourier, Maco
 from jaxinv.core.generator import DeepImagePrior, SkipGenerator, noise_frozen
 from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
-from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels
-from jaxinv.core.presets import OptimizerFactory, Preset, ijcv_preset, paper_preset
+from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels, SpectralPixels
+from jaxinv.core.presets import OptimizerFactory, Preset, fast_preset, ijcv_preset, paper_preset
 from jaxinv.core.priors import PRIOR_NAMES, prior, prior_options, solver
 from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 from jaxinv.core.settings import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
@@ -54,6 +54,7 @@ __all__ = [
     "SIGMA",
     "Scale",
     "ScaledPixels",
+    "SpectralPixels",
     "Schedule",
     "SkipGenerator",
     "Solver",
@@ -68,6 +69,7 @@ __all__ = [
     "caricature_direction",
     "caricature_preset",
     "channel_direction",
+    "fast_preset",
     "grid_spacing",
     "heavy_ball",
     "ijcv_adagrad_momentum",

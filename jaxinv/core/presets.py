@@ -3,8 +3,10 @@
 `paper` is CVPR 2015 (Mahendran & Vedaldi, METHOD.md §2.1): c·data + λ_V TV^β(u) + λ_α N_α(u)
 on σ-scaled pixels u, heavy-ball momentum reset per stage. `ijcv` is IJCV 2016 (METHOD.md
 §2.3): C·data + bounded TV + bounded α-norm on pixels in the B+ ball with jitter,
-AdaGrad-momentum. Both are `Preset` values; ``preset.solver(features, params, ...)`` is the
-`Solver` of one problem, which the host's runner and a user's own `jax.vmap` both run.
+AdaGrad-momentum. `fast` is the paper's objective, start and images with a quicker path: Adam
+on the spectrum of u (`SpectralPixels`) over a short schedule (`FAST_SCHEDULES`). All are
+`Preset` values; ``preset.solver(features, params, ...)`` is the `Solver` of one problem,
+which the host's runner and a user's own `jax.vmap` both run.
 """
 
 from __future__ import annotations
@@ -18,16 +20,16 @@ import jax
 import numpy as np
 import optax
 
-from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels
+from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels, SpectralPixels
 from jaxinv.core.solver import Solver
-from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum
+from jaxinv.core.stages import ijcv_adagrad_momentum, paper_momentum, staged
 from jaxinv.core.terms import (AlphaNorm, BoundedAlphaNorm, BoundedTotalVariation, NormalisedData, Objective,
                                TotalVariation)
 from jaxinv.core.settings import IJCVObjective, PaperObjective
-from jaxinv.core.schedules import Schedule
+from jaxinv.core.schedules import Schedule, Stage
 
-__all__ = ["Preset", "OptimizerFactory", "PAPER_INPUT_SIZE", "paper_preset", "ijcv_preset", "size_weight",
-           "paper_optimizer", "ijcv_optimizer"]
+__all__ = ["Preset", "OptimizerFactory", "PAPER_INPUT_SIZE", "FAST_SCHEDULES", "paper_preset", "ijcv_preset",
+           "fast_preset", "paper_objective", "size_weight", "paper_optimizer", "ijcv_optimizer", "staged_adam"]
 
 #: Values in the paper's CNN input, 227·227·3; see `size_weight`.
 PAPER_INPUT_SIZE = 227 * 227 * 3
@@ -88,13 +90,40 @@ def size_weight(config: PaperObjective, image_shape: tuple[int, int, int]) -> fl
     return float(min(1.0, h * w * c / PAPER_INPUT_SIZE))
 
 
+def paper_objective(config: PaperObjective, image_shape: tuple[int, int, int]) -> Objective:
+    """c·‖Φ(x) − Φ0‖²/‖Φ0‖² + λ_V TV^β(u) + λ_α N_α(u), c = `size_weight`: the paper's energy (METHOD.md §2.1)."""
+    return (size_weight(config, image_shape) * NormalisedData() + config.lambda_tv * TotalVariation(beta=config.beta)
+            + config.lambda_alpha * AlphaNorm(alpha=config.alpha))
+
+
 def paper_preset(config: PaperObjective, schedule: Schedule, image_shape: tuple[int, int, int]) -> Preset:
     """CVPR 2015 in the paper's units (λ_V on u = x/σ, λ_α = 2.157e8 by default)."""
-    c = size_weight(config, image_shape)
-    objective = (c * NormalisedData() + config.lambda_tv * TotalVariation(beta=config.beta)
-                 + config.lambda_alpha * AlphaNorm(alpha=config.alpha))
-    parametrisation = ScaledPixels(sigma=config.sigma, start_norm=float(np.sqrt(c)))
-    return Preset(objective, parametrisation, paper_optimizer, schedule, name="paper")
+    start_norm = float(np.sqrt(size_weight(config, image_shape)))
+    parametrisation = ScaledPixels(sigma=config.sigma, start_norm=start_norm)
+    return Preset(paper_objective(config, image_shape), parametrisation, paper_optimizer, schedule, name="paper")
+
+
+#: The fast prior's schedules (Adam's rates on the spectrum Z of `SpectralPixels`, d = 1), by the
+#: representation's paper schedule: a quarter of ``shallow``'s 800 steps and 150 of ``cnn``'s 400;
+#: Adam's moments are zeroed at each stage start (`staged_adam`). Chosen on pictures 11-14 of the
+#: shared 100 (the scores are on 1-10) against the paper's run of the same picture and key:
+#: ``benchmarks/tune_fast.py``, its candidates and results in docs/results/speed.md#fast-preset.
+FAST_SCHEDULES: dict[str, Schedule] = {
+    "shallow": Schedule((Stage(5e-5, 70), Stage(5e-6, 50), Stage(1e-6, 40), Stage(2e-7, 40))),
+    "cnn": Schedule((Stage(5e-5, 75), Stage(5e-6, 75))),
+}
+
+
+def fast_preset(config: PaperObjective, schedule: Schedule, image_shape: tuple[int, int, int], *,
+                decay: float = 1.0) -> Preset:
+    """The paper's energy and start (`paper_objective`, `ScaledPixels`' u), Adam on u's 1/f^d spectrum.
+
+    The same function of the same u as `paper_preset`'s at every point (`SpectralPixels` is a
+    change of variables), minimised by `staged_adam` over ``schedule`` (`FAST_SCHEDULES`).
+    """
+    start_norm = float(np.sqrt(size_weight(config, image_shape)))
+    parametrisation = SpectralPixels(sigma=config.sigma, start_norm=start_norm, decay=float(decay))
+    return Preset(paper_objective(config, image_shape), parametrisation, staged_adam, schedule, name="fast")
 
 
 def ijcv_preset(config: IJCVObjective, schedule: Schedule, image_shape: tuple[int, int, int], *,
@@ -114,6 +143,12 @@ def ijcv_preset(config: IJCVObjective, schedule: Schedule, image_shape: tuple[in
 def paper_optimizer(schedule: Schedule) -> optax.GradientTransformation:
     """`paper_momentum` over ``schedule``, one transformation per schedule."""
     return paper_momentum(schedule)
+
+
+@functools.lru_cache(maxsize=None)
+def staged_adam(schedule: Schedule) -> optax.GradientTransformation:
+    """Adam over ``schedule``'s rates, its state reset at each stage start (`staged`)."""
+    return staged(optax.adam, schedule)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ An image prior is a `Preset`: the variables the optimiser moves, the map from th
 representation's input, the optimiser run over its schedule, and the inversion objective it
 was tuned with; ``prior.with_objective(objective)`` turns it to maximisation and caricatures
 (an `InnerProduct` objective of `jaxinv.core.visualization`). ``prior(name, rep, image_shape=shape)``
-builds one by name, ``solver(rep, name)`` the `Solver` of one inversion under it. Five
+builds one by name, ``solver(rep, name)`` the `Solver` of one inversion under it. Six
 builders, each ``(rep, image_shape, ...)``:
 
 - `paper_prior`: CVPR 2015 (σ-scaled pixels, α-norm + TV^β, heavy-ball momentum), through
@@ -14,6 +14,8 @@ builders, each ``(rep, image_shape, ...)``:
   (Olah et al., "Feature Visualization", Distill 2017), Adam in stages;
 - `maco_prior`: MACO's phase-only spectrum with natural amplitude (Fel et al., NeurIPS 2023),
   decorrelated colour and sigmoid, Adam in stages;
+- `fast_prior`: the paper's objective and start (`paper_prior`'s, unchanged) reached in fewer
+  evaluations: Adam on the spectrum of u, through `jaxinv.core.presets.fast_preset`;
 - `dip_prior`: Deep Image Prior (Ulyanov, Vedaldi & Lempitsky, CVPR 2018): an untrained
   generator's weights, Adam.
 
@@ -26,20 +28,17 @@ builder takes ``schedule=`` to override it (a `Schedule`, a preset name or [(rat
 
 from __future__ import annotations
 
-import functools
 import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import optax
 
 from jaxinv.core.colour import DecorrelatedColour
 from jaxinv.core.fourier import Fourier, Maco
 from jaxinv.core.output import Bounded, ToInput, input_map
-from jaxinv.core.presets import Preset, ijcv_preset, paper_preset
+from jaxinv.core.presets import FAST_SCHEDULES, Preset, fast_preset, ijcv_preset, paper_preset, staged_adam
 from jaxinv.core.solver import Solver
-from jaxinv.core.stages import staged
 from jaxinv.core.terms import NormalisedData, Objective, TotalVariation
 from jaxinv.core.transforms import Jitter, Pad, Rotate, Scale, Transformed
 from jaxinv.errors import JaxinvError
@@ -47,11 +46,11 @@ from jaxinv.core.settings import IJCVObjective, PaperObjective
 from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 
 __all__ = ["Prior", "PRIOR_NAMES", "inversion_objective", "paper_prior", "ijcv_prior", "lucid_prior",
-           "maco_prior", "dip_prior", "prior", "prior_options", "check_prior_name", "input_shape", "solver",
-           "staged_adam", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
+           "maco_prior", "dip_prior", "fast_prior", "prior", "prior_options", "check_prior_name", "input_shape", "solver",
+           "staged_adam", "fast_schedule", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
 
 #: The presets' names, in the order the comparison lists them.
-PRIOR_NAMES = ("paper", "ijcv", "lucid", "maco", "dip")
+PRIOR_NAMES = ("paper", "ijcv", "lucid", "maco", "dip", "fast")
 
 #: TV² weight of the Fourier priors' inversion objective (input-space units, a 227² picture's
 #: TV² is ~1e8: the term is ~1 % of a start's data term; it only steadies the highest frequencies).
@@ -76,13 +75,6 @@ def inversion_objective(*, tv: float = 0.0) -> Objective:
 Prior = Preset
 
 
-# One staged Adam per schedule: a compiled program is keyed on the optimiser's identity.
-@functools.lru_cache(maxsize=None)
-def staged_adam(schedule: Schedule) -> optax.GradientTransformation:
-    """Adam over ``schedule``'s rates, its state reset at each stage start (`staged`)."""
-    return staged(optax.adam, schedule)
-
-
 def _schedule(schedule: Any, default: Schedule) -> Schedule:
     return default if schedule is None else resolve_schedule(schedule)
 
@@ -100,12 +92,39 @@ def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
 
     ``config``, a whole `PaperObjective`, replaces ``lambda_tv`` and ``lambda_alpha``.
     """
-    if config is None:
-        config = PaperObjective(lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
-                                lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha))
-    elif lambda_tv is not None or lambda_alpha is not None:
-        raise JaxinvError("pass either config= (a whole PaperObjective) or lambda_tv=/lambda_alpha=, not both")
+    config = _paper_config(rep, config, lambda_tv, lambda_alpha)
     return paper_preset(config, resolve_schedule(rep.schedule if schedule is None else schedule), image_shape)
+
+
+def _paper_config(rep: Any, config: PaperObjective | None, lambda_tv: float | None,
+                  lambda_alpha: float | None) -> PaperObjective:
+    if config is None:
+        return PaperObjective(lambda_tv=rep.lambda_tv if lambda_tv is None else float(lambda_tv),
+                              lambda_alpha=rep.lambda_alpha if lambda_alpha is None else float(lambda_alpha))
+    if lambda_tv is not None or lambda_alpha is not None:
+        raise JaxinvError("pass either config= (a whole PaperObjective) or lambda_tv=/lambda_alpha=, not both")
+    return config
+
+
+def fast_schedule(paper_schedule: Any) -> Schedule:
+    """The fast prior's schedule where the paper runs ``paper_schedule`` (a representation's
+    ``schedule``): `FAST_SCHEDULES`' ``shallow`` for ``shallow`` and ``shallow_long``, else ``cnn``'s."""
+    return FAST_SCHEDULES["shallow" if paper_schedule in ("shallow", "shallow_long") else "cnn"]
+
+
+def fast_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, decay: float = 1.0,
+               lambda_tv: float | None = None, lambda_alpha: float | None = None,
+               config: PaperObjective | None = None) -> Preset:
+    """The paper's objective and start (`paper_prior`'s energy, λ's and u) with Adam on u's spectrum.
+
+    Same function, same start, other path (`jaxinv.core.parametrisations.SpectralPixels`): use it
+    where the paper's error is wanted in fewer steps; keep ``paper`` to reproduce the paper's numbers
+    (its iterates, not only its energy). Measured on the first 10 shared pictures against the
+    paper's final error: docs/results/speed.md#fast-preset (`benchmarks/time_to_quality.py`).
+    """
+    config = _paper_config(rep, config, lambda_tv, lambda_alpha)
+    chosen = fast_schedule(rep.schedule) if schedule is None else resolve_schedule(schedule)
+    return fast_preset(config, chosen, image_shape, decay=decay)
 
 
 def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, data_weight: float | None = None,
@@ -189,7 +208,7 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
 
 
 _BUILDERS: dict[str, Callable[..., Preset]] = {"paper": paper_prior, "ijcv": ijcv_prior, "lucid": lucid_prior,
-                                               "maco": maco_prior, "dip": dip_prior}
+                                               "maco": maco_prior, "dip": dip_prior, "fast": fast_prior}
 
 
 def prior_options(name: str) -> tuple[str, ...]:

@@ -1,8 +1,8 @@
 """Time to the paper's quality: gradient evaluations and seconds each optimiser needs.
 
 ``--optimisers fast`` scores the ``fast`` prior (`jaxinv.core.priors.fast_prior`: the paper's
-objective and start, Adam on the spectrum of u, its own short schedule; its settings were tuned
-on pictures 11-12, so nothing is tuned here) and records the PSNR and SSIM of the paper's and the
+objective and start, Adam on the spectrum of u, its own short schedule; its settings were chosen
+on pictures 11-14 with benchmarks/tune_fast.py, so nothing is tuned here) and records the PSNR and SSIM of the paper's and the
 fast run's final pictures against the picture the representation saw.
 
 For each representation and each of the first ``--limit`` (10) shared ImageNet pictures in
@@ -31,8 +31,8 @@ import optax
 
 import common
 import jaxinv
-from jaxinv.cli import ArgumentParser, positive, seed_number
 from jaxinv import scores
+from jaxinv.cli import ArgumentParser, positive, seed_number
 from jaxinv.core import staged
 from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import Schedule, resolve_schedule
@@ -86,8 +86,9 @@ def trace(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array) -> di
 
     The paper's and the fast prior's runs are the library's (`jaxinv.invert`): where a step
     overflows, the run is done again from the same start at ``RETRY_FACTOR`` times the rates (up
-    to ``RETRIES`` times); the evaluations of the overflowed attempts count. The solver (params, weights) is an argument
-    of the compiled program, so pictures of one shape share it; compilation is not timed."""
+    to ``RETRIES`` times); the evaluations of the overflowed attempts count. The solver (params,
+    weights) is an argument of the compiled program, so pictures of one shape share it;
+    compilation is not timed."""
     spent, seconds = 0, 0.0
     for attempt in range(RETRIES + 1 if kind in ("paper", "fast") else 1):
         run = _attempt(rep, picture, kind, setting, key=key, scale=RETRY_FACTOR ** attempt)

@@ -28,8 +28,7 @@ import jax
 import common
 import judges
 from jaxinv.cli import ArgumentParser
-from jaxinv.core.priors import fast_schedule
-from jaxinv.core.schedules import resolve_schedule
+from jaxinv.cli_output import default_schedule
 from jaxinv.errors import JaxinvError
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.images import atomic_write_bytes
@@ -58,8 +57,7 @@ class ClassJudge:
 
 
 def layer_schedule(args: argparse.Namespace, rep):
-    own = {"ijcv": "ijcv", "fast": fast_schedule(rep.schedule)}
-    schedule = resolve_schedule(own.get(args.method, rep.schedule))
+    schedule = default_schedule(args.method, rep.schedule)
     return schedule.shortened(args.iterations_scale)
 
 

@@ -28,8 +28,7 @@ import jax
 import common
 from jaxinv import registry
 from jaxinv.cli import ArgumentParser, number
-from jaxinv.core.priors import fast_schedule
-from jaxinv.core.schedules import resolve_schedule
+from jaxinv.cli_output import default_schedule
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.images import atomic_write_bytes
 from jaxinv.results import ResultsFile
@@ -73,8 +72,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
     from tqdm.auto import tqdm
 
     rep = registry.get(rep_name)
-    own = {"ijcv": "ijcv", "fast": fast_schedule(rep.schedule)}
-    schedule = resolve_schedule(args.schedule or own.get(args.method, rep.schedule))
+    schedule = default_schedule(args.method, rep.schedule, given=args.schedule)
     schedule = schedule.shortened(args.iterations_scale)
     config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": [n for n, _ in pictures],
               "size": "own" if size is None else list(size), "seed": args.seed,

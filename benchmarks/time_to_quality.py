@@ -33,9 +33,9 @@ import common
 import jaxinv
 from jaxinv import scores
 from jaxinv.cli import ArgumentParser, positive, seed_number
+from jaxinv.cli_output import default_schedule
 from jaxinv.core import staged
-from jaxinv.core.priors import fast_schedule
-from jaxinv.core.schedules import Schedule, resolve_schedule
+from jaxinv.core.schedules import Schedule
 from jaxinv.files import atomic_write_bytes
 from jaxinv.results import ResultsFile
 
@@ -107,12 +107,9 @@ def _attempt(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array, sc
     x0 = np.asarray(rep.preprocess(picture), np.float32)
     target = rep.features(rep.params, jnp.asarray(x0))
     prior = "fast" if kind == "fast" else "paper"
-    options = {}
-    if prior == "fast":  # setting: None (the preset's own) or (decay, Schedule), a candidate of tune_fast.py
-        decay, own = setting if setting is not None else (1.0, fast_schedule(rep.schedule))
-        options = {"decay": decay}
-    else:
-        own = resolve_schedule(rep.schedule)
+    own, options = default_schedule(prior, rep.schedule), {}
+    if prior == "fast" and setting is not None:  # (decay, Schedule): a candidate of tune_fast.py
+        options["decay"], own = setting
     schedule = own.scaled(scale) if scale != 1 else own
     solver = jaxinv.core.solver(rep, prior, image_shape=x0.shape, schedule=schedule, **options)
     steps = schedule.total // 2 if kind == "lbfgs" else schedule.total  # ≥ 2 evaluations a step

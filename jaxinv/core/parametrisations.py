@@ -85,9 +85,8 @@ class SpectralPixels:
     decay: float = 1.0
 
     def variable_shape(self, image_shape: tuple[int, int, int], copies: int) -> tuple[int, ...]:
-        """(R, C, H, W): each channel's packed spectrum."""
-        h, w, c = image_shape
-        return (copies, c, h, w)
+        """(R, C, H, W): `Fourier`'s, each channel's packed spectrum."""
+        return Fourier(decay=self.decay).variable_shape(image_shape, copies)
 
     def init(self, key: jax.Array, image_shape: tuple[int, int, int], copies: int) -> jax.Array:
         """The spectrum of `ScaledPixels`' start for ``key``."""

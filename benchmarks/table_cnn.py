@@ -28,7 +28,7 @@ import jax
 import common
 import judges
 from jaxinv.cli import ArgumentParser
-from jaxinv.cli_output import default_schedule
+from jaxinv.core.priors import default_schedule
 from jaxinv.errors import JaxinvError
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.images import atomic_write_bytes

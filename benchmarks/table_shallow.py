@@ -28,7 +28,7 @@ import jax
 import common
 from jaxinv import registry
 from jaxinv.cli import ArgumentParser, number
-from jaxinv.cli_output import default_schedule
+from jaxinv.core.priors import default_schedule
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.images import atomic_write_bytes
 from jaxinv.results import ResultsFile

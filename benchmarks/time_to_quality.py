@@ -33,7 +33,7 @@ import common
 import jaxinv
 from jaxinv import scores
 from jaxinv.cli import ArgumentParser, positive, seed_number
-from jaxinv.cli_output import default_schedule
+from jaxinv.core.priors import default_schedule
 from jaxinv.core import staged
 from jaxinv.core.schedules import Schedule
 from jaxinv.files import atomic_write_bytes

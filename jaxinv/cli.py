@@ -198,7 +198,7 @@ def _run_invert(args: argparse.Namespace) -> int:
     import jax
 
     from jaxinv import images, registry
-    from jaxinv.cli_output import default_schedule
+    from jaxinv.core.priors import default_schedule
     from jaxinv.cli_runs import plan_output
 
     _check_options(args)

@@ -18,7 +18,7 @@ import pathlib
 from typing import Any
 
 __all__ = ["DEFINITIONS", "VISUALIZATION_DEFINITIONS", "PRESET_NAMES", "STAGES", "schedule_text", "prior_help",
-           "default_schedule", "stretched", "schedule_record", "write_inversion", "error_line"]
+           "stretched", "schedule_record", "write_inversion", "error_line"]
 
 #: The schedule presets' names (`jaxinv.core.schedules.PRESETS`), written out.
 PRESET_NAMES = ("cnn", "shallow", "shallow_long", "receptive_field", "ijcv", "code_default")
@@ -100,19 +100,6 @@ def prior_help(command: str) -> str:
             f" network layers {schedule_text('fast_cnn')})")
     return (f"image prior and the schedule it runs (default paper): {paper}, ijcv ({_PRIOR_WORDS['ijcv']};"
             f" ijcv {schedule_text('ijcv')}), {own}, {fast}")
-
-
-def default_schedule(prior: str, rep_schedule: Any, *, given: Any = None) -> Any:
-    """The `Schedule` that runs: ``given`` (a preset name or a `Schedule`) if any, else ``prior``'s own
-    (``rep_schedule``, the representation's, for paper)."""
-    from jaxinv.core import priors
-    from jaxinv.core.schedules import resolve_schedule
-
-    if given is not None:
-        return resolve_schedule(given)
-    own = {"paper": rep_schedule, "ijcv": "ijcv", "lucid": priors.LUCID_SCHEDULE, "maco": priors.MACO_SCHEDULE,
-           "dip": priors.DIP_SCHEDULE, "fast": priors.fast_schedule(rep_schedule)}
-    return resolve_schedule(own[prior])
 
 
 def stretched(schedule: Any, total: int, *, name: str) -> Any:

@@ -196,7 +196,8 @@ def _schedule(prior: str, rep: Any, iterations: int | None) -> tuple[Any, Any]:
     ijcv runs ``iterations`` (default 300) at the IJCV rate; another prior runs its own
     schedule, or with ``iterations`` that schedule stretched to that total (`stretched`).
     """
-    from jaxinv.cli_output import default_schedule, stretched
+    from jaxinv.cli_output import stretched
+    from jaxinv.core.priors import default_schedule
 
     if prior == "ijcv":
         return _ijcv_schedule(300 if iterations is None else iterations), None

@@ -14,7 +14,8 @@ from conftest import shared_weights
 import jaxinv
 from jaxinv.cli import main
 from jaxinv.core import InnerProduct, input_map, paper_preset
-from jaxinv.core.priors import PRIOR_NAMES, lucid_prior, maco_prior, prior
+from jaxinv.core.presets import FAST_SCHEDULES
+from jaxinv.core.priors import PRIOR_NAMES, default_schedule, lucid_prior, maco_prior, prior
 from jaxinv.images import default_picture, resize
 from jaxinv.core.settings import PaperObjective
 from jaxinv.priors import invert_with_prior
@@ -129,6 +130,25 @@ def test_unknown_prior_and_three_channel_priors_are_refused():
     picture = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(jaxinv.JaxinvError, match=r"^seeds = 2\.0; use a whole number >= 1$"):
         jaxinv.invert(jaxinv.average_pool(factor=2), picture, prior="lucid", key=jax.random.key(0), seeds=2.0)
+
+
+@pytest.mark.parametrize("rep_name", ["hog", "squeezenet1_1:fire5"])
+def test_each_builder_runs_the_one_default_schedule_rule(rep_name):
+    rep = (jaxinv.registry.get(rep_name) if ":" not in rep_name
+           else jaxinv.cnn("squeezenet1_1", layer="fire5", weights=None))
+    shape = (64, 64, 1) if rep_name == "hog" else None  # a network takes its own size
+    expected = {"paper": resolve_schedule(rep.schedule), "ijcv": resolve_schedule("ijcv"),
+                "fast": FAST_SCHEDULES["shallow" if rep_name == "hog" else "cnn"]}
+    for name in PRIOR_NAMES:
+        if shape is not None and name in ("lucid", "maco", "dip"):  # colour priors
+            continue
+        built = prior(name, rep, image_shape=shape).schedule
+        assert built == default_schedule(name, rep.schedule) == expected.get(name, built)
+        given = Schedule.of([(0.5, 3)])
+        assert prior(name, rep, image_shape=shape, schedule=given).schedule == given == default_schedule(
+            name, rep.schedule, given=[(0.5, 3)])
+    with pytest.raises(jaxinv.JaxinvError, match="unknown prior"):
+        default_schedule("fourier", rep.schedule)
 
 
 def test_cli_prior_and_its_method_alias(tmp_path, capsys):

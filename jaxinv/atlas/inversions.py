@@ -29,8 +29,7 @@ import numpy as np
 
 from jaxinv import images
 from jaxinv.atlas.examples import network_picture
-from jaxinv.core.priors import fast_schedule
-from jaxinv.core.schedules import PRESETS
+from jaxinv.core.priors import default_schedule
 from jaxinv.files import undefined_as_null, write_json
 from jaxinv.inversion import invert_batch
 from jaxinv.representation import Representation
@@ -62,12 +61,12 @@ def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[p
       key: a `jax.random` key: picture i's inversion and caricature use ``fold_in(key, i)``.
       steps: about the steps of each inversion (its schedule shortened to them) and exactly
         those of each caricature.
-      prior: the inversions' prior, ``paper`` (the CNN schedule) or ``fast`` (its own, the
+      prior: the inversions' prior, ``paper`` (the layer's schedule) or ``fast`` (its own, the
         paper's objective: nearer the paper's final error in few steps).
       progress: as `jaxinv.invert_batch`'s.
     """
     pictures = [network_picture(rep, images.load(f)) for f in files]  # one size: the network's
-    schedule = PRESETS["cnn"] if prior == "paper" else fast_schedule("cnn")
+    schedule = default_schedule(prior, rep.schedule)
     inverted = invert_batch(rep, pictures, key=key, prior=prior, keep_snapshots=False, progress=progress,
                             schedule=schedule.shortened(steps / schedule.total))
     rows = []

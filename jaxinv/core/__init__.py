@@ -12,7 +12,7 @@ from jaxinv.core.generator import DeepImagePrior, SkipGenerator, noise_frozen
 from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels, SpectralPixels
 from jaxinv.core.presets import OptimizerFactory, Preset, fast_preset, ijcv_preset, paper_preset
-from jaxinv.core.priors import PRIOR_NAMES, prior, prior_options, solver
+from jaxinv.core.priors import PRIOR_NAMES, default_schedule, prior, prior_options, solver
 from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 from jaxinv.core.settings import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
 from jaxinv.core.solver import Solver, SolverState, run_in_chunks
@@ -69,6 +69,7 @@ __all__ = [
     "caricature_direction",
     "caricature_preset",
     "channel_direction",
+    "default_schedule",
     "fast_preset",
     "grid_spacing",
     "heavy_ball",

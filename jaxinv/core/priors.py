@@ -47,7 +47,7 @@ from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 
 __all__ = ["Prior", "PRIOR_NAMES", "inversion_objective", "paper_prior", "ijcv_prior", "lucid_prior",
            "maco_prior", "dip_prior", "fast_prior", "prior", "prior_options", "check_prior_name", "input_shape", "solver",
-           "staged_adam", "fast_schedule", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
+           "staged_adam", "fast_schedule", "default_schedule", "LUCID_TV", "LUCID_SCHEDULE", "MACO_SCHEDULE", "DIP_SCHEDULE"]
 
 #: The presets' names, in the order the comparison lists them.
 PRIOR_NAMES = ("paper", "ijcv", "lucid", "maco", "dip", "fast")
@@ -75,8 +75,16 @@ def inversion_objective(*, tv: float = 0.0) -> Objective:
 Prior = Preset
 
 
-def _schedule(schedule: Any, default: Schedule) -> Schedule:
-    return default if schedule is None else resolve_schedule(schedule)
+def default_schedule(name: str, paper_schedule: Any, *, given: Any = None) -> Schedule:
+    """The `Schedule` prior ``name`` runs: ``given`` (a `Schedule`, a preset name or [(rate, iterations), …])
+    if any, else the prior's own; ``paper_schedule`` is the representation's (``rep.schedule``), which
+    the paper's prior runs and the fast prior's depends on. The one rule the builders, the command
+    line, the atlas and the benchmarks share."""
+    if given is not None:
+        return resolve_schedule(given)
+    own = {"paper": paper_schedule, "ijcv": "ijcv", "lucid": LUCID_SCHEDULE, "maco": MACO_SCHEDULE,
+           "dip": DIP_SCHEDULE, "fast": fast_schedule(paper_schedule)}
+    return resolve_schedule(own[check_prior_name(name)])
 
 
 def _three_channels(rep: Any, image_shape: tuple[int, int, int], name: str) -> None:
@@ -93,7 +101,7 @@ def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
     ``config``, a whole `PaperObjective`, replaces ``lambda_tv`` and ``lambda_alpha``.
     """
     config = _paper_config(rep, config, lambda_tv, lambda_alpha)
-    return paper_preset(config, resolve_schedule(rep.schedule if schedule is None else schedule), image_shape)
+    return paper_preset(config, default_schedule("paper", rep.schedule, given=schedule), image_shape)
 
 
 def _paper_config(rep: Any, config: PaperObjective | None, lambda_tv: float | None,
@@ -123,7 +131,7 @@ def fast_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
     paper's final error: docs/results/speed.md#fast-preset (`benchmarks/time_to_quality.py`).
     """
     config = _paper_config(rep, config, lambda_tv, lambda_alpha)
-    chosen = fast_schedule(rep.schedule) if schedule is None else resolve_schedule(schedule)
+    chosen = default_schedule("fast", rep.schedule, given=schedule)
     return fast_preset(config, chosen, image_shape, decay=decay)
 
 
@@ -134,7 +142,7 @@ def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
         config = IJCVObjective(data_weight=1.0 if data_weight is None else float(data_weight))
     elif data_weight is not None:
         raise JaxinvError("pass either config= (a whole IJCVObjective) or data_weight=, not both")
-    return ijcv_preset(config, resolve_schedule("ijcv" if schedule is None else schedule), image_shape,
+    return ijcv_preset(config, default_schedule("ijcv", rep.schedule, given=schedule), image_shape,
                        jitter=config.jitter_for(rep.stride))
 
 
@@ -161,7 +169,7 @@ def lucid_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
     _three_channels(rep, shape, "lucid")
     picture = ToInput(Bounded(DecorrelatedColour(Fourier())), input_map(rep))
     parametrisation = Transformed(picture, (Pad(pad), Jitter(2 * pad + 1), Scale(scale), Rotate(degrees)))
-    chosen = _schedule(schedule, LUCID_SCHEDULE)
+    chosen = default_schedule("lucid", rep.schedule, given=schedule)
     return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="lucid")
 
 
@@ -178,7 +186,7 @@ def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
     shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "maco")
     parametrisation = ToInput(Bounded(DecorrelatedColour(Maco())), input_map(rep))
-    chosen = _schedule(schedule, MACO_SCHEDULE)
+    chosen = default_schedule("maco", rep.schedule, given=schedule)
     return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="maco")
 
 
@@ -202,7 +210,7 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "dip")
     parametrisation = DeepImagePrior.reduced(levels=levels, width=width, input_map=input_map(rep))
-    chosen = _schedule(schedule, DIP_SCHEDULE)
+    chosen = default_schedule("dip", rep.schedule, given=schedule)
     # The data term alone: a zero-weighted TV column would still run a second generator pass.
     return Preset(NormalisedData().as_objective(), parametrisation, staged_adam, chosen, name="dip")
 

@@ -21,9 +21,18 @@ block's expand1x1 and expand3x3, every class of pool10, at the default 300 steps
 **extrapolated** (not measured): units × 300 × the batched seconds per unit-step per input pixel
 of fire5 (for fire2–fire5: an over-estimate for the shallower ones) or of fire9 (for
 fire6–pool10; pool10's conv10 is not in fire9's rate) × the layer's image side², compilation
-included, plus the measured seconds of the dataset examples per layer::
+included, plus the measured seconds of the dataset examples per layer.
+
+``--site-size`` measures instead how many bytes that complete atlas's folder takes: it makes a
+real atlas of every one of those layers with the atlas's defaults (k = 9, one seed, 300 steps,
+two inversions a layer) but only the first ``--site-units`` units of each, and extrapolates:
+per layer, its files that do not grow with the units made (the layer's page, its inversions,
+``examples.json``, which holds every channel's examples) plus its channel count × the mean
+bytes of the units made (page, JSON record, pictures); the recorded size also names the
+measured folder's own::
 
     python benchmarks/atlas.py                  # the three layers, 32 units (8 of GoogLeNet's), 30 steps
+    python benchmarks/atlas.py --site-size      # a complete SqueezeNet atlas's bytes, from 2 units a layer
     python benchmarks/atlas.py --table-only     # the table (atlas/atlas_scale.md) from the JSON
 """
 
@@ -33,6 +42,7 @@ import argparse
 import json
 import pathlib
 import sys
+import tempfile
 import time
 
 import common
@@ -43,6 +53,7 @@ from prior_seconds import machine
 import jaxinv
 from jaxinv.atlas import dataset_examples, maximize_units
 from jaxinv.atlas.build import picture_files, unit_maxima
+from jaxinv.atlas.site import layer_folder
 from jaxinv.cli import positive
 from jaxinv.core.objectives import neuron
 from jaxinv.files import atomic_write_bytes, write_json
@@ -124,6 +135,38 @@ def full_atlas(rows: list[dict]) -> dict:
     return {"steps": FULL_STEPS, "units": units, "seconds": total, "layers": layers, "extrapolated": True}
 
 
+def _bytes(paths) -> int:
+    return sum(path.stat().st_size for path in paths if path.is_file())
+
+
+def site_size(files: list[pathlib.Path], *, units: int, folder: pathlib.Path) -> dict:
+    """A complete SqueezeNet atlas's bytes, extrapolated from a real atlas of ``units`` units a layer."""
+    layers = [layer for layer, _ in FULL]
+    started = time.perf_counter()
+    jaxinv.atlas("squeezenet1_1", layers, out=folder, key=jax.random.key(0), pictures=files[0].parent,
+                 units=range(units), progress=False)
+    counts = {layer: code_shape("squeezenet1_1", layer, spec("squeezenet1_1").input_size)[-1] for layer in layers}
+    return {"units_made": units, "seconds": time.perf_counter() - started, **extrapolated_bytes(folder, counts),
+            "extrapolated": True, "date": time.strftime("%Y-%m-%d"),
+            "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]])}
+
+
+def extrapolated_bytes(folder: pathlib.Path, counts: dict[str, int]) -> dict:
+    """The bytes ``folder``'s atlas would take with ``counts[layer]`` units in each layer: per layer, its
+    files that are not a unit's plus the count × the mean bytes of its units made (page, record, pictures)."""
+    rows, total = [], _bytes(folder.glob("*"))  # the atlas's own index, style and settings
+    for layer, count in counts.items():
+        where = folder / layer_folder(layer)
+        made = sorted(where.glob("unit-*.json"))
+        per_unit = _bytes(p for unit in made for p in (unit, unit.with_suffix(".html"),
+                                                       *unit.with_suffix("").glob("*"))) / len(made)
+        fixed = _bytes(where.rglob("*")) - per_unit * len(made)
+        rows.append({"layer": layer, "units": count, "unit_bytes": per_unit, "layer_bytes": fixed,
+                     "bytes": fixed + count * per_unit})
+        total += rows[-1]["bytes"]
+    return {"measured_bytes": _bytes(folder.rglob("*")), "bytes": total, "layers": rows}
+
+
 def table(record: dict) -> str:
     """The markdown tables of a record (generated, never pasted)."""
     head = (f"Units per second, one program per unit (loop) against one program for the layer (batched),"
@@ -146,6 +189,15 @@ def table(record: dict) -> str:
                        f" expand3x3, every class of pool10; {full['steps']} steps, one seed, batched),"
                        f" **extrapolated** from the rows above, not measured: about"
                        f" {full['seconds'] / 3600:.1f} hours on this machine.")]
+    size = record.get("site_size") or {}
+    if size:
+        largest = max(size["layers"], key=lambda row: row["bytes"])
+        lines += ["", (f"Its folder: about **{size['bytes'] / 1e6:.0f} MB** (WebP pictures), extrapolated from a real"
+                       f" atlas of the first {size['units_made']} units of each of its {len(size['layers'])} layers"
+                       f" with the atlas's defaults ({size['measured_bytes'] / 1e6:.1f} MB, {size['seconds']:.0f} s;"
+                       f" `{size['command']}`, {size['date']}): each layer's own files plus its channels × the"
+                       f" mean bytes of a unit made; the largest, {largest['layer']}, {largest['units']} units of"
+                       f" {largest['unit_bytes'] / 1e3:.0f} kB, {largest['bytes'] / 1e6:.0f} MB.")]
     return "\n".join(lines)
 
 
@@ -157,20 +209,29 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", choices=[f"{n}:{name}" for n, name, _ in LAYERS], action="append",
                         help="measure only this layer (repeatable; default all three)")
     parser.add_argument("--pictures", help="the dataset examples' folder (default the shared 100 pictures)")
+    parser.add_argument("--site-size", action="store_true",
+                        help="measure a complete SqueezeNet atlas's bytes instead (from --site-units units a layer)")
+    parser.add_argument("--site-units", type=positive(int, maximum=64), default=2,
+                        help="units made per layer by --site-size (default 2)")
     parser.add_argument("--table-only", action="store_true", help="print the table from the JSON, run nothing")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    if not args.table_only:
+    kept = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    if args.site_size:
+        files = picture_files(args.pictures or common.default_pictures())
+        with tempfile.TemporaryDirectory() as folder:
+            write_json(OUT, {**kept, "site_size": site_size(files, units=args.site_units, folder=pathlib.Path(folder))})
+    elif not args.table_only:
         files = picture_files(args.pictures or common.default_pictures())
         rows = [measure_layer(network, layer, units=max(1, args.units // share), steps=args.steps, files=files)
                 for network, layer, share in LAYERS if args.only is None or f"{network}:{layer}" in args.only]
         record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                   "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]]), "rows": rows,
                   "full_atlas": full_atlas(rows)}
-        write_json(OUT, record)
+        write_json(OUT, {**record, **({"site_size": kept["site_size"]} if "site_size" in kept else {})})
     if not OUT.is_file():
         raise SystemExit(f"atlas: no {OUT}; run it without --table-only first")
     text = table(json.loads(OUT.read_text()))

@@ -28,9 +28,12 @@ Numbers: a unit's value over its largest value on the 100 pictures (`Visualizati
 (``--settings``): ``authors`` (leaky ReLUs, slope 0.05), ``no-leak`` (slope 0), ``class-x10``
 (classes only: m divided by 10, a ten times stronger data term). ``--iterations-scale`` and
 ``--image-size`` (an upper bound on the input's side of channels and caricatures; default the
-authors' size rule) run it at reduced cost. Classes always run at the network's own input size
-(227, 224), where the judges see them: a smaller visualisation warped up to it is another picture; each scale writes its own resumable JSON-lines file under
-benchmarks/results/maximization/, the table ``maximization.md`` and PNG figures next to it::
+authors' size rule) run it at reduced cost; ``--prior`` (default ``ijcv``, the authors') runs the
+channels and classes under another prior, ``fast`` for one (its own schedule × the scale, its own
+results file). Classes always run at the network's own input size (227, 224), where the judges
+see them: a smaller visualisation warped up to it is another picture; each scale writes its own
+resumable JSON-lines file under benchmarks/results/maximization/, the table ``maximization.md``
+and PNG figures next to it::
 
     nice -n 10 python benchmarks/maximization.py --networks squeezenet1_1 --iterations-scale 0.34 --image-size 128
 """
@@ -50,6 +53,7 @@ import jaxinv
 from jaxinv import caricature, images, maximize
 from jaxinv.cli import ArgumentParser, number, positive, seed_number
 from jaxinv.core.objectives import class_logit, neuron
+from jaxinv.core.priors import PRIOR_NAMES, default_schedule
 from jaxinv.core.visualization import MAXIMIZATION_ITERATIONS
 from jaxinv.files import atomic_write_bytes
 from jaxinv.plan import input_size, logits_layer, unit_extremes
@@ -81,8 +85,11 @@ def parse(argv):
                         help="× the authors' 300 iterations")
     parser.add_argument("--image-size", type=positive(int, maximum=4096),
                         help="largest input side of channels and caricatures (default: the authors' size rule; classes: never capped)")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"comma-separated experiments to run, of {', '.join(PARTS)} (the tables show every row recorded)")
+    parser.add_argument("--parts", help=f"comma-separated experiments to run, of {', '.join(PARTS)} (default all;"
+                        " channels,classes with another --prior; the tables show every row recorded)")
+    parser.add_argument("--prior", choices=PRIOR_NAMES, default="ijcv",
+                        help="image prior of channels and classes (default ijcv, the authors'; fast: the paper's"
+                             " regularisers, Adam on the spectrum; caricatures stay the authors')")
     parser.add_argument("--seed", type=seed_number, default=0, help="jax.random.key seed")
     parser.add_argument("--out", default=str(OUT), help="results folder")
     args = parser.parse_args(argv)
@@ -93,20 +100,39 @@ def parse(argv):
     for name in args.settings:
         if name not in SETTINGS:
             parser.error(f"--settings: unknown {name!r}; use {','.join(SETTINGS)}")
-    args.parts = args.parts.split(",")
+    args.parts = args.parts.split(",") if args.parts else [p for p in PARTS if args.prior == "ijcv" or p != "caricatures"]
     for name in args.parts:
         if name not in PARTS:
             parser.error(f"--parts: unknown {name!r}; use {','.join(PARTS)}")
+    if args.prior != "ijcv" and "caricatures" in args.parts:
+        parser.error(f"--parts caricatures: a caricature runs the authors' preset whatever the prior; drop it with"
+                     f" --prior {args.prior} (--prior ijcv's run makes them)")
     return args
 
 
 def scale_name(args) -> str:
-    """The results file's stem: one file per scale, so that runs at two scales never mix."""
-    return f"maximization_x{args.iterations_scale:g}_" + (f"s{args.image_size}" if args.image_size else "authors")
+    """The results file's stem: one file per scale and prior, so that runs at two scales never mix."""
+    stem = f"maximization_x{args.iterations_scale:g}_" + (f"s{args.image_size}" if args.image_size else "authors")
+    return stem if args.prior == "ijcv" else f"{stem}_prior-{args.prior}"
+
+
+def authors_iterations(args) -> int:
+    """The authors' 300 steps × the scale: the ijcv prior's and every caricature's."""
+    return max(1, round(AUTHORS_ITERATIONS * args.iterations_scale))
 
 
 def iterations(args) -> int:
-    return max(1, round(AUTHORS_ITERATIONS * args.iterations_scale))
+    """The steps of a channel or class run: the authors' under ijcv, else the prior's own schedule's × the scale."""
+    if args.prior == "ijcv":
+        return authors_iterations(args)
+    return default_schedule(args.prior, "cnn").shortened(args.iterations_scale).total
+
+
+def length(args) -> dict:
+    """`jaxinv.maximize`'s options for the run's length under ``--prior``."""
+    if args.prior == "ijcv":
+        return {"iterations": iterations(args)}
+    return {"schedule": default_schedule(args.prior, "cnn").shortened(args.iterations_scale)}
 
 
 def capped(size: int, args) -> int:
@@ -148,7 +174,7 @@ def run_channels(network: str, layer: str, setting: str, args, results, out: pat
     slope, _ = SETTINGS[setting]
     size = capped(input_size(network, layer), args)
     found = maximize(rep_of(network, layer), [neuron(c) for c in range(args.channels)], key=jax.random.key(args.seed),
-                     relu_slope=slope, iterations=iterations(args), image_size=size)
+                     relu_slope=slope, prior=args.prior, image_size=size, **length(args))
     rows = []
     for c, key in enumerate(keys):
         images.save_png(picture_path(out, key), found.images[c, 0])
@@ -171,7 +197,7 @@ def run_classes(network: str, setting: str, args, results, judges_: dict, out: p
     unit_max = unit_extremes(network, logits)["max"][classes] / divisor
     size = input_size(network, logits)  # never capped: the judges see the network's own size
     found = maximize(rep_of(network, logits), [class_logit(c) for c in classes], key=jax.random.key(args.seed),
-                     relu_slope=slope, iterations=iterations(args), image_size=size, unit_max=unit_max)
+                     relu_slope=slope, prior=args.prior, image_size=size, unit_max=unit_max, **length(args))
     shown = [found.images[b, 0] for b in range(len(classes))]
     own, other = judges.judge_classes(judges_, network, shown)
     rows = []
@@ -197,14 +223,14 @@ def run_caricatures(network: str, layer: str, pictures, args, results, out: path
         if not missing([key], results, out) and picture_path(out, f"{network}|original|{name}").is_file():
             continue
         size = capped(rep.preprocess(picture).shape[0], args)
-        found = caricature(rep, picture, key=jax.random.key(args.seed), iterations=iterations(args), image_size=size)
+        found = caricature(rep, picture, key=jax.random.key(args.seed), iterations=authors_iterations(args), image_size=size)
         images.save_png(picture_path(out, key), found.images[0, 0])
         shown = rep.deprocess(rep.preprocess(picture))  # the picture as the network saw it
         images.save_png(picture_path(out, f"{network}|original|{name}"), np.clip(images.resize(shown, (size, size)), 0, 255))
         record(results, [{"key": key, "network": network, "what": "caricature", "layer": layer, "picture": name,
                          "setting": "authors", "value": float(found.values[0, 0]),
                          "reference": float(found.reference[0]), "relative": float(found.relative[0, 0]),
-                         "image_size": found.image_size, "iterations": iterations(args), "seconds": found.seconds}])
+                         "image_size": found.image_size, "iterations": authors_iterations(args), "seconds": found.seconds}])
         print(f"{key}: {found.relative[0, 0]:.2f}x the picture's own ({found.seconds:.0f} s)", flush=True)
 
 
@@ -315,9 +341,9 @@ def main(argv=None) -> int:
     args = parse(argv)
     out = pathlib.Path(args.out)
     stem = scale_name(args)
-    results = ResultsFile(out / f"{stem}.jsonl", {
-        "iterations_scale": args.iterations_scale, "image_size": args.image_size, "seed": args.seed,
-        "channels": args.channels})
+    settings = {"iterations_scale": args.iterations_scale, "image_size": args.image_size, "seed": args.seed,
+                "channels": args.channels}
+    results = ResultsFile(out / f"{stem}.jsonl", settings if args.prior == "ijcv" else {**settings, "prior": args.prior})
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=args.pictures) if args.pictures else []
     wanted = set(args.networks) | {judges.OTHER[n] for n in args.networks}
     classifiers = {n: judges.Classifier(n) for n in wanted}

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from jaxinv.errors import JaxinvError
 from jaxinv.files import atomic_write_bytes
 
-__all__ = ["load", "resize", "save_png", "contrast_stretch", "to_uint8", "default_picture",
+__all__ = ["load", "resize", "save_png", "save_webp", "WEBP_QUALITY", "contrast_stretch", "to_uint8", "default_picture",
            "atomic_write_bytes", "rgb_to_gray", "centred_gray", "as_picture", "MAX_PIXELS"]
 
 
@@ -181,6 +181,26 @@ def save_png(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = Fa
 
     ``stretch=True`` applies the paper's per-image contrast stretch first.
     """
+    return _save(path, picture, stretch=stretch, format="PNG")
+
+
+#: `save_webp`'s default quality: the codec's loss stays a few grey levels, the file a fraction of a PNG's.
+WEBP_QUALITY = 90
+
+
+def save_webp(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = False,
+              quality: int = WEBP_QUALITY) -> pathlib.Path:
+    """Save a [0, 255] picture (H, W, C) as a lossy WebP of ``quality`` (1-100), atomically.
+
+    For pictures shown, not measured (the atlas's thumbnails): the pixels change by the codec's
+    loss, a few grey levels at the default quality. ``stretch=True`` as `save_png`'s.
+    """
+    if not 1 <= int(quality) <= 100:
+        raise JaxinvError(f"quality = {quality}; use a WebP quality from 1 to 100 (90 is the default)")
+    return _save(path, picture, stretch=stretch, format="WEBP", quality=int(quality), method=6)
+
+
+def _save(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool, format: str, **options) -> pathlib.Path:
     import io
 
     a = contrast_stretch(picture) if stretch else np.asarray(picture, np.float32)
@@ -188,7 +208,7 @@ def save_png(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = Fa
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
     buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
+    Image.fromarray(a).save(buf, format=format, **options)
     atomic_write_bytes(path, buf.getvalue())
     return pathlib.Path(path)
 

@@ -2,7 +2,7 @@
 
 Three SqueezeNet layers (fire2, fire5, and the class scores pool10), six units each, four
 dataset examples a side from the shared 100 ImageNet pictures, one picture inverted and
-caricatured per layer: under 2 MB that readers open before running an atlas of their own
+caricatured per layer: under 1 MB that readers open before running an atlas of their own
 (docs/how-to/atlas.md links its index). The folder is removed and built again, and each
 layer's ``examples.json`` (every channel's dataset examples, a cache for resuming, 0.7 MB for
 pool10's 1,000 classes; no page links it) is removed after. The full atlas of a network is an

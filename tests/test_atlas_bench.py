@@ -50,3 +50,27 @@ def test_the_table_shows_both_arms_and_says_the_whole_atlas_is_extrapolated():
     assert "googlenet:inception_4d/5x5 | 2 (128)" in text
     assert "**extrapolated**" in text and "about 2.0 hours" in text and "`python benchmarks/atlas.py`" in text
     assert "extrapolated" not in bench.table({**record, "full_atlas": {}})
+
+
+def test_a_complete_atlas_folder_is_extrapolated_from_its_units_made(tmp_path):
+    def write(path, size):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+
+    write(tmp_path / "index.html", 100)
+    for layer, units in (("fire2_expand1x1", 2), ("pool10", 1)):
+        write(tmp_path / layer / "index.html", 50)
+        write(tmp_path / layer / "examples.json", 1000)
+        for u in range(units):
+            write(tmp_path / layer / f"unit-000{u}.json", 10)
+            write(tmp_path / layer / f"unit-000{u}.html", 20)
+            write(tmp_path / layer / f"unit-000{u}" / "vis-0.webp", 300 + 100 * u)
+    size = bench.extrapolated_bytes(tmp_path, {"fire2/expand1x1": 64, "pool10": 1000})
+    assert size["measured_bytes"] == 100 + 2 * 1050 + (30 + 300) + (30 + 400) + 330
+    first, classes = size["layers"]
+    assert first["unit_bytes"] == 380 and first["layer_bytes"] == 1050 and first["bytes"] == 1050 + 64 * 380
+    assert classes["bytes"] == 1050 + 1000 * 330
+    assert size["bytes"] == 100 + first["bytes"] + classes["bytes"]
+    record = {"machine": "m", "date": "d", "command": "c", "rows": [row("fire5/expand3x3")], "full_atlas": {},
+              "site_size": {**size, "units_made": 1, "seconds": 3.0, "date": "d", "command": "python x --site-size"}}
+    assert "Its folder: about **0 MB**" in bench.table(record) and "pool10, 1000 units of 0 kB" in bench.table(record)

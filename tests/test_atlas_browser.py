@@ -217,7 +217,7 @@ def test_a_missing_picture_and_a_broken_link_are_found(tmp_path):
     shutil.copytree(SAMPLE, broken)
     layer = min(p.parent for p in broken.glob("*/index.html"))
     unit = min(layer.glob("unit-*.html"))
-    picture = unit.with_suffix("") / "top-0.png"
+    picture = unit.with_suffix("") / "top-0.webp"
     picture.unlink()
     unit.write_text(unit.read_text(encoding="utf-8").replace("</body>", "<a href=\"gone.html\">x</a></body>"),
                     encoding="utf-8")

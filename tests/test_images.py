@@ -59,6 +59,22 @@ def test_save_png_roundtrip_and_stretch(tmp_path):
     assert np.asarray(Image.open(tmp_path / "g.png")).shape == (4, 4)
 
 
+def test_save_webp_is_a_webp_near_the_picture_and_much_smaller_than_its_png(tmp_path):
+    picture = images.resize(images.default_picture("astronaut"), (128, 128))
+    images.save_webp(tmp_path / "a.webp", picture)
+    images.save_png(tmp_path / "a.png", picture)
+    with Image.open(tmp_path / "a.webp") as opened:
+        assert opened.format == "WEBP" and opened.size == (128, 128)
+    back = images.load(tmp_path / "a.webp")
+    assert np.abs(back - np.rint(picture)).mean() < 4.0  # a few grey levels of codec loss, on average
+    assert (tmp_path / "a.webp").stat().st_size * 3 < (tmp_path / "a.png").stat().st_size
+    images.save_webp(tmp_path / "b.webp", picture, stretch=True)
+    stretched = images.load(tmp_path / "b.webp")
+    assert stretched.min() < 8 and stretched.max() > 247
+    with pytest.raises(JaxinvError, match=r"^quality = 0; use a WebP quality from 1 to 100"):
+        images.save_webp(tmp_path / "c.webp", picture, quality=0)
+
+
 def test_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "out.png"
     images.save_png(target, np.zeros((2, 2, 3)))

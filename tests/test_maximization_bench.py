@@ -57,6 +57,19 @@ def test_outputs_are_strict_markdown_and_the_name_says_the_scale(tmp_path):
     json.dumps(fake_rows(), allow_nan=False)
 
 
+def test_another_prior_runs_its_own_schedule_in_its_own_file_without_caricatures(capsys):
+    from jaxinv.core.priors import FAST_SCHEDULES
+
+    fast = maximization.parse(["--prior", "fast", "--iterations-scale", "0.5"])
+    assert fast.parts == ["channels", "classes"] and maximization.scale_name(fast) == "maximization_x0.5_authors_prior-fast"
+    assert maximization.length(fast)["schedule"] == FAST_SCHEDULES["cnn"].shortened(0.5)
+    assert maximization.iterations(fast) == FAST_SCHEDULES["cnn"].shortened(0.5).total and maximization.authors_iterations(fast) == 150
+    assert maximization.length(maximization.parse([])) == {"iterations": 300}
+    with pytest.raises(SystemExit) as stop:
+        maximization.parse(["--prior", "fast", "--parts", "caricatures"])
+    assert stop.value.code == 2 and "drop it with --prior fast" in capsys.readouterr().err
+
+
 def test_unknown_network_or_setting_is_refused(capsys):
     assert maximization.parse(["--parts", "classes,caricatures"]).parts == ["classes", "caricatures"]
     for argv in (["--networks", "alexnet"], ["--settings", "loud"], ["--parts", "units"]):

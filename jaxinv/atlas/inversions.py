@@ -11,9 +11,9 @@ For each of the first N pictures x0 of the folder, at the layer's code Φ0 = Φ(
   IJCV 2016, Mahendran & Vedaldi, "Visualizing Deep Convolutional Neural Networks Using
   Natural Pre-Images", §3), ``steps`` steps; the page shows ⟨Φ(x), e⟩ over the picture's own.
 
-Files, in ``<layer>/pictures/``: ``original-<i>.png`` (x0 as the network sees it),
-``inversion-<i>.png``, ``caricature-<i>.png``, then ``<layer>/pictures.json`` last (atomically,
-`jaxinv.files`): a layer whose record exists with its N pictures is done, and a resumed run
+Files, in ``<layer>/pictures/``: ``original-<i>.webp`` (x0 as the network sees it),
+``inversion-<i>.webp``, ``caricature-<i>.webp`` (lossy WebP: shown, not measured), then
+``<layer>/pictures.json`` last (atomically, `jaxinv.files`): a layer whose record exists with its N pictures is done, and a resumed run
 skips it.
 """
 
@@ -52,7 +52,7 @@ def read_inversions(where: pathlib.Path, *, count: int) -> list[dict[str, Any]] 
 
 def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[pathlib.Path], *, key: jax.Array,
                      steps: int, prior: str = "paper", progress: Progress = None) -> list[dict[str, Any]]:
-    """Invert and caricature each of ``files`` at ``rep``'s layer; write the PNGs, then the record.
+    """Invert and caricature each of ``files`` at ``rep``'s layer; write the pictures, then the record.
 
     Args:
       where: the layer's folder.
@@ -72,10 +72,10 @@ def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[p
     rows = []
     for i, (path, picture) in enumerate(zip(files, pictures)):
         drawn = caricature(rep, picture, key=jax.random.fold_in(key, i), iterations=int(steps), progress=progress)
-        names = {kind: f"pictures/{kind}-{i}.png" for kind in ("original", "inversion", "caricature")}
-        images.save_png(where / names["original"], picture)
-        images.save_png(where / names["inversion"], np.asarray(inverted.images[i, 0]))
-        images.save_png(where / names["caricature"], np.asarray(drawn.images[0, 0]))
+        names = {kind: f"pictures/{kind}-{i}.webp" for kind in ("original", "inversion", "caricature")}
+        images.save_webp(where / names["original"], picture)
+        images.save_webp(where / names["inversion"], np.asarray(inverted.images[i, 0]))
+        images.save_webp(where / names["caricature"], np.asarray(drawn.images[0, 0]))
         rows.append({"picture": path.name, **names, "error": float(inverted.errors[i, 0]),
                      "caricature_relative": float(drawn.relative[0, 0])})
     write_json(where / RECORD, undefined_as_null({"steps": int(steps), "pictures": rows}))

@@ -1,4 +1,4 @@
-"""The atlas as a static site: plain HTML, one CSS file and PNGs, read from file:// as they are.
+"""The atlas as a static site: plain HTML, one CSS file and WebP pictures, read from file:// as they are.
 
 Layout of the folder (every link relative, no script, no server, nothing from the network)::
 
@@ -8,10 +8,10 @@ Layout of the folder (every link relative, no script, no server, nothing from th
     <layer>/index.html            a grid of the layer's units, each its first visualisation
     <layer>/unit-0012.html        a unit: its visualisations, its top-k and bottom-k pictures
     <layer>/unit-0012.json        the numbers that page shows (written before the page)
-    <layer>/unit-0012/vis-0.png   the visualisation of seed 0; top-0.png, bottom-0.png the crops
+    <layer>/unit-0012/vis-0.webp  the visualisation of seed 0; top-0.webp, bottom-0.webp the crops
     <layer>/examples.json         every unit's dataset examples (`jaxinv.atlas.examples`), kept for a resume
     <layer>/pictures.json         a few pictures' inversions and caricatures (`jaxinv.atlas.inversions`),
-    <layer>/pictures/             their PNGs, shown on the layer's page
+    <layer>/pictures/             their pictures, shown on the layer's page
 
 ``<layer>`` is the layer's name made safe for a file name (`layer_folder`). Each unit page links
 up (its layer, the atlas) and sideways (the previous and next unit done); the pages are written

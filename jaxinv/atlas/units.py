@@ -1,7 +1,7 @@
 """One unit's files in the atlas: its visualisations, its dataset examples' crops, its JSON record.
 
-`write_units` writes, per unit, the PNGs first and the JSON record last (each atomically,
-`jaxinv.files`), so a unit whose ``unit-NNNN.json`` exists is whole: a resumed run skips it.
+`write_units` writes, per unit, the pictures first (lossy WebP, `jaxinv.images.save_webp`: shown,
+not measured) and the JSON record last (each atomically, `jaxinv.files`), so a unit whose ``unit-NNNN.json`` exists is whole: a resumed run skips it.
 The record holds every number its page shows (`jaxinv.atlas.site`):
 
 - ``values``: ⟨Φ(x_r), u⟩ of each seed's visualisation x_r, the network as trained;
@@ -78,17 +78,17 @@ def _examples(pictures: _Pictures, extremes: UnitExtremes, channel: int, *, side
         crop = picture[top:top + size, left:left + size]
         if size > THUMBNAIL:
             crop = images.resize(crop, (THUMBNAIL, THUMBNAIL))
-        images.save_png(where / stem / f"{side}-{rank}.png", crop)
+        images.save_webp(where / stem / f"{side}-{rank}.webp", crop)
         rows.append({"picture": pictures.files[int(index)].name, "value": float(value),
                      "position": [int(p) for p in position], "crop": [top, left, size],
-                     "image": f"{stem}/{side}-{rank}.png"})
+                     "image": f"{stem}/{side}-{rank}.webp"})
     return rows
 
 
 def write_units(folder: pathlib.Path, made: LayerPictures, extremes: UnitExtremes, *, rep: Representation,
                 files: Sequence[pathlib.Path], field: int, class_names: Sequence[str] | None,
                 settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """Write every unit of ``made`` (PNGs, then its JSON record); the records, in its order."""
+    """Write every unit of ``made`` (pictures, then its JSON record); the records, in its order."""
     where = folder / layer_folder(extremes.layer)
     pictures = _Pictures(rep, files)
     vis = made.visualization
@@ -96,7 +96,7 @@ def write_units(folder: pathlib.Path, made: LayerPictures, extremes: UnitExtreme
     for b, channel in enumerate(made.channels):
         stem = unit_name(channel)
         for r in range(vis.images.shape[1]):
-            images.save_png(where / stem / f"vis-{r}.png", vis.images[b, r], stretch=True)
+            images.save_webp(where / stem / f"vis-{r}.webp", vis.images[b, r], stretch=True)
         largest = float(extremes.top_values[channel, 0])
         values = [float(v) for v in vis.values[b]]
         record = {
@@ -108,7 +108,7 @@ def write_units(folder: pathlib.Path, made: LayerPictures, extremes: UnitExtreme
             "relative": [v / largest for v in values] if largest > 0 else None,
             "start_gradient": float(made.start_gradient[b]), "redirected": bool(made.redirected[b]),
             "redirect_steps": settings["redirect_steps"], "flat": bool(made.flat[b]),
-            "visualisations": [f"{stem}/vis-{r}.png" for r in range(vis.images.shape[1])],
+            "visualisations": [f"{stem}/vis-{r}.webp" for r in range(vis.images.shape[1])],
             "top": _examples(pictures, extremes, channel, side="top", field=field, where=where, stem=stem),
             "bottom": _examples(pictures, extremes, channel, side="bottom", field=field, where=where, stem=stem),
             "pictures": extremes.pictures,

@@ -157,7 +157,7 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
     by both networks; each batch's rows are written when it ends (a class's result does not depend
     on its batch: every element starts from the same draws of the key)."""
     folder = pathlib.Path(args.out) / "pictures" / "classes" / network / name
-    # a class recorded but whose PNG is gone (a fresh checkout) is made again, for its scores; its row stays
+    # a class recorded but whose PNG is gone (a fresh checkout) is made again, for its scores, and its row replaced
     todo = [(class_name, unit) for class_name, unit in CLASSES.items()
             if class_key(network, name, class_name) not in results.done() or not (folder / f"{unit}.png").is_file()]
     if not todo:
@@ -174,7 +174,7 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
         shown = [found.images[b, 0] for b in range(len(batch))]
         own, other = judges.judge_classes(judges_, network, shown)
         recorded = {r["key"]: r for r in results.rows if r.get("what") == "class"}
-        rows = []
+        rows, remade = [], []
         for b, (class_name, unit) in enumerate(batch):
             images.save_png(folder / f"{unit}.png", shown[b])
             row = {"key": class_key(network, name, class_name), "what": "class", "network": network,
@@ -183,10 +183,14 @@ def run_classes(network: str, name: str, args, results: ResultsFile, judges_: di
                    "seconds": found.seconds / len(batch)}
             if row["key"] not in recorded:
                 rows.append(row)
-            elif verdicts(recorded[row["key"]]) != verdicts(row):
-                print(f"{row['key']}: made again, judged otherwise than recorded", flush=True)
+            else:  # its picture was gone: the row follows the picture made again
+                remade.append(row)
+                if verdicts(recorded[row["key"]]) != verdicts(row):
+                    print(f"{row['key']}: made again, judged otherwise than recorded", flush=True)
         if rows:
             results.append(rows)
+        if remade:
+            results.replace(remade)
         hits = sum(int(own[b]) == unit for b, (_, unit) in enumerate(batch)), sum(
             unit in other[b] for b, (_, unit) in enumerate(batch))
         print(f"{network} classes, {name}: {', '.join(c for c, _ in batch)}: own top-1 {hits[0]}/{len(batch)},"

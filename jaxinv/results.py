@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jaxinv.errors import JaxinvError
-from jaxinv.files import json_text
+from jaxinv.files import atomic_write_bytes, json_text
 
 fcntl: types.ModuleType | None
 try:
@@ -163,3 +163,24 @@ class ResultsFile:
             self._append_line(record)
             self._rows.append(record)
             done.add(key)
+
+    def replace(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Put each of ``rows`` in place of the recorded row with its key (a result made again, whose
+        every column must come from the remade one); the file is rewritten whole, atomically, and
+        held again. A key not recorded is refused: `append` records new results."""
+        if self.read_only:
+            raise JaxinvError(f"{self.path} was opened read-only; open it without read_only to replace rows")
+        fresh = {str(row[self.key_field]): {"kind": "result", **row} for row in rows}
+        absent = sorted(set(fresh) - self.done())
+        if absent:
+            raise JaxinvError(f"result {absent[0]!r} is not in {self.path}; append it instead of replacing it")
+        self._rows = [fresh.get(str(r[self.key_field]), r) for r in self._rows]
+        _, _, good_bytes = _parse(self.path)
+        header = self.path.read_bytes()[:good_bytes].split(b"\n", 1)[0] + b"\n"
+        lines = [json_text(r, sort_keys=True) + "\n" for r in self._rows]
+        atomic_write_bytes(self.path, header + "".join(lines).encode())
+        stale = _HELD.pop(str(self.path.resolve()), None)
+        if stale is not None:
+            stale.close()
+        _hold(self.path)  # the lock was on the file replaced
+

@@ -140,7 +140,7 @@ def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeyp
     def fake_maximize(rep, objectives, *, key, prior, **length):
         asked.append([int(o.index) for o in objectives])  # class_logit(unit) objectives
         return SimpleNamespace(images=np.full((len(objectives), 1, 4, 4, 3), 128, np.uint8),
-                               relative=np.ones((len(objectives), 1)), seconds=2.0 * len(objectives))
+                               relative=np.full((len(objectives), 1), float(len(asked))), seconds=2.0 * len(objectives))
 
     def fake_judge(judges_, network, shown):
         return np.arange(len(shown)), np.zeros((len(shown), 5), int)
@@ -167,6 +167,9 @@ def test_classes_run_in_batches_and_resume_where_the_rows_stop(tmp_path, monkeyp
     count = len(results.rows)
     bench.run_classes("googlenet", "dip", args, results, {})
     assert asked[2] == [units[5]] and (folder / f"{units[5]}.png").is_file() and len(results.rows) == count
+    remade = [r for r in ResultsFile(tmp_path / "priors.jsonl", {"seed": 0, "shorten": 1.0}).rows if "unit" in r]
+    assert [r["unit"] for r in remade] == units[3:] and remade[2]["relative"] == 3.0  # the row follows the picture
+    assert [r["relative"] for r in remade[:2] + remade[3:]] == [1.0] * 3 + [2.0] * 3
     with pytest.raises(SystemExit):
         bench.parse(["--class-batch", "0"])
 

@@ -99,3 +99,20 @@ def test_read_only_reads_a_file_being_written_without_touching_it(tmp_path):
         ResultsFile(path, {"rep": "dsift"}, read_only=True)
     with pytest.raises(JaxinvError, match="not found"):
         ResultsFile(tmp_path / "none.jsonl", {"rep": "hog"}, read_only=True)
+
+
+def test_a_result_made_again_replaces_its_row_in_place_and_the_file_stays_held(tmp_path):
+    path = tmp_path / "r.jsonl"
+    f = ResultsFile(path, {"n": 1})
+    f.append([{"key": "a", "error": 0.1}, {"key": "b", "error": 0.2}])
+    f.replace([{"key": "a", "error": 0.15}])
+    assert [(r["key"], r["error"]) for r in f.rows] == [("a", 0.15), ("b", 0.2)]
+    again = ResultsFile(path, {"n": 1})
+    assert [(r["key"], r["error"]) for r in again.rows] == [("a", 0.15), ("b", 0.2)]
+    assert json.loads(path.read_text().splitlines()[0])["kind"] == "config" and len(path.read_text().splitlines()) == 3
+    f.append([{"key": "c", "error": 0.3}])
+    assert ResultsFile(path, {"n": 1}).done() == {"a", "b", "c"}
+    with pytest.raises(JaxinvError, match="'z' is not in .*append it instead"):
+        f.replace([{"key": "z", "error": 1.0}])
+    with pytest.raises(JaxinvError, match="read-only"):
+        ResultsFile(path, {"n": 1}, read_only=True).replace([{"key": "a", "error": 0.0}])

@@ -168,8 +168,9 @@ _CHECKS = {net: f"imagenet100/cnn/class-kept-saved-check-{net}.json" for net in 
 _PRIORS = "priors/priors.jsonl"
 _DIP = "priors/dip_energy.jsonl"
 _CLASS_SCORES = "priors/class_scores.jsonl"
-_MAXIMIZATION = "maximization/maximization_x1_authors.jsonl"
-_MAXIMIZATION_SCORES = "maximization/maximization_x1_authors_scores.jsonl"
+#: The maximisation runs shown: block prefix → results file stem (the authors' prior; the fast prior).
+_MAXIMIZATION = {"maximization": "maximization/maximization_x1_authors",
+                 "maximization-fast": "maximization/maximization_x1_authors_prior-fast"}
 
 #: Every block a page can name, by name.
 BLOCKS: dict[str, Block] = {
@@ -207,9 +208,11 @@ BLOCKS: dict[str, Block] = {
     "dip-energy": _of_rows(dip_energy.table, _DIP),
     "path-check": _of_rows(path_check.table, "path_check/path_check.jsonl"),
     "dip-energy-readings": _of_rows(dip_energy.readings_table, _DIP),
-    **{f"maximization-{kind}": Block(lambda root, part=part: maximization.table(
-        _rows(root, _MAXIMIZATION), _rows(root, _MAXIMIZATION_SCORES)).strip().split("\n\n")[part],
-        (_MAXIMIZATION, _MAXIMIZATION_SCORES)) for part, kind in enumerate(("channels", "classes", "caricatures"))},
+    **{f"{prefix}-{kind}": Block(lambda root, part=part, stem=stem: maximization.table(
+        _rows(root, f"{stem}.jsonl"), _rows(root, f"{stem}_scores.jsonl")).strip().split("\n\n")[part],
+        (f"{stem}.jsonl", f"{stem}_scores.jsonl"))
+       for prefix, stem in _MAXIMIZATION.items()
+       for part, kind in enumerate(("channels", "classes", "caricatures")[:3 if prefix == "maximization" else 2])},
     # Speed.
     "hog-dsift-forward": _of_json(lambda record: hog_dsift_forward.markdown(record["rows"]), "hog_dsift.json"),
     "throughput": _of_json(lambda record: throughput.markdown(record["rows"]), "throughput.json"),

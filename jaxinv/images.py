@@ -10,6 +10,7 @@ import os
 import pathlib
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -200,7 +201,7 @@ def save_webp(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool = F
     return _save(path, picture, stretch=stretch, format="WEBP", quality=int(quality), method=6)
 
 
-def _save(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool, format: str, **options) -> pathlib.Path:
+def _save(path: str | os.PathLike, picture: np.ndarray, *, stretch: bool, format: str, **options: Any) -> pathlib.Path:
     import io
 
     a = contrast_stretch(picture) if stretch else np.asarray(picture, np.float32)

@@ -123,15 +123,14 @@ def authors_iterations(args) -> int:
 
 def iterations(args) -> int:
     """The steps of a channel or class run: the authors' under ijcv, else the prior's own schedule's × the scale."""
-    if args.prior == "ijcv":
-        return authors_iterations(args)
-    return default_schedule(args.prior, "cnn").shortened(args.iterations_scale).total
+    chosen = length(args)
+    return chosen["iterations"] if "iterations" in chosen else chosen["schedule"].total
 
 
 def length(args) -> dict:
     """`jaxinv.maximize`'s options for the run's length under ``--prior``."""
     if args.prior == "ijcv":
-        return {"iterations": iterations(args)}
+        return {"iterations": authors_iterations(args)}
     return {"schedule": default_schedule(args.prior, "cnn").shortened(args.iterations_scale)}
 
 

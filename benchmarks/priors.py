@@ -50,7 +50,7 @@ import jaxinv
 from judges import CLASSES
 from jaxinv import images, maximize, metrics, scores
 from jaxinv.cli import ArgumentParser, number, positive, seed_number
-from jaxinv.core import prior
+from jaxinv.core import default_schedule
 from jaxinv.core.objectives import class_logit
 from jaxinv.core.visualization import MAXIMIZATION_ITERATIONS
 from jaxinv.errors import JaxinvError
@@ -106,7 +106,7 @@ def parse(argv):
 
 def schedule_of(rep, name: str, shorten: float):
     """The prior's own schedule, its stages' iterations × ``shorten``."""
-    return prior(name, rep).schedule.shortened(shorten)
+    return default_schedule(name, rep.schedule).shortened(shorten)
 
 
 def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:

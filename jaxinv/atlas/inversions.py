@@ -13,8 +13,8 @@ For each of the first N pictures x0 of the folder, at the layer's code Φ0 = Φ(
 
 Files, in ``<layer>/pictures/``: ``original-<i>.webp`` (x0 as the network sees it),
 ``inversion-<i>.webp``, ``caricature-<i>.webp`` (lossy WebP: shown, not measured), then
-``<layer>/pictures.json`` last (atomically, `jaxinv.files`): a layer whose record exists with its N pictures is done, and a resumed run
-skips it.
+``<layer>/pictures.json`` last (atomically, `jaxinv.files`): a layer whose record exists with its
+N pictures is done, and a resumed run skips it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """One unit's files in the atlas: its visualisations, its dataset examples' crops, its JSON record.
 
 `write_units` writes, per unit, the pictures first (lossy WebP, `jaxinv.images.save_webp`: shown,
-not measured) and the JSON record last (each atomically, `jaxinv.files`), so a unit whose ``unit-NNNN.json`` exists is whole: a resumed run skips it.
+not measured) and the JSON record last (each atomically, `jaxinv.files`), so a unit whose
+``unit-NNNN.json`` exists is whole: a resumed run skips it.
 The record holds every number its page shows (`jaxinv.atlas.site`):
 
 - ``values``: ⟨Φ(x_r), u⟩ of each seed's visualisation x_r, the network as trained;

@@ -106,7 +106,7 @@ def parse(argv):
 
 def schedule_of(rep, name: str, shorten: float):
     """The prior's own schedule, its stages' iterations × ``shorten``."""
-    return default_schedule(name, rep.schedule).shortened(shorten)
+    return default_schedule(name, rep).shortened(shorten)
 
 
 def invert_one(rep, picture, name: str, *, seed: int, shorten: float) -> tuple[np.ndarray, float, float]:

@@ -57,7 +57,7 @@ class ClassJudge:
 
 
 def layer_schedule(args: argparse.Namespace, rep):
-    schedule = default_schedule(args.method, rep.schedule)
+    schedule = default_schedule(args.method, rep)
     return schedule.shortened(args.iterations_scale)
 
 

@@ -72,7 +72,7 @@ def run_one(args: argparse.Namespace, rep_name: str, pictures, *, out: pathlib.P
     from tqdm.auto import tqdm
 
     rep = registry.get(rep_name)
-    schedule = default_schedule(args.method, rep.schedule, given=args.schedule)
+    schedule = default_schedule(args.method, rep, given=args.schedule)
     schedule = schedule.shortened(args.iterations_scale)
     config = {"table": "shallow", "rep": rep_name, "method": args.method, "images": [n for n, _ in pictures],
               "size": "own" if size is None else list(size), "seed": args.seed,

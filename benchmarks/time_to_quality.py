@@ -107,9 +107,9 @@ def _attempt(rep, picture: np.ndarray, kind: str, setting, *, key: jax.Array, sc
     x0 = np.asarray(rep.preprocess(picture), np.float32)
     target = rep.features(rep.params, jnp.asarray(x0))
     prior = "fast" if kind == "fast" else "paper"
-    own, options = default_schedule(prior, rep.schedule), {}
-    if prior == "fast" and setting is not None:  # (decay, Schedule): a candidate of tune_fast.py
-        options["decay"], own = setting
+    own, options = default_schedule(prior, rep), {}
+    if prior == "fast" and setting is not None:  # (decay, Schedule, smooth): a candidate of tune_fast.py
+        options["decay"], own, options["smooth"] = setting
     schedule = own.scaled(scale) if scale != 1 else own
     solver = jaxinv.core.solver(rep, prior, image_shape=x0.shape, schedule=schedule, **options)
     steps = schedule.total // 2 if kind == "lbfgs" else schedule.total  # ≥ 2 evaluations a step
@@ -146,6 +146,8 @@ GRIDS = {"adam": ADAM_RATES, "lbfgs": LBFGS_MEMORY}
 KINDS = (*GRIDS, "fast")
 #: What each optimiser's setting is, for the table.
 SETTING_NAMES = {"adam": "Adam rate", "lbfgs": "L-BFGS memory"}
+#: What each optimiser is called in the tables.
+KIND_NAMES = {"adam": "Adam", "lbfgs": "L-BFGS", "fast": "fast"}
 
 
 def tune(rep, pictures, key, kinds: tuple[str, ...]) -> dict[str, float]:
@@ -207,28 +209,42 @@ def _finite(value: float) -> float | None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| rep | n | paper: evaluations, s | Adam: evaluations to the bar (reached), s | "
-             "L-BFGS: evaluations to the bar (reached), s | settings (tuned on 11-20) |",
-             "|---|---|---|---|---|---|"]
+    """Each optimiser run beside the paper's: evaluations to the bar, median over the pictures that
+    reach it (how many), the median over all pictures of its evaluations ÷ the paper's (inf where
+    the bar is not reached), and its mean seconds to the bar."""
+    rows = [r for r in rows if "paper_evaluations" in r]
+    kinds = [k for k in KINDS if any(f"{k}_final" in r for r in rows)]
+    lines = ["| rep | n | paper: evaluations, s | " + " | ".join(
+        f"{KIND_NAMES[k]}: evaluations to the bar (reached), ÷ paper's, s" for k in kinds) + " | settings (tuned on 11-20) |",
+        "|---|---|---|" + "---|" * len(kinds) + "---|"]
     for rep in dict.fromkeys(r["rep"] for r in rows):
         mine = [r for r in rows if r["rep"] == rep]
         cells = [f"median {np.median([r['paper_evaluations'] for r in mine]):.0f},"
                  f" {np.mean([r['paper_seconds'] for r in mine]):.1f}"]
         settings = []
-        for kind in GRIDS:
-            if f"{kind}_setting" not in mine[0]:
+        for kind in kinds:
+            if f"{kind}_final" not in mine[0]:
                 cells.append("not run")
                 continue
-            settings.append(f"{SETTING_NAMES[kind]} {mine[0][f'{kind}_setting']:g}")
-            got = [r for r in mine if r[f"{kind}_evaluations"] is not None]
-            if got:
-                median = np.median([r[f"{kind}_evaluations"] for r in got])
-                cells.append(f"median {median:.0f} ({len(got)}/{len(mine)}),"
-                             f" {np.mean([r[f'{kind}_seconds'] for r in got]):.1f}")
-            else:
-                cells.append(f"not reached (0/{len(mine)})")
-        lines.append(f"| {rep} | {len(mine)} | {' | '.join(cells)} | {', '.join(settings)} |")
+            if kind in SETTING_NAMES:
+                settings.append(f"{SETTING_NAMES[kind]} {mine[0][f'{kind}_setting']:g}")
+            cells.append(_reached(mine, kind))
+        lines.append(f"| {rep} | {len(mine)} | {' | '.join(cells)} | {', '.join(settings) or '-'} |")
     return "\n".join(lines) + "\n"
+
+
+def _reached(rows: list[dict], kind: str) -> str:
+    got = [r for r in rows if r[f"{kind}_evaluations"] is not None]
+    if not got:
+        return f"not reached (0/{len(rows)})"
+    return (f"median {np.median([r[f'{kind}_evaluations'] for r in got]):.0f} ({len(got)}/{len(rows)}),"
+            f" {_share(rows, kind):.2f}, {np.mean([r[f'{kind}_seconds'] for r in got]):.1f}")
+
+
+def _share(rows: list[dict], kind: str) -> float:
+    """The median over ``rows`` of ``kind``'s evaluations to the bar ÷ the paper's (inf: not reached)."""
+    return float(np.median([r[f"{kind}_evaluations"] / r["paper_evaluations"]
+                            if r[f"{kind}_evaluations"] is not None else np.inf for r in rows]))
 
 
 def fast_table(rows: list[dict]) -> str:
@@ -240,15 +256,13 @@ def fast_table(rows: list[dict]) -> str:
     for rep in dict.fromkeys(r["rep"] for r in rows):
         mine = [r for r in rows if r["rep"] == rep]
         got = [r for r in mine if r["fast_evaluations"] is not None]
-        shares = [r["fast_evaluations"] / r["paper_evaluations"] if r["fast_evaluations"] is not None else np.inf
-                  for r in mine]
         reached = f"median {np.median([r['fast_evaluations'] for r in got]):.0f} ({len(got)}/{len(mine)})" \
             if got else f"not reached (0/{len(mine)})"
         final = f"{np.median([r['fast_final'] / r['bar'] for r in mine]):.2f}, {np.mean([r['fast_seconds'] or 0 for r in got]):.1f}" \
             if got else f"{np.median([r['fast_final'] / r['bar'] for r in mine]):.2f}, -"
         looks = [_spread(mine, measure) for measure in ("psnr", "ssim")]
         lines.append(f"| {rep} | {len(mine)} | median {np.median([r['paper_evaluations'] for r in mine]):.0f},"
-                     f" {np.mean([r['paper_seconds'] for r in mine]):.1f} | {reached} | {np.median(shares):.2f} |"
+                     f" {np.mean([r['paper_seconds'] for r in mine]):.1f} | {reached} | {_share(mine, 'fast'):.2f} |"
                      f" {final} | {looks[0]} | {looks[1]} |")
     return "\n".join(lines) + "\n"
 
@@ -298,7 +312,9 @@ def main(argv=None) -> int:
     key = jax.random.key(args.seed)
     for rep_name in args.reps.split(","):
         score(rep_name, scored, tuning, results, key, args.optimisers)
-    shown = fast_table(results.rows) if args.optimisers == ("fast",) else table(results.rows)
+    shown = table(results.rows)
+    if "fast" in args.optimisers:
+        shown += "\n" + fast_table(results.rows)
     atomic_write_bytes(out / "table.md", shown.encode())
     print(shown)
     return 0

@@ -6,7 +6,9 @@ exponent d and Adam's stages, ``D:[(RATE, STEPS), ...]``; each is run from the p
 the paper's objective (`jaxinv.core.priors.fast_prior`) and scored by its final error and the
 evaluations it needs to reach the bar, the paper's final error on the same picture. ``--curve``
 also records the paper's own error at the end of each of its stages, as a ratio to its final one.
-Results are JSON lines, resumable.
+``--exact`` follows the features' own derivative where `smooth_descent` would change it (on
+hard-binned HOG; such candidates are labelled "smooth" otherwise). Results are JSON lines,
+resumable.
 
     python benchmarks/tune_fast.py --rep hog --pictures 2 --curve \\
         --candidates "1:[(5e-5,70),(5e-6,50),(1e-6,40),(2e-7,40)]" "0.5:[(2e-5,70),(2e-6,50),(4e-7,40),(8e-8,40)]"
@@ -24,6 +26,7 @@ import numpy as np
 import common
 import time_to_quality as ttq
 from jaxinv.cli import ArgumentParser, positive, seed_number
+from jaxinv.core.presets import smooth_descent
 from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import Schedule, resolve_schedule
 from jaxinv.results import ResultsFile
@@ -40,9 +43,9 @@ def candidate(text: str) -> tuple[float, Schedule]:
         raise ArgumentTypeError(f"{text!r}: write D:[(RATE, STEPS), ...], e.g. 1:[(5e-5,75),(5e-6,75)]") from error
 
 
-def tried(rep, picture, key, bar: float, decay: float, schedule: Schedule) -> dict:
+def tried(rep, picture, key, bar: float, decay: float, schedule: Schedule, smooth: bool) -> dict:
     """One candidate's final error over the bar and its evaluations to the bar (None: not reached)."""
-    run = ttq.trace(rep, picture, "fast", (decay, schedule), key=key)
+    run = ttq.trace(rep, picture, "fast", (decay, schedule, smooth), key=key)
     evaluations, _ = ttq.to_quality(run, bar)
     return {"final_over_bar": float(run["errors"][-1] / bar), "evaluations": evaluations,
             "rate_scale": run["rate_scale"]}
@@ -78,13 +81,18 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", type=candidate, nargs="+", metavar="D:STAGES",
                         help="settings to try (default: the fast prior's own for --rep)")
     parser.add_argument("--curve", action="store_true", help="also record the paper's error at its stage ends")
+    parser.add_argument("--exact", action="store_true",
+                        help="follow the features' own derivative, not smooth_descent's (differs on hard-binned HOG)")
     parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--out", default=str(OUT), help="results folder")
     args = parser.parse_args(argv)
     rep = common.representation(args.rep)
-    candidates = args.candidates or [(1.0, fast_schedule(rep.schedule))]
+    candidates = args.candidates or [(1.0, fast_schedule(rep))]
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=20)[10:10 + args.pictures]
     results = ResultsFile(pathlib.Path(args.out) / "tuning.jsonl", {"seed": args.seed})
+    # A candidate's label is its setting; where smooth_descent changes the derivative (hard-binned
+    # HOG), the label says so, and a label without it is the features' own derivative.
+    suffix = " smooth" if smooth_descent(rep.features) is not rep.features and not args.exact else ""
     for i, (name, picture) in enumerate(pictures):
         key = jax.random.fold_in(jax.random.key(args.seed), 1000 + i)  # time_to_quality.tune's keys
         paper = ttq.trace(rep, picture, "paper", None, key=key)
@@ -93,11 +101,11 @@ def main(argv=None) -> int:
             results.append([{"key": f"{args.rep}|paper|{name}", "rep": args.rep, "picture": name, "bar": bar,
                              "stage_ends_over_final": stage_ends(rep, paper)}])
         for decay, schedule in candidates:
-            label = f"{decay:g}:{[(s.learning_rate, s.iterations) for s in schedule.stages]}"
+            label = f"{decay:g}:{[(s.learning_rate, s.iterations) for s in schedule.stages]}" + suffix
             if f"{args.rep}|{label}|{name}" in results.done():
                 continue
             row = {"key": f"{args.rep}|{label}|{name}", "rep": args.rep, "candidate": label, "picture": name,
-                   "bar": bar, **tried(rep, picture, key, bar, decay, schedule)}
+                   "bar": bar, **tried(rep, picture, key, bar, decay, schedule, not args.exact)}
             results.append([row])
             print(f"{args.rep} {name} {label}: {row['final_over_bar']:.3f} of the bar,"
                   f" reached at {row['evaluations']}", flush=True)

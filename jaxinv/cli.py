@@ -209,7 +209,7 @@ def _run_invert(args: argparse.Namespace) -> int:
         picture, source = images.load(args.image, max_pixels=int(args.max_megapixels * 1e6)), args.image
     else:
         picture, source = images.default_picture(DEFAULT_PICTURE), f"skimage.data.{DEFAULT_PICTURE}()"
-    ran = default_schedule(args.prior, rep.schedule, given=schedule)
+    ran = default_schedule(args.prior, rep, given=schedule)
     if not args.quiet:
         print(f"jaxinv: inverting {rep.name} of {_what_is_compared(rep, picture, source)}, {args.seeds} seed(s),"
               f" prior {args.prior}, {ran.total} iterations, on {jax.devices()[0].platform}", file=sys.stderr)

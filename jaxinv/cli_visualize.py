@@ -201,7 +201,7 @@ def _schedule(prior: str, rep: Any, iterations: int | None) -> tuple[Any, Any]:
 
     if prior == "ijcv":
         return _ijcv_schedule(300 if iterations is None else iterations), None
-    own = default_schedule(prior, rep.schedule)
+    own = default_schedule(prior, rep)
     if iterations is None:
         return own, None
     chosen = stretched(own, iterations, name=prior)

@@ -9,6 +9,7 @@ import pytest
 
 import jaxinv
 from jaxinv.core import Fourier, PaperObjective, fast_preset, paper_preset, prior
+from jaxinv.core.presets import FAST_SCHEDULES
 from jaxinv.core.priors import fast_schedule
 from jaxinv.core.schedules import resolve_schedule
 from jaxinv.images import default_picture, resize
@@ -73,3 +74,24 @@ def test_fast_reaches_the_papers_final_error_on_dsift_in_a_quarter_of_the_steps(
     fast = jaxinv.invert(rep, astronaut(64), prior="fast", key=jax.random.key(0))
     assert fast.prior == "fast" and fast.energy.shape[1] * 4 == paper.energy.shape[1]
     assert float(fast.errors[0]) <= float(paper.errors[0])
+
+
+def test_fast_descends_hog_along_bilinear_binnings_derivative():
+    """Hard-binned HOG, 64×64 astronaut: the fast prior's energy is HOG's, its path HOGb's derivative's,
+    and its 200 steps end below the paper's 800 (its own derivative's 200 do not)."""
+    rep = jaxinv.registry.get("hog")
+    fast = prior("fast", rep, image_shape=(64, 64, 1))
+    exact = prior("fast", rep, image_shape=(64, 64, 1), smooth=False)
+    assert fast.objective == exact.objective and exact.descent is None
+    assert fast.solver(rep.features, None, image_shape=(64, 64, 1)).features == rep.features.smooth_gradient()
+    errors = {name: float(jaxinv.invert(rep, astronaut(64), prior=chosen, key=jax.random.key(0)).errors[0])
+              for name, chosen in (("paper", "paper"), ("fast", fast), ("exact", exact))}
+    assert errors["fast"] < errors["paper"] < errors["exact"], errors
+
+
+def test_a_representation_may_have_its_own_fast_schedule():
+    fire9 = jaxinv.cnn("squeezenet1_1", layer="fire9", weights=None)
+    assert fast_schedule(fire9) == FAST_SCHEDULES["squeezenet1_1:fire9/concat"] != fast_schedule("cnn")
+    assert prior("fast", fire9).schedule.total == 200
+    assert fast_schedule(jaxinv.cnn("squeezenet1_1", layer="fire5", weights=None)) == fast_schedule("cnn")
+    assert fast_schedule(jaxinv.registry.get("hogb")) == fast_schedule("shallow") == FAST_SCHEDULES["shallow"]

@@ -266,6 +266,31 @@ def test_hard_gradient_flows_through_magnitude_only():
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * scale)
 
 
+def test_smooth_gradient_keeps_hogs_values_and_takes_hogbs_derivative():
+    """Bit-equal features (jit and vmap); through the cells, exactly HOGb's derivative."""
+    image = jnp.asarray(_picture("camera")[100:164, 300:356])
+    rep = hog(cell_size=8, channels=1)
+    smooth = rep.features.smooth_gradient()
+    assert smooth.bilinear_gradient and smooth != rep.features
+    bilinear = paper_hogb().features
+    assert bilinear.smooth_gradient() is bilinear
+    np.testing.assert_array_equal(jax.jit(smooth)(None, image), rep.code(image))
+    batch = jnp.stack([image, image[::-1]])
+    np.testing.assert_array_equal(jax.vmap(smooth, in_axes=(None, 0))(None, batch),
+                                  jax.vmap(rep.features, in_axes=(None, 0))(None, batch))
+
+    def cells(bilinear, bilinear_gradient):
+        return lambda y: hog_module.hog_cells(y, cell_size=8, num_orientations=9, bilinear=bilinear,
+                                              bilinear_gradient=bilinear_gradient)
+
+    weights = jax.random.normal(jax.random.PRNGKey(2), jax.eval_shape(cells(False, True), image).shape)
+    got = jax.jit(jax.grad(lambda y: jnp.sum(weights * cells(False, True)(y))))(image)
+    expected = jax.jit(jax.grad(lambda y: jnp.sum(weights * cells(True, False)(y))))(image)
+    hard = jax.jit(jax.grad(lambda y: jnp.sum(weights * cells(False, False)(y))))(image)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * float(jnp.abs(expected).max()))
+    assert float(jnp.abs(got - hard).max()) > 0.1 * float(jnp.abs(hard).max())
+
+
 # ------------------------------------------------------------------------------ errors
 
 

@@ -143,7 +143,7 @@ def test_each_builder_runs_the_one_default_schedule_rule(rep_name):
         if shape is not None and name in ("lucid", "maco", "dip"):  # colour priors
             continue
         built = prior(name, rep, image_shape=shape).schedule
-        assert built == default_schedule(name, rep.schedule) == expected.get(name, built)
+        assert built == default_schedule(name, rep) == expected.get(name, built)
         given = Schedule.of([(0.5, 3)])
         assert prior(name, rep, image_shape=shape, schedule=given).schedule == given == default_schedule(
             name, rep.schedule, given=[(0.5, 3)])

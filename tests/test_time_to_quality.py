@@ -39,14 +39,27 @@ def test_optimisers_option_and_a_table_with_an_optimiser_not_run(capsys):
     row = {"rep": "r", "paper_evaluations": 400, "paper_seconds": 2.0, "adam_setting": 1e-3,
            "adam_evaluations": 100, "adam_seconds": 0.5, "adam_final": 0.1}
     line = ttq.table([row, dict(row, adam_evaluations=None)]).splitlines()[-1]
-    assert line == "| r | 2 | median 400, 2.0 | median 100 (1/2), 0.5 | not run | Adam rate 0.001 |"
+    assert line == "| r | 2 | median 400, 2.0 | median 100 (1/2), inf, 0.5 | Adam rate 0.001 |"
+
+
+def test_one_table_sets_every_optimiser_of_one_run_beside_the_papers():
+    row = {"rep": "r", "paper_evaluations": 400, "paper_seconds": 2.0, "adam_setting": 1e-3, "adam_evaluations": 200,
+           "adam_seconds": 1.0, "adam_final": 0.1, "lbfgs_setting": 10, "lbfgs_evaluations": None,
+           "lbfgs_seconds": None, "lbfgs_final": 0.3, "fast_setting": None, "fast_evaluations": 80,
+           "fast_seconds": 0.25, "fast_final": 0.05}
+    other = dict(row, rep="s", lbfgs_evaluations=120, lbfgs_seconds=1.5)
+    header, _, first, second = ttq.table([{"kind": "config"}, row, other]).splitlines()
+    assert header.count("evaluations to the bar (reached), ÷ paper's, s") == 3
+    assert first == ("| r | 1 | median 400, 2.0 | median 200 (1/1), 0.50, 1.0 | not reached (0/1) |"
+                     " median 80 (1/1), 0.20, 0.2 | Adam rate 0.001, L-BFGS memory 10 |")
+    assert second.split(" | ")[4] == "median 120 (1/1), 0.30, 1.5"
 
 
 def test_the_fast_prior_is_traced_with_its_own_schedule_and_its_pictures_scored():
     rep = jaxinv.average_pool(factor=2)
     picture = np.random.default_rng(1).uniform(0, 255, (16, 16, 3)).astype(np.float32)
     fast = ttq.trace(rep, picture, "fast", None, key=jax.random.key(0))
-    steps = jaxinv.core.priors.fast_schedule(rep.schedule).total
+    steps = jaxinv.core.priors.fast_schedule(rep).total
     np.testing.assert_array_equal(fast["evaluations"], np.arange(steps + 1))
     assert fast["rate_scale"] == 1 and fast["errors"][-1] < fast["errors"][0] / 10
     np.testing.assert_allclose(fast["seen"], np.clip(rep.deprocess(rep.preprocess(picture)), 0, 255))
@@ -87,8 +100,11 @@ def test_a_fast_candidate_runs_its_own_exponent_and_stages():
     import tune_fast
 
     decay, schedule = tune_fast.candidate("0.5:[(5e-5, 7), (5e-6, 5)]")
-    run = ttq.trace(rep, picture, "fast", (decay, schedule), key=jax.random.key(0))
+    run = ttq.trace(rep, picture, "fast", (decay, schedule, True), key=jax.random.key(0))
     assert len(run["errors"]) == 13 and run["errors"][-1] < run["errors"][0]
-    other = ttq.trace(rep, picture, "fast", (1.0, schedule), key=jax.random.key(0))
+    other = ttq.trace(rep, picture, "fast", (1.0, schedule, True), key=jax.random.key(0))
     assert other["errors"][0] == pytest.approx(run["errors"][0], rel=1e-5)  # the same start
     assert not np.allclose(other["errors"][1:], run["errors"][1:])  # another path
+    hog, grey = jaxinv.registry.get("hog"), picture.mean(axis=-1).repeat(2, 0).repeat(2, 1)
+    smooth, exact = (ttq.trace(hog, grey, "fast", (1.0, schedule, flag), key=jax.random.key(0)) for flag in (True, False))
+    assert smooth["errors"][0] == exact["errors"][0] and not np.allclose(smooth["errors"][1:], exact["errors"][1:])

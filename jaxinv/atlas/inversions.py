@@ -66,7 +66,7 @@ def write_inversions(where: pathlib.Path, rep: Representation, files: Sequence[p
       progress: as `jaxinv.invert_batch`'s.
     """
     pictures = [network_picture(rep, images.load(f)) for f in files]  # one size: the network's
-    schedule = default_schedule(prior, rep.schedule)
+    schedule = default_schedule(prior, rep)
     inverted = invert_batch(rep, pictures, key=key, prior=prior, keep_snapshots=False, progress=progress,
                             schedule=schedule.shortened(steps / schedule.total))
     rows = []

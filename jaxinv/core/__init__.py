@@ -11,8 +11,9 @@ from jaxinv.core.fourier import Fourier, Maco
 from jaxinv.core.generator import DeepImagePrior, SkipGenerator, noise_frozen
 from jaxinv.core.output import Bounded, InputMap, ToInput, input_map
 from jaxinv.core.parametrisations import BallPixels, Parametrisation, ScaledPixels, SpectralPixels
-from jaxinv.core.presets import OptimizerFactory, Preset, fast_preset, ijcv_preset, paper_preset
-from jaxinv.core.priors import PRIOR_NAMES, default_schedule, prior, prior_options, solver
+from jaxinv.core.presets import (FAST_SCHEDULES, OptimizerFactory, Preset, fast_preset, ijcv_preset, paper_preset,
+                                 smooth_descent)
+from jaxinv.core.priors import PRIOR_NAMES, default_schedule, fast_schedule, prior, prior_options, solver
 from jaxinv.core.schedules import Schedule, Stage, resolve_schedule
 from jaxinv.core.settings import LAMBDA_ALPHA, SIGMA, IJCVObjective, PaperObjective, paper_lambdas_from_code
 from jaxinv.core.solver import Solver, SolverState, run_in_chunks
@@ -34,6 +35,7 @@ __all__ = [
     "DecorrelatedColour",
     "DeepImagePrior",
     "Diversity",
+    "FAST_SCHEDULES",
     "Fourier",
     "IJCVObjective",
     "InnerProduct",
@@ -71,6 +73,7 @@ __all__ = [
     "channel_direction",
     "default_schedule",
     "fast_preset",
+    "fast_schedule",
     "grid_spacing",
     "heavy_ball",
     "ijcv_adagrad_momentum",
@@ -89,6 +92,7 @@ __all__ = [
     "prior_options",
     "resolve_schedule",
     "run_in_chunks",
+    "smooth_descent",
     "solver",
     "staged",
     "staged_tables",

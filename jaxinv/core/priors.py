@@ -75,15 +75,15 @@ def inversion_objective(*, tv: float = 0.0) -> Objective:
 Prior = Preset
 
 
-def default_schedule(name: str, paper_schedule: Any, *, given: Any = None) -> Schedule:
+def default_schedule(name: str, of: Any, *, given: Any = None) -> Schedule:
     """The `Schedule` prior ``name`` runs: ``given`` (a `Schedule`, a preset name or [(rate, iterations), …])
-    if any, else the prior's own; ``paper_schedule`` is the representation's (``rep.schedule``), which
-    the paper's prior runs and the fast prior's depends on. The one rule the builders, the command
-    line, the atlas and the benchmarks share."""
+    if any, else the prior's own. ``of`` is the representation (or its ``schedule``, the paper
+    schedule's name): the paper's prior runs its ``schedule``, the fast prior's depends on it
+    (`fast_schedule`). The one rule the builders, the command line, the atlas and the benchmarks share."""
     if given is not None:
         return resolve_schedule(given)
-    own = {"paper": paper_schedule, "ijcv": "ijcv", "lucid": LUCID_SCHEDULE, "maco": MACO_SCHEDULE,
-           "dip": DIP_SCHEDULE, "fast": fast_schedule(paper_schedule)}
+    own = {"paper": getattr(of, "schedule", of), "ijcv": "ijcv", "lucid": LUCID_SCHEDULE, "maco": MACO_SCHEDULE,
+           "dip": DIP_SCHEDULE, "fast": fast_schedule(of)}
     return resolve_schedule(own[check_prior_name(name)])
 
 
@@ -101,7 +101,7 @@ def paper_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
     ``config``, a whole `PaperObjective`, replaces ``lambda_tv`` and ``lambda_alpha``.
     """
     config = _paper_config(rep, config, lambda_tv, lambda_alpha)
-    return paper_preset(config, default_schedule("paper", rep.schedule, given=schedule), image_shape)
+    return paper_preset(config, default_schedule("paper", rep, given=schedule), image_shape)
 
 
 def _paper_config(rep: Any, config: PaperObjective | None, lambda_tv: float | None,
@@ -114,25 +114,31 @@ def _paper_config(rep: Any, config: PaperObjective | None, lambda_tv: float | No
     return config
 
 
-def fast_schedule(paper_schedule: Any) -> Schedule:
-    """The fast prior's schedule where the paper runs ``paper_schedule`` (a representation's
-    ``schedule``): `FAST_SCHEDULES`' ``shallow`` for ``shallow`` and ``shallow_long``, else ``cnn``'s."""
-    return FAST_SCHEDULES["shallow" if paper_schedule in ("shallow", "shallow_long") else "cnn"]
+def fast_schedule(of: Any) -> Schedule:
+    """The fast prior's schedule for ``of``, a representation or its paper schedule's name: the
+    representation's own entry in `FAST_SCHEDULES` (by ``name``) if it has one, else ``shallow``'s for
+    the ``shallow`` and ``shallow_long`` paper schedules and ``cnn``'s for the others."""
+    own = FAST_SCHEDULES.get(getattr(of, "name", None))
+    if own is not None:
+        return own
+    return FAST_SCHEDULES["shallow" if getattr(of, "schedule", of) in ("shallow", "shallow_long") else "cnn"]
 
 
 def fast_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, decay: float = 1.0,
-               lambda_tv: float | None = None, lambda_alpha: float | None = None,
+               smooth: bool = True, lambda_tv: float | None = None, lambda_alpha: float | None = None,
                config: PaperObjective | None = None) -> Preset:
     """The paper's objective and start (`paper_prior`'s energy, λ's and u) with Adam on u's spectrum.
 
-    Same function, same start, other path (`jaxinv.core.parametrisations.SpectralPixels`): use it
-    where the paper's error is wanted in fewer steps; keep ``paper`` to reproduce the paper's numbers
-    (its iterates, not only its energy). Measured on the first 10 shared pictures against the
-    paper's final error: docs/results/speed.md#fast-preset (`benchmarks/time_to_quality.py`).
+    Same function, same start, other path (`jaxinv.core.parametrisations.SpectralPixels`; on
+    hard-binned HOG, bilinear binning's derivative, `jaxinv.core.presets.smooth_descent`, unless
+    ``smooth=False``): use it where the paper's error is wanted in fewer steps; keep ``paper`` to
+    reproduce the paper's numbers (its iterates, not only its energy). Measured on the first 10
+    shared pictures against the paper's final error: docs/results/speed.md#fast-preset
+    (`benchmarks/time_to_quality.py`).
     """
     config = _paper_config(rep, config, lambda_tv, lambda_alpha)
-    chosen = default_schedule("fast", rep.schedule, given=schedule)
-    return fast_preset(config, chosen, image_shape, decay=decay)
+    chosen = default_schedule("fast", rep, given=schedule)
+    return fast_preset(config, chosen, image_shape, decay=decay, smooth=smooth)
 
 
 def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = None, data_weight: float | None = None,
@@ -142,7 +148,7 @@ def ijcv_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
         config = IJCVObjective(data_weight=1.0 if data_weight is None else float(data_weight))
     elif data_weight is not None:
         raise JaxinvError("pass either config= (a whole IJCVObjective) or data_weight=, not both")
-    return ijcv_preset(config, default_schedule("ijcv", rep.schedule, given=schedule), image_shape,
+    return ijcv_preset(config, default_schedule("ijcv", rep, given=schedule), image_shape,
                        jitter=config.jitter_for(rep.stride))
 
 
@@ -169,7 +175,7 @@ def lucid_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = 
     _three_channels(rep, shape, "lucid")
     picture = ToInput(Bounded(DecorrelatedColour(Fourier())), input_map(rep))
     parametrisation = Transformed(picture, (Pad(pad), Jitter(2 * pad + 1), Scale(scale), Rotate(degrees)))
-    chosen = default_schedule("lucid", rep.schedule, given=schedule)
+    chosen = default_schedule("lucid", rep, given=schedule)
     return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="lucid")
 
 
@@ -186,7 +192,7 @@ def maco_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = N
     shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "maco")
     parametrisation = ToInput(Bounded(DecorrelatedColour(Maco())), input_map(rep))
-    chosen = default_schedule("maco", rep.schedule, given=schedule)
+    chosen = default_schedule("maco", rep, given=schedule)
     return Preset(inversion_objective(tv=tv), parametrisation, staged_adam, chosen, name="maco")
 
 
@@ -210,7 +216,7 @@ def dip_prior(rep: Any, image_shape: tuple[int, int, int], *, schedule: Any = No
     shape = (*image_shape,)  # a tuple, as given (H, W, C)
     _three_channels(rep, shape, "dip")
     parametrisation = DeepImagePrior.reduced(levels=levels, width=width, input_map=input_map(rep))
-    chosen = default_schedule("dip", rep.schedule, given=schedule)
+    chosen = default_schedule("dip", rep, given=schedule)
     # The data term alone: a zero-weighted TV column would still run a second generator pass.
     return Preset(NormalisedData().as_objective(), parametrisation, staged_adam, chosen, name="dip")
 

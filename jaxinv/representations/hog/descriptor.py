@@ -46,6 +46,18 @@ class HogFeatures:
     bilinear_orientations: bool = False
     paper_layout: bool = False
     channels: int = 3
+    #: Hard binning's values with bilinear binning's derivative (`hog_cells`); see `smooth_gradient`.
+    bilinear_gradient: bool = False
+
+    def smooth_gradient(self) -> "HogFeatures":
+        """The same features (bit for bit) whose derivative also sees each gradient's angle.
+
+        What the fast prior descends on hard-binned HOG (`jaxinv.core.priors.fast_prior`): the
+        hard vote's derivative carries ‖g‖ only, so a descent on it stalls above the error the
+        paper's 800 steps reach; the bilinear vote's derivative (HOGb's) is a descent direction
+        for HOG's error too (docs/results/speed.md#fast-preset).
+        """
+        return self if self.bilinear_orientations else dataclasses.replace(self, bilinear_gradient=True)
 
     @property
     def dimension(self) -> int:
@@ -88,19 +100,21 @@ class HogFeatures:
             num_orientations=self.num_orientations,
             bilinear=self.bilinear_orientations,
             paper_layout=self.paper_layout,
+            bilinear_gradient=self.bilinear_gradient,
         )
 
 
 # Jitted so that eager calls (rep(picture), rep.code(x)) run as one compiled program
 # rather than op by op; inside an outer jit or vmap it is simply inlined.
 @functools.partial(
-    jax.jit, static_argnames=("cell_size", "variant", "num_orientations", "bilinear", "paper_layout")
+    jax.jit, static_argnames=("cell_size", "variant", "num_orientations", "bilinear", "paper_layout", "bilinear_gradient")
 )
 def _hog_features(
     x: jax.Array, *, cell_size: int, variant: str, num_orientations: int, bilinear: bool,
-    paper_layout: bool,
+    paper_layout: bool, bilinear_gradient: bool = False,
 ) -> jax.Array:
-    hist = hog_cells(x, cell_size=cell_size, num_orientations=num_orientations, bilinear=bilinear)
+    hist = hog_cells(x, cell_size=cell_size, num_orientations=num_orientations, bilinear=bilinear,
+                     bilinear_gradient=bilinear_gradient)
     out = normalise_cells(hist, variant=variant, num_orientations=num_orientations)
     return out[..., : 3 * num_orientations] if paper_layout else out
 

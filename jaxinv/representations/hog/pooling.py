@@ -143,9 +143,15 @@ pool_axis.defvjp(_pool_axis_fwd, _pool_axis_bwd)
 
 
 def hog_cells(
-    image: jax.Array, *, cell_size: int, num_orientations: int, bilinear: bool
+    image: jax.Array, *, cell_size: int, num_orientations: int, bilinear: bool, bilinear_gradient: bool = False
 ) -> jax.Array:
-    """Unnormalised directed cell histograms (hogH, hogW, 2n): steps 1–3 of vl_hog."""
+    """Unnormalised directed cell histograms (hogH, hogW, 2n): steps 1–3 of vl_hog.
+
+    ``bilinear_gradient``: hard votes' values with bilinear votes' derivative, sg(v_hard) +
+    (v_bil − sg(v_bil)) (sg: stop-gradient; the bracket is exactly 0). A hard vote's derivative
+    sees ‖g‖ only, never the angle, so descent on HOG cannot turn an edge toward its target bin;
+    the bilinear vote's derivative does.
+    """
     height, width = image.shape[0], image.shape[1]
     cells_h, cells_w = hog_grid(height, width, cell_size)
     n2 = 2 * num_orientations
@@ -154,6 +160,9 @@ def hog_cells(
         return jnp.zeros((cells_h, cells_w, n2), image.dtype) + 0.0 * jnp.sum(image)
     gx, gy = image_gradients(image)
     votes = orientation_votes(gx, gy, num_orientations=num_orientations, bilinear=bilinear)
+    if bilinear_gradient and not bilinear:
+        smooth = orientation_votes(gx, gy, num_orientations=num_orientations, bilinear=True)
+        votes = jax.lax.stop_gradient(votes) + (smooth - jax.lax.stop_gradient(smooth))
     pooled = pool_axis(votes, 1, width, cell_size)
     return pool_axis(pooled, 0, height, cell_size)
 

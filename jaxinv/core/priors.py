@@ -118,9 +118,9 @@ def fast_schedule(of: Any) -> Schedule:
     """The fast prior's schedule for ``of``, a representation or its paper schedule's name: the
     representation's own entry in `FAST_SCHEDULES` (by ``name``) if it has one, else ``shallow``'s for
     the ``shallow`` and ``shallow_long`` paper schedules and ``cnn``'s for the others."""
-    own = FAST_SCHEDULES.get(getattr(of, "name", None))
-    if own is not None:
-        return own
+    name = getattr(of, "name", None)
+    if isinstance(name, str) and name in FAST_SCHEDULES:
+        return FAST_SCHEDULES[name]
     return FAST_SCHEDULES["shallow" if getattr(of, "schedule", of) in ("shallow", "shallow_long") else "cnn"]
 
 

@@ -43,6 +43,13 @@ def candidate(text: str) -> tuple[float, Schedule]:
         raise ArgumentTypeError(f"{text!r}: write D:[(RATE, STEPS), ...], e.g. 1:[(5e-5,75),(5e-6,75)]") from error
 
 
+def label_of(rep, decay: float, schedule: Schedule, *, exact: bool) -> str:
+    """A candidate's label: its setting, and " smooth" where it follows `smooth_descent`'s derivative
+    and that differs from the features' own (hard-binned HOG); a label without it is the features' own."""
+    smooth = not exact and smooth_descent(rep.features) is not rep.features
+    return f"{decay:g}:{[(s.learning_rate, s.iterations) for s in schedule.stages]}" + (" smooth" if smooth else "")
+
+
 def tried(rep, picture, key, bar: float, decay: float, schedule: Schedule, smooth: bool) -> dict:
     """One candidate's final error over the bar and its evaluations to the bar (None: not reached)."""
     run = ttq.trace(rep, picture, "fast", (decay, schedule, smooth), key=key)
@@ -90,9 +97,6 @@ def main(argv=None) -> int:
     candidates = args.candidates or [(1.0, fast_schedule(rep))]
     pictures = common.load_image_set(common.default_pictures(), size=None, limit=20)[10:10 + args.pictures]
     results = ResultsFile(pathlib.Path(args.out) / "tuning.jsonl", {"seed": args.seed})
-    # A candidate's label is its setting; where smooth_descent changes the derivative (hard-binned
-    # HOG), the label says so, and a label without it is the features' own derivative.
-    suffix = " smooth" if smooth_descent(rep.features) is not rep.features and not args.exact else ""
     for i, (name, picture) in enumerate(pictures):
         key = jax.random.fold_in(jax.random.key(args.seed), 1000 + i)  # time_to_quality.tune's keys
         paper = ttq.trace(rep, picture, "paper", None, key=key)
@@ -101,7 +105,7 @@ def main(argv=None) -> int:
             results.append([{"key": f"{args.rep}|paper|{name}", "rep": args.rep, "picture": name, "bar": bar,
                              "stage_ends_over_final": stage_ends(rep, paper)}])
         for decay, schedule in candidates:
-            label = f"{decay:g}:{[(s.learning_rate, s.iterations) for s in schedule.stages]}" + suffix
+            label = label_of(rep, decay, schedule, exact=args.exact)
             if f"{args.rep}|{label}|{name}" in results.done():
                 continue
             row = {"key": f"{args.rep}|{label}|{name}", "rep": args.rep, "candidate": label, "picture": name,

@@ -92,6 +92,10 @@ def test_tune_fast_reads_candidates_and_refuses_a_malformed_one():
         "| hog | paper (its error at each stage end ÷ its final), a | 2.61, 1.49, 1.04, 1.00 | |"]
     with pytest.raises(ArgumentTypeError, match=r"write D:\[\(RATE, STEPS\), \.\.\.\]"):
         tune_fast.candidate("1:[(5e-5 70)]")
+    hog, hogb = jaxinv.registry.get("hog"), jaxinv.registry.get("hogb")
+    assert tune_fast.label_of(hog, 0.5, schedule, exact=False) == "0.5:[(5e-05, 70), (5e-06, 50)] smooth"
+    assert tune_fast.label_of(hog, 0.5, schedule, exact=True) == "0.5:[(5e-05, 70), (5e-06, 50)]"
+    assert tune_fast.label_of(hogb, 0.5, schedule, exact=False) == "0.5:[(5e-05, 70), (5e-06, 50)]"  # its own
 
 
 def test_a_fast_candidate_runs_its_own_exponent_and_stages():

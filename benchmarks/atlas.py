@@ -11,7 +11,9 @@ channels), the same steps T, the same seeds, image size and start, made
 
 both compilation included, the batched arm first, in one process; units per second = U / wall
 seconds. The same rates once compiled (the loop's units after its first; the batched call run a
-second time) are recorded beside them: they tell the compilation from the steps. From the
+second time) are recorded beside them: they tell the compilation from the steps; with them, each
+arm's CPU seconds (this process's, all its threads) over its wall seconds: how many of the cores
+its steps kept busy (spin-waiting threads count as busy, so it is an upper bound). From the
 batched arm it also reports what the atlas reports per layer (issue #34): the units dead at the
 start (zero gradient), how many the redirected ReLU rescued (their value > 0 afterwards), those
 still flat, and the fraction of units whose visualisation exceeds their largest value m over the
@@ -75,10 +77,11 @@ FULL_STEPS = 300
 
 
 def _timed(call):
-    started = time.perf_counter()
+    """The call's result, wall seconds and this process's CPU seconds (all its threads: XLA's too)."""
+    started, cpu = time.perf_counter(), time.process_time()
     made = call()
     jax.block_until_ready(made.visualization.values)
-    return made, time.perf_counter() - started
+    return made, time.perf_counter() - started, time.process_time() - cpu
 
 
 def measure_layer(network: str, layer: str, *, units: int, steps: int, files: list[pathlib.Path]) -> dict:
@@ -90,16 +93,17 @@ def measure_layer(network: str, layer: str, *, units: int, steps: int, files: li
     channels = list(range(min(units, extremes.code_shape[-1])))
     m = unit_maxima(extremes, channels)
     options = {"key": jax.random.key(0), "iterations": steps, "progress": False}
-    batched, batched_seconds = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))
+    batched, batched_seconds, _ = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))
     print(f"{network}:{layer}: batched {len(channels)} units in {batched_seconds:.1f} s", flush=True)
-    loop_values, loop_times = [], []
+    loop_values, loop_times, loop_cpu = [], [], []
     for c, mc in zip(channels, m):
-        one, seconds = _timed(lambda c=c, mc=mc: maximize_units(rep, [c], unit_max=[mc], **options))
+        one, seconds, cpu = _timed(lambda c=c, mc=mc: maximize_units(rep, [c], unit_max=[mc], **options))
         loop_values.append(one.visualization.values[0])
         loop_times.append(seconds)
+        loop_cpu.append(cpu)
     loop_seconds = sum(loop_times)
     print(f"{network}:{layer}: loop {len(channels)} units in {loop_seconds:.1f} s", flush=True)
-    _, warm_seconds = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))  # compiled already
+    _, warm_seconds, warm_cpu = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))  # compiled already
     values = batched.visualization.values
     largest = extremes.top_values[channels, 0]
     redirected = batched.redirected
@@ -111,6 +115,8 @@ def measure_layer(network: str, layer: str, *, units: int, steps: int, files: li
             "speedup": loop_seconds / batched_seconds,
             "loop_compiled_units_per_second": (len(channels) - 1) / sum(loop_times[1:]) if len(channels) > 1 else None,
             "batched_compiled_units_per_second": len(channels) / warm_seconds,
+            "loop_compiled_cores_busy": sum(loop_cpu[1:]) / sum(loop_times[1:]) if len(channels) > 1 else None,
+            "batched_compiled_cores_busy": warm_cpu / warm_seconds,
             "batch_equals_loop": float(np.max(np.abs(values - np.stack(loop_values)))),
             "examples_seconds": examples_seconds, "pictures": len(files),
             "dead_at_start": int(redirected.sum()), "rescued": int((redirected & ~batched.flat).sum()),
@@ -167,20 +173,27 @@ def extrapolated_bytes(folder: pathlib.Path, counts: dict[str, int]) -> dict:
     return {"measured_bytes": _bytes(folder.rglob("*")), "bytes": total, "layers": rows}
 
 
+def _busy(row: dict) -> str:
+    """CPU seconds over wall seconds of each arm once compiled: how many cores its steps kept busy."""
+    loop, batched = row.get("loop_compiled_cores_busy"), row.get("batched_compiled_cores_busy")
+    return "–" if loop is None or batched is None else f"{loop:.2f} / {batched:.2f}"
+
+
 def table(record: dict) -> str:
     """The markdown tables of a record (generated, never pasted)."""
     head = (f"Units per second, one program per unit (loop) against one program for the layer (batched),"
             f" the same units, steps, seeds (1) and image size, compilation included, in one run"
             f" ({record['machine']}, {record['date']}; `{record['command']}`):")
     columns = ("| layer | units measured (of) | steps | image side | loop units/s | batched units/s | batched ÷ loop |"
-               " once compiled, batched ÷ loop | dead at start | rescued | flat | above natural max |")
-    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               " once compiled, batched ÷ loop | cores busy once compiled, loop / batched | dead at start | rescued |"
+               " flat | above natural max |")
+    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in record["rows"]:
         compiled = row["loop_compiled_units_per_second"]
         compiled = f"{row['batched_compiled_units_per_second'] / compiled:.2f}×" if compiled else "–"
         lines.append(f"| {row['network']}:{row['layer']} | {row['units']} ({row['channels']}) | {row['steps']} |"
                      f" {row['image_size']} | {row['loop_units_per_second']:.3f} |"
-                     f" {row['batched_units_per_second']:.3f} | {row['speedup']:.2f}× | {compiled} |"
+                     f" {row['batched_units_per_second']:.3f} | {row['speedup']:.2f}× | {compiled} | {_busy(row)} |"
                      f" {row['dead_at_start']} | {row['rescued']} | {row['flat']} |"
                      f" {100 * row['above_natural']:.0f}% |")
     full = record.get("full_atlas") or {}

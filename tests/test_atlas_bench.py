@@ -12,7 +12,8 @@ def row(layer, network="squeezenet1_1", *, units=4, steps=10, side=80, batched=2
             "image_size": side, "loop_seconds": loop, "batched_seconds": batched,
             "loop_units_per_second": units / loop, "batched_units_per_second": units / batched,
             "speedup": loop / batched, "loop_compiled_units_per_second": 1.0,
-            "batched_compiled_units_per_second": 3.0, "batch_equals_loop": 0.0, "examples_seconds": 1.0,
+            "batched_compiled_units_per_second": 3.0, "loop_compiled_cores_busy": 1.9,
+            "batched_compiled_cores_busy": 1.95, "batch_equals_loop": 0.0, "examples_seconds": 1.0,
             "pictures": 100, "dead_at_start": 2, "rescued": 1, "flat": 1, "above_natural": 0.25}
 
 
@@ -45,7 +46,7 @@ def test_the_table_shows_both_arms_and_says_the_whole_atlas_is_extrapolated():
               "rows": [row("fire5/expand3x3"), row("inception_4d/5x5", "googlenet", units=2)],
               "full_atlas": {"units": 3560, "steps": 300, "seconds": 7200.0}}
     text = bench.table(record)
-    line = "| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 2 | 1 | 1 | 25% |"
+    line = "| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 1.90 / 1.95 | 2 | 1 | 1 | 25% |"
     assert line in text
     assert "googlenet:inception_4d/5x5 | 2 (128)" in text
     assert "**extrapolated**" in text and "about 2.0 hours" in text and "`python benchmarks/atlas.py`" in text

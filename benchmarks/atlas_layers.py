@@ -41,7 +41,8 @@ def site_rows(site: pathlib.Path) -> list[dict]:
     index, settings = json.loads(index_file.read_text()), json.loads(settings_file.read_text())["settings"]
     rows = []
     for layer in index["layers"]:
-        units = [json.loads(path.read_text()) for path in sorted((site / layer_folder(layer["layer"])).glob("unit-*.json"))]
+        records = sorted((site / layer_folder(layer["layer"])).glob("unit-*.json"))
+        units = [json.loads(path.read_text()) for path in records]
         ratios = [max(u["values"]) / u["largest_natural"] for u in units if u["largest_natural"] > 0]
         channels = code_shape(index["network"], layer["layer"], spec(index["network"]).input_size)[-1]
         rows.append({"network": index["network"], **layer_summary(layer["layer"], units, total=channels),

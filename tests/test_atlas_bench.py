@@ -46,7 +46,8 @@ def test_the_table_shows_both_arms_and_says_the_whole_atlas_is_extrapolated():
               "rows": [row("fire5/expand3x3"), row("inception_4d/5x5", "googlenet", units=2)],
               "full_atlas": {"units": 3560, "steps": 300, "seconds": 7200.0}}
     text = bench.table(record)
-    line = "| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 1.90 / 1.95 | 2 | 1 | 1 | 25% |"
+    line = ("| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 1.90 / 1.95 |"
+            " 2 | 1 | 1 | 25% |")
     assert line in text
     assert "googlenet:inception_4d/5x5 | 2 (128)" in text
     assert "**extrapolated**" in text and "about 2.0 hours" in text and "`python benchmarks/atlas.py`" in text

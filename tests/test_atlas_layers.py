@@ -30,7 +30,8 @@ def test_a_layer_is_summarised_from_its_units(tmp_path):
     units = [unit(0, [3.0, 5.0], 2.0), unit(1, [1.0, 0.5], 2.0), unit(2, [4.0, 1.0], 1.0, redirected=True),
              unit(3, [0.0, 0.0], 1.0, redirected=True, flat=True)]
     (row,) = atlas_layers.site_rows(fake_site(tmp_path, units))
-    assert (row["done"], row["total"], row["dead_at_start"], row["rescued"], row["flat"]) == (4, 128, 2, 1, 1)  # of the layer's channels, not of the units asked for
+    # "total": the layer's channels, not the units the atlas was asked for
+    assert (row["done"], row["total"], row["dead_at_start"], row["rescued"], row["flat"]) == (4, 128, 2, 1, 1)
     assert row["above_natural"] == 2 and row["above_natural_fraction"] == 0.5
     assert row["smallest_ratio"] == 0.0 and row["median_ratio"] == pytest.approx((0.5 + 2.5) / 2)
     assert (row["prior"], row["seeds"], row["image_size"], row["pictures"]) == ("ijcv", 2, 80, 100)

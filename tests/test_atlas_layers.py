@@ -48,3 +48,20 @@ def test_no_folder_is_refused_in_one_line(capsys):
     with pytest.raises(SystemExit) as exit_info:
         atlas_layers.main([])
     assert exit_info.value.code == 2 and "give the atlases' folders" in capsys.readouterr().err
+
+
+def test_the_commands_the_results_page_shows_parse_and_name_real_layers():
+    import pathlib
+    import shlex
+
+    from jaxinv.cli import build_parser
+    from jaxinv.networks.registry import resolve_layer
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    commands = json.loads((repo / "benchmarks/results/provenance.json").read_text())["atlas-layers"]["command"]
+    page = (repo / "docs/results/speed.md").read_text()
+    atlases = [c for c in commands if c.startswith("jaxinv atlas ")]
+    assert len(atlases) == 4 and all(command in page for command in commands)
+    for command in atlases:
+        args = build_parser().parse_args(shlex.split(command)[1:])
+        assert all(resolve_layer(args.network, layer) == layer for layer in args.layers)

@@ -59,8 +59,7 @@ from jaxinv.atlas.site import layer_folder
 from jaxinv.cli import positive
 from jaxinv.core.objectives import neuron
 from jaxinv.files import atomic_write_bytes, write_json
-from jaxinv.networks.registry import spec
-from jaxinv.plan import code_shape, plan_maximization
+from jaxinv.plan import layer_channels, plan_maximization
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "results" / "atlas" / "atlas_scale.json"
@@ -133,7 +132,7 @@ def full_atlas(rows: list[dict]) -> dict:
     for layer, like in FULL:
         if like not in rates:
             return {}
-        count = code_shape("squeezenet1_1", layer, spec("squeezenet1_1").input_size)[-1]
+        count = layer_channels("squeezenet1_1", layer)
         side = plan_maximization(jaxinv.cnn("squeezenet1_1", layer=layer), [neuron(0)], unit_max=1.0).image_size
         seconds = count * FULL_STEPS * rates[like] * side ** 2 + examples
         layers.append({"layer": layer, "units": count, "image_size": side, "rate_of": like, "seconds": seconds})
@@ -151,7 +150,7 @@ def site_size(files: list[pathlib.Path], *, units: int, folder: pathlib.Path) ->
     started = time.perf_counter()
     jaxinv.atlas("squeezenet1_1", layers, out=folder, key=jax.random.key(0), pictures=files[0].parent,
                  units=range(units), progress=False)
-    counts = {layer: code_shape("squeezenet1_1", layer, spec("squeezenet1_1").input_size)[-1] for layer in layers}
+    counts = {layer: layer_channels("squeezenet1_1", layer) for layer in layers}
     return {"units_made": units, "seconds": time.perf_counter() - started, **extrapolated_bytes(folder, counts),
             "extrapolated": True, "date": time.strftime("%Y-%m-%d"),
             "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]])}

@@ -24,10 +24,10 @@ import common
 from prior_seconds import machine
 
 from jaxinv.atlas.site import layer_folder, layer_summary
+from jaxinv.atlas.units import read_unit
 from jaxinv.errors import JaxinvError
 from jaxinv.files import write_json
-from jaxinv.networks.registry import spec
-from jaxinv.plan import code_shape
+from jaxinv.plan import layer_channels
 
 OUT = pathlib.Path(__file__).resolve().parent / "results" / "atlas" / "whole_layers.json"
 
@@ -42,9 +42,9 @@ def site_rows(site: pathlib.Path) -> list[dict]:
     rows = []
     for layer in index["layers"]:
         records = sorted((site / layer_folder(layer["layer"])).glob("unit-*.json"))
-        units = [json.loads(path.read_text()) for path in records]
+        units = [unit for unit in map(read_unit, records) if unit is not None]  # a half-written one is not done
         ratios = [max(u["values"]) / u["largest_natural"] for u in units if u["largest_natural"] > 0]
-        channels = code_shape(index["network"], layer["layer"], spec(index["network"]).input_size)[-1]
+        channels = layer_channels(index["network"], layer["layer"])
         rows.append({"network": index["network"], **layer_summary(layer["layer"], units, total=channels),
                      "prior": settings["prior"], "seeds": settings["seeds"],
                      "iterations": settings["iterations"], "pictures": settings["picture_count"],

@@ -31,7 +31,7 @@ from jaxinv.representation import Representation
 from jaxinv.representations.cnn import CNNFeatures
 
 __all__ = ["MaximizationPlan", "plan_maximization", "unit_extremes", "logits_layer", "input_size", "code_shape",
-           "network_of"]
+           "layer_channels", "network_of"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,6 +59,11 @@ def code_shape(network: str, layer: str, size: int) -> tuple[int, int, int]:
     """The code's (H, W, C) at ``layer`` for a size×size input."""
     h, w, c = (int(s) for s in infer_shapes(spec(network).nodes, (size, size, 3))[layer])
     return h, w, c
+
+
+def layer_channels(network: str, layer: str) -> int:
+    """The units (channels) of ``network``'s ``layer``: its code's depth at the network's own input size."""
+    return code_shape(network, layer, spec(network).input_size)[-1]
 
 
 def input_size(network: str, layer: str, *, count: int = 1) -> int:

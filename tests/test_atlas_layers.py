@@ -39,6 +39,13 @@ def test_a_layer_is_summarised_from_its_units(tmp_path):
     assert "| squeezenet1_1:fire5/expand3x3 | 4 (128) | ijcv, 2 | 80 | 2 | 1 | 1 | 2 (50%) | 0.00, 1.50 |" in text
 
 
+def test_a_half_written_unit_record_is_not_counted_as_done(tmp_path):
+    site = fake_site(tmp_path, [unit(0, [3.0], 2.0), unit(1, [1.0], 2.0)])
+    (site / layer_folder("fire5/expand3x3") / "unit-0001.json").write_text('{"channel": 1, "val')
+    (row,) = atlas_layers.site_rows(site)
+    assert (row["done"], row["above_natural"], row["smallest_ratio"]) == (1, 1, 1.5)
+
+
 def test_a_folder_that_is_not_an_atlas_is_refused(tmp_path):
     with pytest.raises(JaxinvError, match="is not an atlas"):
         atlas_layers.site_rows(tmp_path)

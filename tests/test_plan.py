@@ -56,3 +56,14 @@ def test_a_batch_of_objectives_of_any_shape_is_one_compiled_program(fire3):
     out = maximize(fire3, [neuron(7), channel(14) - neuron(9), 2 * neuron(10)], **options)
     assert program.trace_count() == before  # other units, same program
     assert out.images.shape == (3, 1, 32, 32, 3) and np.all(np.isfinite(out.values))
+
+
+def test_a_layers_channels_are_its_codes_depth_and_the_published_widths(fire3):
+    """SqueezeNet v1.1's fire3 expands to 64 + 64, pool10 scores 1000 classes; GoogLeNet's
+    inception_4d 5x5 branch has 64 filters (Szegedy et al. 2015, table 1)."""
+    from jaxinv.plan import layer_channels
+
+    code = fire3.features(fire3.params, np.zeros((227, 227, 3), np.float32))
+    assert layer_channels("squeezenet1_1", LAYER) == code.shape[-1] == 64
+    assert layer_channels("squeezenet1_1", "pool10") == 1000
+    assert layer_channels("googlenet", "inception_4d/5x5") == 64

@@ -41,8 +41,8 @@ from jaxinv.core import PRIOR_NAMES
 from jaxinv.errors import JaxinvError
 from jaxinv.files import write_json
 from jaxinv.networks import receptive_field
-from jaxinv.networks.registry import resolve_layer, spec
-from jaxinv.plan import code_shape, logits_layer
+from jaxinv.networks.registry import resolve_layer
+from jaxinv.plan import layer_channels, logits_layer
 from jaxinv.representation import Representation
 from jaxinv.representations.cnn import CNNFeatures, cnn, lambda_tv
 from jaxinv.runner import Progress, check_whole
@@ -93,7 +93,7 @@ def class_names(network: str, layer: str) -> list[str] | None:
     folder's ``synset_words.txt``, or ``class N``), None for any other layer."""
     if layer != logits_layer(network):
         return None
-    count = code_shape(network, layer, spec(network).input_size)[-1]
+    count = layer_channels(network, layer)
     folder = shared_folder()
     words = folder / "synset_words.txt" if folder is not None else None
     if words is not None and words.is_file():
@@ -199,7 +199,7 @@ def _key_data(key: jax.Array) -> list[int]:
 
 
 def _channels(network: str, layer: str, units: Sequence[int] | None) -> list[int]:
-    count = code_shape(network, layer, spec(network).input_size)[-1]
+    count = layer_channels(network, layer)
     if units is None:
         return list(range(count))
     chosen = sorted({int(c) for c in units})

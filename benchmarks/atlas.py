@@ -25,6 +25,12 @@ of fire5 (for fire2–fire5: an over-estimate for the shallower ones) or of fire
 fire6–pool10; pool10's conv10 is not in fire9's rate) × the layer's image side², compilation
 included, plus the measured seconds of the dataset examples per layer.
 
+``--widths`` measures instead whether vectorising more units together pays: the same units and
+steps, once compiled, the loop against one batched call at each vectorisation width (the units
+the program vectorises together, `jaxinv.runner.RunOptions.vmap_width`; the rest of the units run
+one such group after another inside the program), beside XLA's count of the floating-point work
+of a unit's gradient and the rate of a large matrix product on the same cores.
+
 ``--site-size`` measures instead how many bytes that complete atlas's folder takes: it makes a
 real atlas of every one of those layers with the atlas's defaults (k = 9, one seed, 300 steps,
 two inversions a layer) but only the first ``--site-units`` units of each, and extrapolates:
@@ -35,12 +41,14 @@ measured folder's own::
 
     python benchmarks/atlas.py                  # the three layers, 32 units (8 of GoogLeNet's), 30 steps
     python benchmarks/atlas.py --site-size      # a complete SqueezeNet atlas's bytes, from 2 units a layer
+    python benchmarks/atlas.py --widths         # the batched call at widths 1-32 against the loop
     python benchmarks/atlas.py --table-only     # the table (atlas/atlas_scale.md) from the JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import pathlib
 import sys
@@ -60,10 +68,12 @@ from jaxinv.cli import positive
 from jaxinv.core.objectives import neuron
 from jaxinv.files import atomic_write_bytes, write_json
 from jaxinv.plan import layer_channels, plan_maximization
+from jaxinv.program import COMPILER_OPTIONS
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE / "results" / "atlas" / "atlas_scale.json"
 TABLE = OUT.with_suffix(".md")
+WIDTHS_OUT = OUT.with_name("atlas_widths.json")
 #: The layers measured by default: (network, layer, share): a layer measures ``--units // share``
 #: units (GoogLeNet's inception_4d/5x5 runs at 414 pixels a side, 27 times fire5's pixels).
 LAYERS = (("squeezenet1_1", "fire5/expand3x3", 1), ("squeezenet1_1", "fire9/expand3x3", 1),
@@ -73,6 +83,8 @@ FULL = tuple((f"fire{n}/expand{k}", "fire5/expand3x3" if n <= 5 else "fire9/expa
              for n in range(2, 10) for k in ("1x1", "3x3")) + (("pool10", "fire9/expand3x3"),)
 #: The steps of a complete atlas (the ijcv prior's default, the authors').
 FULL_STEPS = 300
+#: The vectorisation widths ``--widths`` measures: units vectorised together inside the program.
+WIDTHS = (1, 2, 4, 8, 16, 32)
 
 
 def _timed(call):
@@ -121,6 +133,54 @@ def measure_layer(network: str, layer: str, *, units: int, steps: int, files: li
             "dead_at_start": int(redirected.sum()), "rescued": int((redirected & ~batched.flat).sum()),
             "flat": int(batched.flat.sum()),
             "above_natural": float(np.mean(values.max(axis=1) > largest))}
+
+
+def matmul_rate(side: int = 2048) -> float:
+    """GFLOP/s of XLA's product of two side×side float32 matrices, the best of five: what this
+    machine's cores reach on the most cache-friendly work there is."""
+    a = jax.random.normal(jax.random.key(0), (side, side))
+    product = jax.jit(lambda m: m @ m)
+    jax.block_until_ready(product(a))
+    best = min(_seconds(lambda: jax.block_until_ready(product(a))) for _ in range(5))
+    return 2 * side ** 3 / best / 1e9
+
+
+def _seconds(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def gradient_gflop(rep, side: int) -> float:
+    """XLA's count of the floating-point operations of one unit's step at its core: the layer's code
+    and its input gradient on one side×side picture (the prior's and the optimiser's few are left out)."""
+    objective = jax.grad(lambda x: rep.features(rep.params, x)[..., 0].sum())
+    image = jax.ShapeDtypeStruct((side, side, 3), np.float32)
+    cost = jax.jit(objective, compiler_options=COMPILER_OPTIONS).lower(image).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"]) / 1e9
+
+
+def measure_widths(network: str, layer: str, *, units: int, steps: int) -> dict:
+    """Once-compiled units per second of the loop (one unit a call) and of all ``units`` in one call
+    at each vectorisation width of `WIDTHS` up to ``units`` (each call made once first, to compile)."""
+    rep = common.representation(f"{network}:{layer}")
+    channels = list(range(min(units, layer_channels(network, layer))))
+    options = {"key": jax.random.key(0), "iterations": steps, "progress": False, "unit_max": 1.0}
+    _timed(lambda: maximize_units(rep, channels[:1], **options))
+    loop = [_timed(lambda c=c: maximize_units(rep, [c], **options)) for c in channels]
+    loop_seconds = sum(seconds for _, seconds, _ in loop)
+    widths = []
+    for width in (w for w in WIDTHS if w <= len(channels)):
+        call = functools.partial(maximize_units, rep, channels, vmap_width=width, **options)
+        made, _, _ = _timed(call)
+        _, seconds, cpu = _timed(call)
+        widths.append({"width": width, "units_per_second": len(channels) / seconds, "cores_busy": cpu / seconds})
+        print(f"{network}:{layer}: width {width}: {len(channels) / seconds:.3f} units/s", flush=True)
+    side = int(made.visualization.image_size)
+    return {"network": network, "layer": layer, "units": len(channels), "steps": steps, "image_size": side,
+            "loop_units_per_second": len(channels) / loop_seconds,
+            "loop_cores_busy": sum(cpu for _, _, cpu in loop) / loop_seconds,
+            "gradient_gflop": gradient_gflop(rep, side), "widths": widths}
 
 
 def full_atlas(rows: list[dict]) -> dict:
@@ -213,6 +273,26 @@ def table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def widths_table(record: dict) -> str:
+    """The table of ``--widths``: the batched call at each vectorisation width against the loop."""
+    head = (f"Units per second once compiled, one unit a call (loop) against all units in one call, vectorised"
+            f" `width` at a time inside the program, the same units, steps, seeds (1) and image size"
+            f" ({record['machine']}, {record['date']}; `{record['command']}`; a {record['matmul_side']}² float32"
+            f" matrix product runs at {record['matmul_gflop_per_second']:.0f} GFLOP/s here):")
+    shown = [w for w in WIDTHS if any(c["width"] == w for row in record["rows"] for c in row["widths"])]
+    lines = [head, "", "| layer | units | image side | loop units/s | " + " | ".join(f"width {w}" for w in shown)
+             + " | best ÷ loop | loop's GFLOP/s (of the matrix product's) |", "|---" * (len(shown) + 6) + "|"]
+    for row in record["rows"]:
+        rates = {c["width"]: c["units_per_second"] for c in row["widths"]}
+        cells = [f"{rates[w]:.3f}" if w in rates else "–" for w in shown]
+        rate = row["gradient_gflop"] * row["steps"] * row["loop_units_per_second"]
+        lines.append(f"| {row['network']}:{row['layer']} | {row['units']} | {row['image_size']} |"
+                     f" {row['loop_units_per_second']:.3f} | " + " | ".join(cells) +
+                     f" | {max(rates.values()) / row['loop_units_per_second']:.2f}× |"
+                     f" {rate:.0f} ({100 * rate / record['matmul_gflop_per_second']:.0f}%) |")
+    return "\n".join(lines)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=positive(int, maximum=4096), default=32,
@@ -225,8 +305,23 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure a complete SqueezeNet atlas's bytes instead (from --site-units units a layer)")
     parser.add_argument("--site-units", type=positive(int, maximum=64), default=2,
                         help="units made per layer by --site-size (default 2)")
+    parser.add_argument("--widths", action="store_true",
+                        help="measure instead the batched call at each vectorisation width against the loop")
     parser.add_argument("--table-only", action="store_true", help="print the table from the JSON, run nothing")
     return parser.parse_args(argv)
+
+
+def _widths(args: argparse.Namespace) -> None:
+    """``--widths``: measure (unless ``--table-only``), write `WIDTHS_OUT` and print its table."""
+    if not args.table_only:
+        rows = [measure_widths(network, layer, units=max(1, args.units // share), steps=args.steps)
+                for network, layer, share in LAYERS if args.only is None or f"{network}:{layer}" in args.only]
+        write_json(WIDTHS_OUT, {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                                "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]]),
+                                "matmul_side": 2048, "matmul_gflop_per_second": matmul_rate(2048), "rows": rows})
+    if not WIDTHS_OUT.is_file():
+        raise SystemExit(f"atlas: no {WIDTHS_OUT}; run it with --widths without --table-only first")
+    print(widths_table(json.loads(WIDTHS_OUT.read_text())))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         files = picture_files(args.pictures or common.default_pictures())
         with tempfile.TemporaryDirectory() as folder:
             write_json(OUT, {**kept, "site_size": site_size(files, units=args.site_units, folder=pathlib.Path(folder))})
+    elif args.widths:
+        _widths(args)
+        return
     elif not args.table_only:
         files = picture_files(args.pictures or common.default_pictures())
         rows = [measure_layer(network, layer, units=max(1, args.units // share), steps=args.steps, files=files)

@@ -229,6 +229,7 @@ BLOCKS: dict[str, Block] = {
     "fast-tuning": _of_rows(tune_fast.table, "time_to_quality/fast/tuning.jsonl"),
     "prior-seconds": _of_json(prior_seconds.table, "prior_seconds.json"),
     "atlas-scale": _of_json(atlas.table, "atlas/atlas_scale.json"),
+    "atlas-widths": _of_json(atlas.widths_table, "atlas/atlas_widths.json"),
     "atlas-layers": _of_json(atlas_layers.table, "atlas/whole_layers.json"),
     # Figures.
     "invariance": _of_json(lambda record: figures.invariance_table(figures.invariance_rows(record)),

@@ -97,6 +97,17 @@ def test_a_layers_units_in_one_program_equal_each_unit_alone(fire2, together):
     assert together.redirected[0] and not together.redirected[1]
 
 
+@pytest.mark.parametrize("width", [1, 2])
+def test_the_units_vectorised_together_do_not_change_the_pictures(fire2, together, width):
+    """The runner's default vectorises fire2's four units in one vmap; one or two at a time must
+    give the same pictures (the scale benchmark compares these widths' speeds)."""
+    other = maximize_units(fire2, [0, 1, 2, 3], key=jax.random.key(3), iterations=STEPS, unit_max=1.0,
+                           progress=False, vmap_width=width)
+    np.testing.assert_array_equal(other.redirected, together.redirected)
+    np.testing.assert_allclose(other.visualization.images, together.visualization.images, atol=1e-2)
+    np.testing.assert_allclose(other.visualization.values, together.visualization.values, rtol=1e-4)
+
+
 def test_the_redirected_relu_passes_only_a_gradient_that_raises_a_dead_input():
     x = jnp.array([-1.0, -2.0, -0.5])
     raise_it = jax.grad(lambda v: -jnp.sum(redirected_relu(v) * jnp.array([1.0, 1.0, -1.0])))(x)

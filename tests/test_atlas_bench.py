@@ -76,3 +76,19 @@ def test_a_complete_atlas_folder_is_extrapolated_from_its_units_made(tmp_path):
     record = {"machine": "m", "date": "d", "command": "c", "rows": [row("fire5/expand3x3")], "full_atlas": {},
               "site_size": {**size, "units_made": 1, "seconds": 3.0, "date": "d", "command": "python x --site-size"}}
     assert "Its folder: about **0 MB**" in bench.table(record) and "pool10, 1000 units of 0 kB" in bench.table(record)
+
+
+def test_the_widths_table_sets_each_width_beside_the_loop_and_the_matrix_products_rate():
+    widths = [{"width": w, "units_per_second": rate, "cores_busy": 1.9} for w, rate in ((1, 1.0), (2, 1.5), (4, 1.2))]
+    rows = [{"network": "squeezenet1_1", "layer": "fire5/expand3x3", "units": 4, "steps": 30, "image_size": 80,
+             "loop_units_per_second": 1.25, "loop_cores_busy": 1.8, "gradient_gflop": 0.5, "widths": widths},
+            {"network": "googlenet", "layer": "inception_4d/5x5", "units": 2, "steps": 30, "image_size": 414,
+             "loop_units_per_second": 0.1, "loop_cores_busy": 1.9, "gradient_gflop": 20.0, "widths": widths[:2]}]
+    record = {"machine": "two cores", "date": "2026-12-07", "command": "python benchmarks/atlas.py --widths",
+              "matmul_side": 2048, "matmul_gflop_per_second": 375.0, "rows": rows}
+    text = bench.widths_table(record)
+    assert "| layer | units | image side | loop units/s | width 1 | width 2 | width 4 | best ÷ loop |" in text
+    # best 1.5 / loop 1.25; the loop's gradients: 0.5 GFLOP x 30 steps x 1.25 units/s = 18.75 of 375
+    assert "| squeezenet1_1:fire5/expand3x3 | 4 | 80 | 1.250 | 1.000 | 1.500 | 1.200 | 1.20× | 19 (5%) |" in text
+    assert "| googlenet:inception_4d/5x5 | 2 | 414 | 0.100 | 1.000 | 1.500 | – | 15.00× | 60 (16%) |" in text
+    assert "375 GFLOP/s" in text and "`python benchmarks/atlas.py --widths`" in text

@@ -130,4 +130,5 @@ def test_digests_say_which_notes_hold(pages, results_copy, monkeypatch, capsys):
     states = dict(line.split("\t")[::2] for line in capsys.readouterr().out.splitlines())
     assert states.pop("traced-weights") == "changed since noted"
     assert states.pop("prior-seconds") == "own record" and states.pop("atlas-scale") == "own record"
+    assert states.pop("atlas-widths") == "own record"
     assert set(states.values()) == {"noted"}

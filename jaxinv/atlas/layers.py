@@ -105,7 +105,7 @@ def maximize_units(rep: Representation, channels: Sequence[int], *, key: jax.Arr
                    seeds: int = 1, relu_slope: float = 0.0, iterations: int | None = None, schedule: Any = None,
                    image_size: int | None = None, unit_max: Sequence[float] | float | None = None,
                    redirect_steps: int = REDIRECT_STEPS, progress: Progress = None,
-                   memory_budget: int | str | None = None) -> LayerPictures:
+                   memory_budget: int | str | None = None, vmap_width: int | str | None = "auto") -> LayerPictures:
     """Maximise ``neuron(c)`` for each of ``channels`` of ``rep``'s layer in one program.
 
     Args:
@@ -117,7 +117,8 @@ def maximize_units(rep: Representation, channels: Sequence[int], *, key: jax.Arr
         whose dead units `redirect_steps` starts again; `jaxinv.maximize`'s 0.05 leaks instead.
       redirect_steps: the steps a unit dead at the start runs through redirected ReLUs first.
       progress: as `jaxinv.maximize`'s; memory_budget: the runner's (`jaxinv.runner.RunOptions`):
-        units that do not fit run in groups that do.
+        units that do not fit run in groups that do; vmap_width: the runner's, the units vectorised
+        together inside the program ("auto": `jaxinv.program.default_vmap_width`; None: all).
     """
     start = time.perf_counter()
     check_key(key)
@@ -136,7 +137,7 @@ def maximize_units(rep: Representation, channels: Sequence[int], *, key: jax.Arr
     dead = gradients == 0
     states = jax.vmap(lambda _: solver.init(key))(jnp.arange(len(channels)))
     options = RunOptions(keep_snapshots=False, progress=progress, retries=0, memory_budget=memory_budget,
-                         label=f"maximizing {len(channels)} units of {plan.network}:{plan.layer}")
+                         vmap_width=vmap_width, label=f"maximizing {len(channels)} units of {plan.network}:{plan.layer}")
     if dead.any():
         states = _restart(solver, plan.targets, states, dead, steps=int(redirect_steps), options=options)
     outcome = run(solver, plan.targets, starts=states, options=options)

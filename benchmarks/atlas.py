@@ -56,7 +56,9 @@ import tempfile
 import time
 
 import common
+import gpu_atlas
 import jax
+import judges
 import numpy as np
 from prior_seconds import machine
 
@@ -95,7 +97,19 @@ def _timed(call):
     return made, time.perf_counter() - started, time.process_time() - cpu
 
 
-def measure_layer(network: str, layer: str, *, units: int, steps: int, files: list[pathlib.Path]) -> dict:
+def torch_arm(rep, channels: list[int], *, steps: int, side: int) -> dict:
+    """PyTorch eager's one-unit loop over ``channels`` on the CPU with the same real weights, size,
+    steps and jitter (`gpu_atlas.torch_loop`, after a warm-up unit)."""
+    from jaxinv.weights import read_blobs
+
+    network, layer = rep.features.network, rep.features.layer
+    blobs = read_blobs(judges.weight_file(network), network=network)
+    return gpu_atlas.torch_loop(network, layer, blobs, channels, side=side, steps=steps, lambda_tv=rep.lambda_tv,
+                                jitter=gpu_atlas.ijcv_jitter(rep), platform="cpu")
+
+
+def measure_layer(network: str, layer: str, *, units: int, steps: int, files: list[pathlib.Path],
+                  with_torch: bool = True) -> dict:
     """One row: both arms' seconds on the same units and steps, and the batched arm's dead units."""
     rep = common.representation(f"{network}:{layer}")
     started = time.perf_counter()
@@ -115,11 +129,14 @@ def measure_layer(network: str, layer: str, *, units: int, steps: int, files: li
     loop_seconds = sum(loop_times)
     print(f"{network}:{layer}: loop {len(channels)} units in {loop_seconds:.1f} s", flush=True)
     _, warm_seconds, warm_cpu = _timed(lambda: maximize_units(rep, channels, unit_max=m, **options))  # compiled already
+    side = int(batched.visualization.image_size)
+    torch = torch_arm(rep, channels, steps=steps, side=side) if with_torch else {}
     values = batched.visualization.values
     largest = extremes.top_values[channels, 0]
     redirected = batched.redirected
     return {"network": network, "layer": layer, "units": len(channels), "channels": extremes.code_shape[-1],
-            "steps": steps, "seeds": 1, "image_size": int(batched.visualization.image_size),
+            "steps": steps, "seeds": 1, "image_size": side,
+            "torch_loop_units_per_second": torch.get("units_per_second"),
             "loop_seconds": loop_seconds, "batched_seconds": batched_seconds,
             "loop_units_per_second": len(channels) / loop_seconds,
             "batched_units_per_second": len(channels) / batched_seconds,
@@ -241,19 +258,24 @@ def _busy(row: dict) -> str:
 def table(record: dict) -> str:
     """The markdown tables of a record (generated, never pasted)."""
     head = (f"Units per second, one program per unit (loop) against one program for the layer (batched),"
-            f" the same units, steps, seeds (1) and image size, compilation included, in one run"
+            f" the same units, steps, seeds (1) and image size, compilation included, and PyTorch eager's"
+            f" one-unit loop (after a warm-up unit) on the same cores, in one run"
             f" ({record['machine']}, {record['date']}; `{record['command']}`):")
     columns = ("| layer | units measured (of) | steps | image side | loop units/s | batched units/s | batched ÷ loop |"
-               " once compiled, batched ÷ loop | cores busy once compiled, loop / batched | dead at start | rescued |"
-               " flat | above natural max |")
-    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               " once compiled, batched ÷ loop | cores busy once compiled, loop / batched | PyTorch loop units/s |"
+               " batched ÷ PyTorch loop, compilation included / once compiled | dead at start | rescued | flat |"
+               " above natural max |")
+    lines = [head, "", columns, "|---" * 15 + "|"]
     for row in record["rows"]:
         compiled = row["loop_compiled_units_per_second"]
         compiled = f"{row['batched_compiled_units_per_second'] / compiled:.2f}×" if compiled else "–"
+        torch = row.get("torch_loop_units_per_second")
+        torch = (f"{torch:.3f} | {row['batched_units_per_second'] / torch:.2f}× /"
+                 f" {row['batched_compiled_units_per_second'] / torch:.2f}×" if torch else "– | –")
         lines.append(f"| {row['network']}:{row['layer']} | {row['units']} ({row['channels']}) | {row['steps']} |"
                      f" {row['image_size']} | {row['loop_units_per_second']:.3f} |"
                      f" {row['batched_units_per_second']:.3f} | {row['speedup']:.2f}× | {compiled} | {_busy(row)} |"
-                     f" {row['dead_at_start']} | {row['rescued']} | {row['flat']} |"
+                     f" {torch} | {row['dead_at_start']} | {row['rescued']} | {row['flat']} |"
                      f" {100 * row['above_natural']:.0f}% |")
     full = record.get("full_atlas") or {}
     if full:
@@ -305,6 +327,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure a complete SqueezeNet atlas's bytes instead (from --site-units units a layer)")
     parser.add_argument("--site-units", type=positive(int, maximum=64), default=2,
                         help="units made per layer by --site-size (default 2)")
+    parser.add_argument("--no-torch", action="store_true", help="leave out PyTorch's one-unit loop")
     parser.add_argument("--widths", action="store_true",
                         help="measure instead the batched call at each vectorisation width against the loop")
     parser.add_argument("--table-only", action="store_true", help="print the table from the JSON, run nothing")
@@ -336,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     elif not args.table_only:
         files = picture_files(args.pictures or common.default_pictures())
-        rows = [measure_layer(network, layer, units=max(1, args.units // share), steps=args.steps, files=files)
+        rows = [measure_layer(network, layer, units=max(1, args.units // share), steps=args.steps, files=files,
+                              with_torch=not args.no_torch)
                 for network, layer, share in LAYERS if args.only is None or f"{network}:{layer}" in args.only]
         record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                   "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]]), "rows": rows,

@@ -15,7 +15,9 @@ Sections, each written to ``DIR/gpu.json`` as soon as it is done (strict JSON, a
    (`gpu_speed`), per case × precision (``tf32``, ``fp32``) × batch (1, 64, 256 and the
    largest that fits), with compile times, fractions of the peaks and memory per image;
 5. ``table``: the time of SqueezeNet's per-layer table (64 layers × 3 λ_V × the pictures),
-   extrapolated from a measured sample of its layers.
+   extrapolated from a measured sample of its layers;
+6. ``atlas`` (only when named in ``--sections``): a layer's units maximised in one jaxinv
+   program beside jaxinv's and PyTorch's one-unit loops on the same card (`gpu_atlas`).
 
 A time budget (``--budget-s``) bounds the run: a row that would not end in time is recorded as
 skipped, and the table keeps ``--table-reserve-s`` of it.
@@ -34,6 +36,7 @@ import jax
 import numpy as np
 
 import common
+import gpu_atlas
 import gpu_checks
 import gpu_env
 import gpu_speed
@@ -51,7 +54,8 @@ CPU_DEFAULTS = {"cases": "caffenet:conv5", "batches": "1,2,max", "steps": 2, "re
                 "max_batch_cap": 3, "max_batch_steps": 2, "max_batch_repeats": 1, "max_batch_precisions": "tf32,fp32",
                 "budget_s": 600.0, "table_layers": 2, "table_pictures": 2, "table_iterations_scale": 0.02,
                 "check_cases": "hog,caffenet:conv5", "inversion_reps": "hog", "check_iterations": 8,
-                "matmul_size": 256, "table_reserve_s": 60.0}
+                "matmul_size": 256, "table_reserve_s": 60.0, "atlas_case": "squeezenet1_1:fire5/expand3x3",
+                "atlas_units": 4, "atlas_loop_units": 2, "atlas_steps": 2}
 
 
 def parse(argv) -> argparse.Namespace:
@@ -72,7 +76,12 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--max-batch-steps", type=common.positive_int, default=5, help="steps per chunk at that batch")
     p.add_argument("--max-batch-repeats", type=common.positive_int, default=2)
     p.add_argument("--max-chunk-s", type=positive(float, maximum=600), default=3.0, help="the largest batch's chunk time limit")
-    p.add_argument("--sections", default="checks,throughput,table", help="which sections to run")
+    p.add_argument("--sections", default="checks,throughput,table",
+                   help="which sections to run, of checks, throughput, table, atlas")
+    p.add_argument("--atlas-case", default=gpu_atlas.CASE, help="the atlas section's NETWORK:LAYER")
+    p.add_argument("--atlas-units", type=common.positive_int, help="units in its batched call (default all)")
+    p.add_argument("--atlas-loop-units", type=common.positive_int, default=8, help="units of each one-unit loop")
+    p.add_argument("--atlas-steps", type=common.positive_int, default=300, help="steps per unit (the atlas's 300)")
     p.add_argument("--budget-s", type=positive(float, maximum=86400), default=330.0, help="stop starting new work after this")
     p.add_argument("--table-reserve-s", type=number(float, minimum=0, maximum=86400), default=60.0, help="budget kept for the table")
     p.add_argument("--table-layers", type=common.positive_int, default=4, help="SqueezeNet layers timed")
@@ -158,6 +167,11 @@ def main(argv=None) -> int:
     if "table" in sections:
         report.put("table", gpu_table.table_time(data, layers=args.table_layers, pictures=args.table_pictures,
                                                  iterations_scale=args.table_iterations_scale, deadline=deadline))
+    if "atlas" in sections:
+        report.put("atlas", gpu_atlas.atlas_section(case=args.atlas_case, units=args.atlas_units,
+                                                    loop_units=args.atlas_loop_units, steps=args.atlas_steps,
+                                                    with_torch=with_torch, deadline=deadline))
+        print(gpu_atlas.line(report.doc["atlas"]), flush=True)
     report.put("seconds", time.perf_counter() - started)
     print(summary(report.doc))
     print(f"wrote {report.path}")

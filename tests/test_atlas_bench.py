@@ -7,14 +7,15 @@ import pytest
 from jaxinv.networks.registry import resolve_layer
 
 
-def row(layer, network="squeezenet1_1", *, units=4, steps=10, side=80, batched=2.0, loop=6.0):
+def row(layer, network="squeezenet1_1", *, units=4, steps=10, side=80, batched=2.0, loop=6.0, torch=None):
     return {"network": network, "layer": layer, "units": units, "channels": 128, "steps": steps, "seeds": 1,
             "image_size": side, "loop_seconds": loop, "batched_seconds": batched,
             "loop_units_per_second": units / loop, "batched_units_per_second": units / batched,
             "speedup": loop / batched, "loop_compiled_units_per_second": 1.0,
             "batched_compiled_units_per_second": 3.0, "loop_compiled_cores_busy": 1.9,
             "batched_compiled_cores_busy": 1.95, "batch_equals_loop": 0.0, "examples_seconds": 1.0,
-            "pictures": 100, "dead_at_start": 2, "rescued": 1, "flat": 1, "above_natural": 0.25}
+            "pictures": 100, "dead_at_start": 2, "rescued": 1, "flat": 1, "above_natural": 0.25,
+            "torch_loop_units_per_second": torch}
 
 
 def test_the_layers_exist_and_bad_options_are_refused(capsys):
@@ -43,13 +44,14 @@ def test_a_complete_atlas_is_extrapolated_from_the_measured_rates():
 
 def test_the_table_shows_both_arms_and_says_the_whole_atlas_is_extrapolated():
     record = {"machine": "two cores", "date": "2026-12-06", "command": "python benchmarks/atlas.py",
-              "rows": [row("fire5/expand3x3"), row("inception_4d/5x5", "googlenet", units=2)],
+              "rows": [row("fire5/expand3x3", torch=0.5), row("inception_4d/5x5", "googlenet", units=2)],
               "full_atlas": {"units": 3560, "steps": 300, "seconds": 7200.0}}
     text = bench.table(record)
+    # PyTorch's loop at 0.5 units/s against the batched 4 units in 2 s
     line = ("| squeezenet1_1:fire5/expand3x3 | 4 (128) | 10 | 80 | 0.667 | 2.000 | 3.00× | 3.00× | 1.90 / 1.95 |"
-            " 2 | 1 | 1 | 25% |")
+            " 0.500 | 4.00× / 6.00× | 2 | 1 | 1 | 25% |")
     assert line in text
-    assert "googlenet:inception_4d/5x5 | 2 (128)" in text
+    assert "googlenet:inception_4d/5x5 | 2 (128)" in text and "| 1.90 / 1.95 | – | – | 2 |" in text
     assert "**extrapolated**" in text and "about 2.0 hours" in text and "`python benchmarks/atlas.py`" in text
     assert "extrapolated" not in bench.table({**record, "full_atlas": {}})
 

@@ -94,3 +94,51 @@ def test_torch_inversion_moves_to_a_device_and_back():
     stay = step_cases.torch_inversion(case).to(torch.device("cpu"))
     stay.run(2)
     assert stay.images_nhwc().shape == (1, 227, 227, 3) and np.all(np.isfinite(stay.images_nhwc()))
+
+
+def _unit_runs(torch, **options):
+    from baselines.torch_inversion import build_network
+    from baselines.torch_maximization import TorchUnitMaximization
+
+    from jaxinv.networks import init_blobs
+
+    blobs = init_blobs("squeezenet1_1", key=4)
+    u0 = np.random.default_rng(0).normal(0.0, 1e-3, (2, 64, 64, 3)).astype(np.float32)
+    def make(**more):
+        return TorchUnitMaximization(build_network("squeezenet1_1", blobs, "fire5/expand3x3"), [3, 17], u0,
+                                     schedule=[(1e-7, 50)], lambda_tv=1.0, **{**options, **more})
+    return blobs, u0, make
+
+
+def test_torch_unit_maximization_is_minus_the_units_centre_value_in_jaxinv():
+    torch = require("torch")
+    import jaxinv
+
+    blobs, u0, make = _unit_runs(torch)
+    run = make()
+    with torch.no_grad():
+        got = run.data_term(run.u).numpy()
+    rep = jaxinv.cnn("squeezenet1_1", layer="fire5/expand3x3", weights=blobs)
+    for b, channel in enumerate((3, 17)):
+        code = np.asarray(rep.features(rep.params, u0[b] * run.sigma))  # (H', W', C)
+        want = -code[code.shape[0] // 2, code.shape[1] // 2, channel]
+        assert abs(want) > 1e-3  # not a dead unit: the comparison says something
+        np.testing.assert_allclose(got[b], want, rtol=1e-4, atol=1e-6)
+
+
+def test_torch_unit_maximization_raises_its_units_with_a_seeded_jitter():
+    torch = require("torch")
+    _, _, make = _unit_runs(torch, jitter=2)
+    first, again, other, still = make(seed=1), make(seed=1), make(seed=2), make(jitter=0)
+    with torch.no_grad():
+        before = -still.data_term(still.u).numpy()  # not first's: a jittered term draws a shift
+    for run in (first, again, other):
+        run.run(10)
+    with torch.no_grad():
+        first.jitter = 0
+        after = -first.data_term(first.u).numpy()
+    assert np.all(after > before) and np.all(np.isfinite(first.images_nhwc()))
+    np.testing.assert_array_equal(first.variable_nhwc(), again.variable_nhwc())  # same seed, same shifts
+    assert not np.array_equal(first.variable_nhwc(), other.variable_nhwc())
+    moved = make().to("meta")
+    assert moved.channels.device.type == "meta" and moved.u.device.type == "meta"

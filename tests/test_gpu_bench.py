@@ -18,7 +18,8 @@ from jaxinv import program, registry
 
 TINY = ["--cpu", "--steps", "2", "--repeats", "1", "--batches", "1,2,max", "--max-batch-cap", "3",
         "--check-cases", "hog,caffenet:conv5", "--check-iterations", "6", "--table-layers", "2",
-        "--table-pictures", "2", "--table-iterations-scale", "0.01", "--matmul-size", "128"]
+        "--table-pictures", "2", "--table-iterations-scale", "0.01", "--matmul-size", "128",
+        "--sections", "checks,throughput,table,atlas", "--atlas-units", "3", "--atlas-steps", "3"]
 
 
 def strict(text: str):
@@ -49,7 +50,7 @@ def cpu_run(tmp_path_factory):
 
 def test_cpu_run_writes_every_section(cpu_run):
     doc, log = cpu_run
-    assert {"environment", "peaks", "checks", "throughput", "table", "seconds"} <= set(doc)
+    assert {"environment", "peaks", "checks", "throughput", "table", "atlas", "seconds"} <= set(doc)
     assert finite_numbers(doc)
     env = doc["environment"]
     assert env["backend"] == "cpu" and env["versions"]["jax"] == jax.__version__
@@ -93,6 +94,24 @@ def test_cpu_run_table_estimate(cpu_run):
     measured = sum(s["seconds"] for s in table["sampled"])
     assert table["lower_s"] <= table["estimate_s"] <= table["upper_s"]
     assert table["estimate_s"] >= 3 * measured and table["layers"] == 64
+
+
+def test_cpu_run_atlas_sets_the_batched_layer_beside_both_loops(cpu_run):
+    doc, log = cpu_run
+    atlas = doc["atlas"]
+    # --cpu's layer and loop; the options given on the command line win over its defaults
+    assert (atlas["case"], atlas["units"], atlas["layer_units"], atlas["steps"]) == (
+        "squeezenet1_1:fire5/expand3x3", 3, 128, 3)
+    assert atlas["image_size"] == 80 and atlas["platform"] == "cpu"
+    batched, loop, torch_loop = atlas["jax"]["batched"], atlas["jax"]["loop"], atlas["torch_loop"]
+    assert batched["units"] == 3 and loop["units"] == torch_loop["units"] == 2
+    for arm in (batched, loop, torch_loop):
+        assert arm["units_per_second"] == pytest.approx(arm["units"] / arm["seconds"])
+    assert atlas["batched_over_jax_loop"] == pytest.approx(batched["units_per_second"] / loop["units_per_second"])
+    assert atlas["batched_over_torch_loop"] == pytest.approx(
+        batched["units_per_second"] / torch_loop["units_per_second"])
+    assert torch_loop["torch"]["cuda_matmul"] == "tf32"
+    assert "atlas squeezenet1_1:fire5/expand3x3 (3 units, 3 steps, 80 px)" in log
 
 
 def test_table_extrapolation_by_hand():

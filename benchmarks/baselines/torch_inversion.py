@@ -103,12 +103,14 @@ class TorchInversion:
         self.size_weight, self.momentum = float(size_weight), float(momentum)
         self.t = 0
 
-    def energy_terms(self, u):
-        """Per-problem [data, λ_V TV, λ_α Σu^α, total], (B, 4); differentiable in ``u``."""
+    def data_term(self, u):
+        """Per-problem ‖Φ(σu) − Φ0‖² / ‖Φ0‖², (B,); differentiable in ``u``."""
+        diff = self.net(u * self.sigma) - self.targets
+        return (diff * diff).flatten(1).sum(1) / self.norms
+
+    def prior_terms(self, u):
+        """Per-problem λ_V Σ (d_x² + d_y²)^(β/2) and λ_α Σ u^α, each (B,); differentiable in ``u``."""
         torch = self.torch
-        codes = self.net(u * self.sigma)
-        diff = codes - self.targets
-        data = (diff * diff).flatten(1).sum(1) / self.norms
         dx = u[:, :, :, 1:] - u[:, :, :, :-1]
         dy = u[:, :, 1:, :] - u[:, :, :-1, :]
         if self.beta == 2:  # the zero last column / row add nothing to Σ d²
@@ -125,8 +127,13 @@ class TorchInversion:
             an = (u ** int(a)).sum((1, 2, 3))
         else:
             an = (u.abs() ** a).sum((1, 2, 3))
-        tv, an = self.lambda_tv * tv, self.lambda_alpha * an
-        return torch.stack([data, tv, an, self.size_weight * data + tv + an], 1)
+        return self.lambda_tv * tv, self.lambda_alpha * an
+
+    def energy_terms(self, u):
+        """Per-problem [data, λ_V TV, λ_α Σu^α, total], (B, 4); differentiable in ``u``."""
+        data = self.data_term(u)
+        tv, an = self.prior_terms(u)
+        return self.torch.stack([data, tv, an, self.size_weight * data + tv + an], 1)
 
     def step(self):
         """One step of every problem; returns the energies before it, (B, 4) (a tensor)."""

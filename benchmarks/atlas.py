@@ -158,14 +158,8 @@ def matmul_rate(side: int = 2048) -> float:
     a = jax.random.normal(jax.random.key(0), (side, side))
     product = jax.jit(lambda m: m @ m)
     jax.block_until_ready(product(a))
-    best = min(_seconds(lambda: jax.block_until_ready(product(a))) for _ in range(5))
+    best = min(gpu_atlas.seconds_of(lambda: jax.block_until_ready(product(a))) for _ in range(5))
     return 2 * side ** 3 / best / 1e9
-
-
-def _seconds(call) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def gradient_gflop(rep, side: int) -> float:

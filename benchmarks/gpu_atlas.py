@@ -46,7 +46,8 @@ def ijcv_jitter(rep) -> int:
     return max(int(round(rep.stride / 4)), 1)
 
 
-def _seconds(call: Callable[[], object]) -> float:
+def seconds_of(call: Callable[[], object]) -> float:
+    """Wall seconds of ``call()``."""
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
@@ -60,14 +61,14 @@ def jax_arms(rep, channels: list[int], *, steps: int, loop_units: int, deadline:
     """jaxinv's two arms: every unit in one call, and the first ``loop_units`` one per call."""
     options = {"key": jax.random.key(0), "iterations": steps, "progress": False, "unit_max": 1.0}
     made: list = []
-    first = _seconds(lambda: made.append(maximize_units(rep, channels, **options)))
-    batched = {**_rate(len(channels), _seconds(lambda: maximize_units(rep, channels, **options))),
+    first = seconds_of(lambda: made.append(maximize_units(rep, channels, **options)))
+    batched = {**_rate(len(channels), seconds_of(lambda: maximize_units(rep, channels, **options))),
                "first_call_seconds": first, "dead_at_start": int(made[0].redirected.sum())}
     if time.perf_counter() > deadline:
         return {"batched": batched, "loop": {"skipped": "past the time budget"}}
     looped = channels[:loop_units]
-    first = _seconds(lambda: maximize_units(rep, looped[:1], **options))
-    seconds = sum(_seconds(lambda c=c: maximize_units(rep, [c], **options)) for c in looped)
+    first = seconds_of(lambda: maximize_units(rep, looped[:1], **options))
+    seconds = sum(seconds_of(lambda c=c: maximize_units(rep, [c], **options)) for c in looped)
     return {"batched": batched, "loop": {**_rate(len(looped), seconds), "first_call_seconds": first}}
 
 
@@ -90,7 +91,7 @@ def torch_loop(network: str, layer: str, blobs: dict, channels: list[int], *, si
         gpu_speed.synchronize(device)
         seconds = time.perf_counter() - started
         if not np.all(np.isfinite(run.variable_nhwc())):
-            raise FloatingPointError(f"PyTorch's unit {channel} left finite numbers; lower TORCH_RATE")
+            raise FloatingPointError(f"PyTorch's unit {channel} left non-finite numbers; lower TORCH_RATE")
         return seconds
 
     warm_up = one(channels[0])

@@ -57,6 +57,7 @@ import time
 
 import common
 import gpu_atlas
+import gpu_speed
 import jax
 import judges
 import numpy as np
@@ -99,7 +100,7 @@ def _timed(call):
 
 def torch_arm(rep, channels: list[int], *, steps: int, side: int) -> dict:
     """PyTorch eager's one-unit loop over ``channels`` on the CPU with the same real weights, size,
-    steps and jitter (`gpu_atlas.torch_loop`, after a warm-up unit)."""
+    steps, rolled by up to the ijcv jitter J (`gpu_atlas.torch_loop`, after a warm-up unit)."""
     from jaxinv.weights import read_blobs
 
     network, layer = rep.features.network, rep.features.layer
@@ -150,16 +151,6 @@ def measure_layer(network: str, layer: str, *, units: int, steps: int, files: li
             "dead_at_start": int(redirected.sum()), "rescued": int((redirected & ~batched.flat).sum()),
             "flat": int(batched.flat.sum()),
             "above_natural": float(np.mean(values.max(axis=1) > largest))}
-
-
-def matmul_rate(side: int = 2048) -> float:
-    """GFLOP/s of XLA's product of two side×side float32 matrices, the best of five: what this
-    machine's cores reach on the most cache-friendly work there is."""
-    a = jax.random.normal(jax.random.key(0), (side, side))
-    product = jax.jit(lambda m: m @ m)
-    jax.block_until_ready(product(a))
-    best = min(gpu_atlas.seconds_of(lambda: jax.block_until_ready(product(a))) for _ in range(5))
-    return 2 * side ** 3 / best / 1e9
 
 
 def gradient_gflop(rep, side: int) -> float:
@@ -335,7 +326,9 @@ def _widths(args: argparse.Namespace) -> None:
                 for network, layer, share in LAYERS if args.only is None or f"{network}:{layer}" in args.only]
         write_json(WIDTHS_OUT, {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                                 "command": " ".join(["python benchmarks/atlas.py", *sys.argv[1:]]),
-                                "matmul_side": 2048, "matmul_gflop_per_second": matmul_rate(2048), "rows": rows})
+                                "matmul_side": 2048, "rows": rows,
+                                # the rate the cores reach on the most cache-friendly work there is
+                                "matmul_gflop_per_second": 1e3 * gpu_speed.matmul_tflops(2048, "tf32", repeats=5)})
     if not WIDTHS_OUT.is_file():
         raise SystemExit(f"atlas: no {WIDTHS_OUT}; run it with --widths without --table-only first")
     print(widths_table(json.loads(WIDTHS_OUT.read_text())))

@@ -9,7 +9,8 @@ same steps T on every side, on one card at TF32 (both sides' float32 default the
 - **jaxinv, loop**: one unit per call for the first ``loop_units`` units (compiled by a call
   before them);
 - **PyTorch, loop**: `baselines.torch_maximization.TorchUnitMaximization` with one unit a run,
-  the same layer (torch's own ops on the same blobs), size, steps and jitter, with the paper's
+  the same layer (torch's own ops on the same blobs), size, steps and jitter range J (a roll by up
+  to J pixels either way, where jaxinv crops at one of J offsets), with the paper's
   TV and α-norm terms and heavy-ball momentum (jaxinv runs the ijcv prior's; either way a step's
   work is mostly the network's forward pass and input gradient): what a PyTorch user's
   one-unit-at-a-time atlas runs; a first unit is a warm-up (cuDNN's algorithm search), not timed.
@@ -31,6 +32,7 @@ import numpy as np
 import gpu_speed
 import jaxinv
 from jaxinv.atlas import maximize_units
+from jaxinv.core import IJCVObjective
 from jaxinv.core.objectives import neuron
 from jaxinv.networks import init_blobs
 from jaxinv.plan import layer_channels, plan_maximization
@@ -42,8 +44,8 @@ TORCH_RATE = 1e-7
 
 
 def ijcv_jitter(rep) -> int:
-    """J, the ijcv prior's largest shift in pixels for ``rep``'s layer: max(round(stride / 4), 1)."""
-    return max(int(round(rep.stride / 4)), 1)
+    """J, the ijcv prior's jitter for ``rep``'s layer (`IJCVObjective.jitter_for` its stride)."""
+    return IJCVObjective().jitter_for(rep.stride)
 
 
 def seconds_of(call: Callable[[], object]) -> float:

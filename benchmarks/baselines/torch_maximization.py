@@ -4,7 +4,7 @@ What a PyTorch user's atlas runs for each unit, one after the other (lucent's wa
 picture b raising unit b, the centre value of channel ``channels[b]`` of the layer's code, with
 `torch_inversion.TorchInversion`'s variable u = x/σ, its TV and α-norm terms and its heavy-ball
 momentum, the data term replaced by the unit's negated value, and the picture shifted by a
-random jitter of at most J pixels (IJCV 2016's, lucid's) before each forward pass::
+random jitter of at most J pixels either way (a roll, as lucid's) before each forward pass::
 
     E_b(u_b) = −Φ(σ roll(u_b, δ))[channels[b], H'/2, W'/2] + λ_α Σ u_b^α + λ_V TV^β(u_b)
 
